@@ -1,0 +1,236 @@
+"""Reconstruction clustering (RC): EM-like binding of pixels with a denoising autoencoder.
+
+Every image is modelled as K objects; each pixel belongs to one of them (latent z).
+RC alternates an R-step, where the autoencoder reconstructs each cluster's partial
+image gamma_k * x (eq. 5), and an E-step, where each pixel is re-assigned by the
+posterior of eq. 7 (soft) or its argmax (hard). All images and all clusters of a chunk
+go through the autoencoder in one batched forward pass per iteration.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ._checks import as_binary_images, check_choice, check_positive_int
+from .dae import resolve_device
+from .metrics import score
+
+E_STEPS = ("soft", "hard")
+INITS = ("gaussian", "uniform", "spatial")
+CLIP = 1e-6  # mu is clipped to [CLIP, 1 - CLIP] before taking logs
+
+
+@dataclass
+class RCResult:
+    """Outcome of :func:`reconstruction_clustering` for N images of H x W pixels.
+
+    gamma: (N, H, W, K) final assignments; log_likelihood: (N, 2 * n_iters + 1), the
+    initial value then one after every R-step and every E-step; pi: (N, K) final mixing
+    coefficients. With ``groups``: ami and confidence (N, n_iters + 1), for the initial
+    gamma and after every E-step. With ``keep_history``: gamma_history (n_iters + 1, N, H,
+    W, K) and mu_history (n_iters, N, H, W, K), the DAE outputs of every R-step.
+    """
+
+    gamma: np.ndarray
+    log_likelihood: np.ndarray
+    pi: np.ndarray
+    ami: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    gamma_history: np.ndarray | None = None
+    mu_history: np.ndarray | None = None
+    config: dict = field(default_factory=dict)
+
+    @property
+    def labels(self) -> np.ndarray:
+        """Hard cluster index of every pixel, (N, H, W)."""
+        return self.gamma.argmax(axis=-1)
+
+
+def initial_gamma(k: int, n_images: int, shape: tuple[int, int], init: str,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Initial assignments (n_images, K, H*W), float32, summing to one over K.
+
+    gaussian: |n| / sum_j |n_j| with n ~ N(0, 1) per pixel and cluster (the paper's);
+    uniform: U(0.25, 0.75) normalised; spatial: a fixed, seed-free partition of the image
+    into K overlapping linear ramps along the columns (hat functions).
+    """
+    h, w = shape
+    if init == "gaussian":
+        g = np.abs(rng.standard_normal((n_images, k, h * w)))
+    elif init == "uniform":
+        g = rng.uniform(0.25, 0.75, size=(n_images, k, h * w))
+    else:
+        u = np.broadcast_to(np.linspace(0.0, 1.0, w), (h, w)).reshape(-1)
+        if k == 1:
+            ramps = np.ones((1, h * w))
+        else:
+            centres = np.linspace(0.0, 1.0, k)[:, None]
+            ramps = np.maximum(0.0, 1.0 - np.abs(u[None, :] - centres) * (k - 1))
+        g = np.broadcast_to(ramps, (n_images, k, h * w))
+    g = g / np.maximum(g.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
+    return g.astype(np.float32)
+
+
+def bernoulli_log_prob(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """log P(x | mu) per pixel and cluster: x log mu + (1 - x) log(1 - mu), mu clipped.
+
+    x: (B, D) binary; mu: (B, K, D). Returns (B, K, D).
+    """
+    mu = mu.clamp(CLIP, 1.0 - CLIP)
+    xb = x[:, None, :]
+    return xb * torch.log(mu) + (1.0 - xb) * torch.log1p(-mu)
+
+
+def posterior(log_p: torch.Tensor, pi: torch.Tensor, hard: bool = False) -> torch.Tensor:
+    """Posterior of z (eq. 7): gamma_ik proportional to pi_k P(x_i | mu_ik), over dim 1.
+
+    log_p: (B, K, D); pi: (B, K). ``hard`` returns the one-hot of the argmax instead.
+    """
+    log_post = log_p + torch.log(pi)[:, :, None]
+    if hard:
+        idx = log_post.argmax(dim=1, keepdim=True)
+        return torch.zeros_like(log_post).scatter_(1, idx, 1.0)
+    return torch.softmax(log_post, dim=1)
+
+
+def _model_info(model, n_pixels: int, device):
+    """Device to run ``model`` on, and a clear error if it is not usable for these images."""
+    if not callable(model):
+        raise ValueError(f"the model must be callable (e.g. an rc.DAE); got {type(model).__name__}")
+    expected = getattr(model, "n_pixels", None)
+    if expected is None and hasattr(model, "encoder") and hasattr(model.encoder, "in_features"):
+        expected = model.encoder.in_features
+    if expected is not None and expected != n_pixels:
+        raise ValueError(
+            f"the images have {n_pixels} pixels but the DAE expects {expected}; "
+            "use a DAE trained on images of this size"
+        )
+    if device is None and isinstance(model, torch.nn.Module):
+        params = list(model.parameters())
+        device = params[0].device if params else None
+    return resolve_device(device) if device is not None else torch.device("cpu")
+
+
+def _check_output(mu: torch.Tensor, expected_shape: tuple[int, int]) -> None:
+    if not isinstance(mu, torch.Tensor) or tuple(mu.shape) != expected_shape:
+        shape = tuple(mu.shape) if hasattr(mu, "shape") else type(mu).__name__
+        raise ValueError(
+            f"the model must map a (B, n_pixels) batch to Bernoulli means of the same "
+            f"shape {expected_shape}; it returned {shape}"
+        )
+    lo, hi = float(mu.min()), float(mu.max())
+    if not (0.0 <= lo and hi <= 1.0):
+        raise ValueError(
+            f"the model must return Bernoulli means in [0, 1]; got values in [{lo:.3g}, "
+            f"{hi:.3g}] (does it return logits? apply a sigmoid)"
+        )
+
+
+def reconstruction_clustering(
+    dae, images, k: int, n_iters: int = 10, e_step: str = "soft", init: str = "gaussian",
+    estimate_pi: bool = False, seed: int = 0, groups=None, keep_history: bool = False,
+    average_method: str = "max", batch_size: int | None = None, device=None,
+    progress: bool = False,
+) -> RCResult:
+    """Run RC with ``k`` clusters for ``n_iters`` iterations on binary ``images`` (N, H, W).
+
+    ``dae`` is any module or callable mapping a (B, H*W) float batch in [0, 1] to
+    Bernoulli means of the same shape (an :class:`rc.DAE`, or your own autoencoder).
+    ``groups`` (N, H, W) adds per-iteration AMI and confidence (see :func:`rc.score`).
+    Images are processed in chunks of ``batch_size`` (default: bounded memory) on the
+    model's device; the initial assignments come from ``seed`` on the CPU, so results
+    do not depend on the chunk size or the device beyond float rounding.
+    """
+    x_np = as_binary_images(images)
+    n, h, w = x_np.shape
+    d = h * w
+    k = check_positive_int(k, "k")
+    n_iters = check_positive_int(n_iters, "n_iters", minimum=0)
+    check_choice(e_step, "e_step", E_STEPS)
+    check_choice(init, "init", INITS)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != x_np.shape:
+            raise ValueError(
+                f"groups must have the images' shape {x_np.shape}; got {groups.shape}"
+            )
+    dev = _model_info(dae, d, device)
+    if batch_size is None:  # keep one chunk's (B, K, D) tensors around 32 MB each
+        batch_size = max(1, min(n, (8 << 20) // (k * d)))
+    batch_size = check_positive_int(batch_size, "batch_size")
+    hard = e_step == "hard"
+
+    rng = np.random.default_rng(int(seed))
+    gamma_out = np.empty((n, k, d), np.float32)
+    ll = np.empty((n, 2 * n_iters + 1), np.float64)
+    pi_out = np.empty((n, k), np.float32)
+    g_hist = np.empty((n_iters + 1, n, k, d), np.float32) if keep_history else None
+    mu_hist = np.empty((n_iters, n, k, d), np.float32) if keep_history else None
+    scored = groups is not None
+    ami = np.empty((n, n_iters + 1)) if scored else None
+    conf = np.empty((n, n_iters + 1)) if scored else None
+
+    def record_scores(sl, step, gamma):
+        if scored:
+            g = gamma.permute(0, 2, 1).reshape(-1, h, w, k).cpu().numpy()
+            ami[sl, step], conf[sl, step] = score(groups[sl], g, average_method)
+
+    chunks = range(0, n, batch_size)
+    was_training = getattr(dae, "training", False)
+    if isinstance(dae, torch.nn.Module):
+        dae.eval()
+    try:
+        with torch.no_grad():
+            for start in tqdm(chunks, disable=not progress, desc=f"RC K={k}", leave=False):
+                sl = slice(start, min(start + batch_size, n))
+                b = sl.stop - sl.start
+                x = torch.from_numpy(x_np[sl].reshape(b, d)).to(dev)
+                gamma = torch.from_numpy(initial_gamma(k, b, (h, w), init, rng)).to(dev)
+                pi = torch.full((b, k), 1.0 / k, device=dev)
+                # before the first iteration mu = 0.5 everywhere
+                ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).double().sum(1).cpu().numpy()
+                record_scores(sl, 0, gamma)
+                if keep_history:
+                    g_hist[0, sl] = gamma.cpu().numpy()
+                for t in range(n_iters):
+                    # R-step: one forward pass for all b * k partial images
+                    partial = (gamma * x[:, None, :]).reshape(b * k, d)
+                    mu = dae(partial)
+                    if t == 0 and start == 0:
+                        _check_output(mu, (b * k, d))
+                    mu = mu.reshape(b, k, d)
+                    log_p = bernoulli_log_prob(x, mu)
+                    ll[sl, 2 * t + 1] = (gamma * log_p).double().sum((1, 2)).cpu().numpy()
+                    # E-step
+                    gamma = posterior(log_p, pi, hard)
+                    if estimate_pi:
+                        pi = gamma.mean(dim=2)
+                    ll[sl, 2 * t + 2] = (gamma * log_p).double().sum((1, 2)).cpu().numpy()
+                    record_scores(sl, t + 1, gamma)
+                    if keep_history:
+                        g_hist[t + 1, sl] = gamma.cpu().numpy()
+                        mu_hist[t, sl] = mu.cpu().numpy()
+                gamma_out[sl] = gamma.cpu().numpy()
+                pi_out[sl] = pi.cpu().numpy()
+    finally:
+        if isinstance(dae, torch.nn.Module) and was_training:
+            dae.train()
+
+    def to_image_layout(a: np.ndarray) -> np.ndarray:  # (..., N, K, D) -> (..., N, H, W, K)
+        return np.moveaxis(a, -2, -1).reshape(*a.shape[:-2], h, w, k)
+
+    return RCResult(
+        gamma=to_image_layout(gamma_out), log_likelihood=ll, pi=pi_out, ami=ami,
+        confidence=conf,
+        gamma_history=to_image_layout(g_hist) if keep_history else None,
+        mu_history=to_image_layout(mu_hist) if keep_history else None,
+        config={"k": k, "n_iters": n_iters, "e_step": e_step, "init": init,
+                "estimate_pi": bool(estimate_pi), "seed": int(seed),
+                "average_method": average_method, "device": str(dev)},
+    )
+
