@@ -39,12 +39,11 @@ def best_of(fn, repeats):
 def loop_rc(dae, images, groups, k, n_iters, seed):
     """One image, one cluster at a time, scored with sklearn after every iteration."""
     h, w = images.shape[1:]
-    rng = np.random.default_rng(seed)
     amis = np.empty((len(images), n_iters + 1))
     dev = next(dae.parameters()).device
     for n, (img, grp) in enumerate(zip(images, groups)):
         x = img.reshape(-1)
-        gamma = initial_gamma(k, 1, (h, w), "gaussian", rng)[0]
+        gamma = initial_gamma(k, [n], (h, w), "gaussian", seed)[0]
         mask = grp.reshape(-1) != 0
         truth = grp.reshape(-1)[mask]
         amis[n, 0] = adjusted_mutual_info_score(truth, gamma.argmax(0)[mask],

@@ -49,27 +49,34 @@ class RCResult:
         return self.gamma.argmax(axis=-1)
 
 
-def initial_gamma(k: int, n_images: int, shape: tuple[int, int], init: str,
-                  rng: np.random.Generator) -> np.ndarray:
-    """Initial assignments (n_images, K, H*W), float32, summing to one over K.
+def initial_gamma(k: int, image_ids, shape: tuple[int, int], init: str, seed: int = 0
+                  ) -> np.ndarray:
+    """Initial assignments (len(image_ids), K, H*W), float32, summing to one over K.
 
     gaussian: |n| / sum_j |n_j| with n ~ N(0, 1) per pixel and cluster (the paper's);
     uniform: U(0.25, 0.75) normalised; spatial: a fixed, seed-free partition of the image
-    into K overlapping linear ramps along the columns (hat functions).
+    into K overlapping linear ramps along the columns (hat functions). The random inits
+    of image ``i`` come from its own stream ``(seed, i)``, so a run on a subset of images
+    (or in other chunks, or on another device) starts exactly as in the full run.
     """
     h, w = shape
-    if init == "gaussian":
-        g = np.abs(rng.standard_normal((n_images, k, h * w)))
-    elif init == "uniform":
-        g = rng.uniform(0.25, 0.75, size=(n_images, k, h * w))
-    else:
+    ids = np.asarray(image_ids, dtype=np.int64).reshape(-1)
+    if init == "spatial":
         u = np.broadcast_to(np.linspace(0.0, 1.0, w), (h, w)).reshape(-1)
         if k == 1:
             ramps = np.ones((1, h * w))
         else:
             centres = np.linspace(0.0, 1.0, k)[:, None]
             ramps = np.maximum(0.0, 1.0 - np.abs(u[None, :] - centres) * (k - 1))
-        g = np.broadcast_to(ramps, (n_images, k, h * w))
+        g = np.broadcast_to(ramps, (len(ids), k, h * w))
+    else:
+        g = np.empty((len(ids), k, h * w))
+        for row, i in enumerate(ids):
+            rng = np.random.default_rng([int(seed), int(i)])
+            if init == "gaussian":
+                g[row] = np.abs(rng.standard_normal((k, h * w)))
+            else:
+                g[row] = rng.uniform(0.25, 0.75, size=(k, h * w))
     g = g / np.maximum(g.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
     return g.astype(np.float32)
 
@@ -132,8 +139,8 @@ def _check_output(mu: torch.Tensor, expected_shape: tuple[int, int]) -> None:
 def reconstruction_clustering(
     dae, images, k: int, n_iters: int = 10, e_step: str = "soft", init: str = "gaussian",
     estimate_pi: bool = False, seed: int = 0, groups=None, keep_history: bool = False,
-    average_method: str = "max", batch_size: int | None = None, device=None,
-    progress: bool = False,
+    average_method: str = "max", image_ids=None, batch_size: int | None = None,
+    device=None, progress: bool = False,
 ) -> RCResult:
     """Run RC with ``k`` clusters for ``n_iters`` iterations on binary ``images`` (N, H, W).
 
@@ -141,8 +148,10 @@ def reconstruction_clustering(
     Bernoulli means of the same shape (an :class:`rc.DAE`, or your own autoencoder).
     ``groups`` (N, H, W) adds per-iteration AMI and confidence (see :func:`rc.score`).
     Images are processed in chunks of ``batch_size`` (default: bounded memory) on the
-    model's device; the initial assignments come from ``seed`` on the CPU, so results
-    do not depend on the chunk size or the device beyond float rounding.
+    model's device. The initial assignments of image i come from the stream (``seed``,
+    ``image_ids[i]``) on the CPU (default ids 0..N-1), so results do not depend on the
+    chunk size or the device beyond float rounding, and re-running a subset of images
+    with their ids (e.g. with ``keep_history``) reproduces their runs.
     """
     x_np = as_binary_images(images)
     n, h, w = x_np.shape
@@ -159,13 +168,17 @@ def reconstruction_clustering(
             raise ValueError(
                 f"groups must have the images' shape {x_np.shape}; got {groups.shape}"
             )
+    if image_ids is None:
+        image_ids = np.arange(n)
+    image_ids = np.asarray(image_ids)
+    if image_ids.shape != (n,) or not np.issubdtype(image_ids.dtype, np.integer):
+        raise ValueError(f"image_ids must be {n} integers, one per image; got {image_ids!r}")
     dev = _model_info(dae, d, device)
     if batch_size is None:  # keep one chunk's (B, K, D) tensors around 32 MB each
         batch_size = max(1, min(n, (8 << 20) // (k * d)))
     batch_size = check_positive_int(batch_size, "batch_size")
     hard = e_step == "hard"
 
-    rng = np.random.default_rng(int(seed))
     gamma_out = np.empty((n, k, d), np.float32)
     ll = np.empty((n, 2 * n_iters + 1), np.float64)
     pi_out = np.empty((n, k), np.float32)
@@ -190,7 +203,7 @@ def reconstruction_clustering(
                 sl = slice(start, min(start + batch_size, n))
                 b = sl.stop - sl.start
                 x = torch.from_numpy(x_np[sl].reshape(b, d)).to(dev)
-                gamma = torch.from_numpy(initial_gamma(k, b, (h, w), init, rng)).to(dev)
+                gamma = torch.from_numpy(initial_gamma(k, image_ids[sl], (h, w), init, seed)).to(dev)
                 pi = torch.full((b, k), 1.0 / k, device=dev)
                 # before the first iteration mu = 0.5 everywhere
                 ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).double().sum(1).cpu().numpy()

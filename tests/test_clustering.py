@@ -47,20 +47,20 @@ def test_log_prob_clips_mu():
 @pytest.mark.parametrize("init", ["gaussian", "uniform", "spatial"])
 @pytest.mark.parametrize("k", [1, 2, 3, 5])
 def test_initial_gamma_is_a_distribution_over_clusters(init, k):
-    g = initial_gamma(k, 4, (6, 7), init, np.random.default_rng(0))
+    g = initial_gamma(k, range(4), (6, 7), init, 0)
     assert g.shape == (4, k, 42) and g.dtype == np.float32
     np.testing.assert_allclose(g.sum(1), 1.0, rtol=1e-6)
     assert (g >= 0).all()
 
 
 def test_gaussian_init_is_normalised_absolute_normal():
-    g = initial_gamma(3, 2, (4, 4), "gaussian", np.random.default_rng(7))
-    n = np.abs(np.random.default_rng(7).standard_normal((2, 3, 16)))
+    g = initial_gamma(3, [5, 9], (4, 4), "gaussian", 7)
+    n = np.abs([np.random.default_rng([7, i]).standard_normal((3, 16)) for i in (5, 9)])
     np.testing.assert_allclose(g, n / n.sum(1, keepdims=True), rtol=1e-6)
 
 
 def test_uniform_init_range_before_normalising():
-    g = initial_gamma(2, 50, (5, 5), "uniform", np.random.default_rng(0))
+    g = initial_gamma(2, range(50), (5, 5), "uniform", 0)
     ratio = g[:, 0] / g[:, 1]  # u0 / u1 with u in [0.25, 0.75]
     assert ratio.min() >= 1 / 3 - 1e-5 and ratio.max() <= 3 + 1e-4
 
@@ -153,6 +153,18 @@ def test_same_seed_same_numbers_and_chunking_does_not_matter():
     np.testing.assert_array_equal(a.log_likelihood, b.log_likelihood)
     np.testing.assert_allclose(a.gamma, c.gamma, atol=1e-5)
     assert not np.allclose(a.gamma, d.gamma)
+
+
+def test_a_subset_with_its_image_ids_reproduces_the_full_run():
+    imgs = random_images(n=8)
+    dae = rc.DAE(30, 12, "tanh", seed=0)
+    full = rc.reconstruction_clustering(dae, imgs, k=3, n_iters=3, seed=2)
+    ids = np.array([6, 1])
+    part = rc.reconstruction_clustering(dae, imgs[ids], k=3, n_iters=3, seed=2, image_ids=ids)
+    np.testing.assert_allclose(part.gamma, full.gamma[ids], atol=1e-5)
+    np.testing.assert_allclose(part.log_likelihood, full.log_likelihood[ids], rtol=1e-5)
+    with pytest.raises(ValueError, match="image_ids"):
+        rc.reconstruction_clustering(dae, imgs, k=3, image_ids=[1, 2])
 
 
 def test_zero_iterations_returns_the_initial_assignments():

@@ -37,8 +37,10 @@ def test_seeded_initialisation_is_reproducible():
     a, b, c = rc.DAE(64, 20, seed=1), rc.DAE(64, 20, seed=1), rc.DAE(64, 20, seed=2)
     assert torch.equal(a.encoder.weight, b.encoder.weight)
     assert not torch.equal(a.encoder.weight, c.encoder.weight)
-    bound = 1 / math.sqrt(64)
+    bound = math.sqrt(6 / (64 + 20))  # Glorot uniform, zero biases
     assert float(a.encoder.weight.detach().abs().max()) <= bound
+    assert float(a.encoder.weight.detach().abs().max()) > 0.9 * bound
+    assert not a.encoder.bias.detach().any() and not a.decoder.bias.detach().any()
 
 
 def test_dae_rejects_bad_arguments_and_inputs():
