@@ -6,6 +6,7 @@ cross-entropy, plain SGD, minibatches of 100 and early stopping (PROTOCOL.md).
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -236,7 +237,8 @@ def save_dae(path, dae: DAE, history: TrainHistory | None = None, **meta) -> Pat
         "config": dae.config,
         "state_dict": {k: v.detach().cpu() for k, v in dae.state_dict().items()},
         "history": history.to_dict() if history is not None else None,
-        "meta": meta,
+        # plain JSON types only, so that loading needs no pickled classes
+        "meta": json.loads(json.dumps(meta, default=str)),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(payload, tmp)

@@ -1,0 +1,91 @@
+"""Profiles: how much of the paper's protocol a run of the book does.
+
+One object, :class:`Profile`, holds every size and budget; the three named profiles are
+
+* ``ci`` — tiny sizes so that every notebook runs in seconds (tests);
+* ``default`` — what ``make book`` runs on a laptop CPU: full scored test sets, the
+  paper's Table 1/2 configurations trained within a compute budget, and a small random
+  search for the figures that need one;
+* ``paper`` — the full protocol of PROTOCOL.md (100-run random searches, up to 500
+  epochs, no budget); meant for a GPU.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from .datasets import DATASETS
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and budgets of one run of the experiments.
+
+    ``train_tflop`` caps the training compute of one DAE: its epochs are limited to
+    ``train_tflop * 1e12 / (6 * n_pixels * n_hidden * n_train)`` (the multiply-adds of
+    the forward and backward passes), a machine-independent stand-in for a time limit
+    that keeps results deterministic. None means no cap beyond ``max_epochs``.
+    """
+
+    name: str
+    description: str
+    n_test: int | None = None          # scored test images; None: the paper's 1,000 (120)
+    train_limit: int | None = None     # first images of a training split; None: all
+    max_epochs: int = 500
+    patience: int = 10
+    train_tflop: float | None = None   # compute cap per table DAE
+    ks: tuple[int, ...] = (2, 3, 5, 12)
+    n_iters: int = 10
+    tables_from_search: bool = True    # Table DAEs = our search's best (else the paper's configs)
+    search_runs: int = 100             # random-search runs per data set and training kind
+    search_train_limit: int | None = None
+    search_tflop: float | None = None  # compute cap per search / loss-vs-score DAE
+    loss_runs: int = 100               # DAEs per data set for the loss-vs-score figure
+    cache_data: bool = True            # cache generated data sets on disk
+    seed: int = 0
+    datasets: tuple[str, ...] = DATASETS
+
+    def replace(self, **changes) -> "Profile":
+        """A copy with some fields changed (e.g. for a custom experiment)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "ci": Profile(
+        name="ci", description="tiny sizes for tests: every notebook in seconds",
+        n_test=24, train_limit=400, max_epochs=4, patience=2, ks=(2, 3), n_iters=4,
+        tables_from_search=False, search_runs=2, search_train_limit=200, loss_runs=3,
+        cache_data=False,
+    ),
+    "default": Profile(
+        name="default",
+        description="laptop CPU: Table 1/2 configurations within a compute budget, "
+                    "full scored test sets, a small random search",
+        train_limit=10_000, train_tflop=1.5, tables_from_search=False,
+        search_runs=6, search_train_limit=2_000, search_tflop=0.15, loss_runs=6,
+    ),
+    "paper": Profile(
+        name="paper", description="the full protocol of the paper (meant for a GPU)",
+    ),
+}
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    """The :class:`Profile` named ``profile`` (or ``profile`` itself if it is one)."""
+    if isinstance(profile, Profile):
+        return profile
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
+    return PROFILES[profile]
+
+
+def epoch_cap(profile_tflop: float | None, max_epochs: int, n_pixels: int, n_hidden: int,
+              n_train: int) -> int:
+    """Epochs allowed by a compute cap (at least 1, at most ``max_epochs``)."""
+    if profile_tflop is None:
+        return max_epochs
+    per_epoch = 6.0 * n_pixels * n_hidden * n_train
+    return int(max(1, min(max_epochs, profile_tflop * 1e12 // per_epoch)))
