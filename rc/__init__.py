@@ -14,11 +14,21 @@ from .dae import DAE, TrainHistory, load_dae, salt_and_pepper, save_dae, train_d
 from .datasets import DATASETS, SPLITS, dataset_info, load_dataset
 from .metrics import ami, score
 from . import paper
+from .config import PROFILES, Profile, get_profile
+from .experiments import Experiment
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):  # rc.plots on first use: matplotlib is not needed to compute
+    if name == "plots":
+        import importlib
+        return importlib.import_module(".plots", __name__)
+    raise AttributeError(f"module 'rc' has no attribute {name!r}")
+
 __all__ = [
-    "DATASETS", "SPLITS", "DAE", "RCResult", "TrainHistory", "ami", "dataset_info",
+    "DATASETS", "SPLITS", "DAE", "Experiment", "PROFILES", "Profile", "RCResult",
+    "TrainHistory", "ami", "dataset_info", "get_profile",
     "load_dae", "load_dataset", "reconstruction_clustering", "salt_and_pepper",
     "save_dae", "score", "train_dae",
 ]

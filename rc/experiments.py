@@ -218,6 +218,53 @@ class Experiment:
                                              disable=not self.progress, leave=False))]
 
     # -------------------------------------------------------------- other figures
+    def predictability(self, dataset: str = "shapes", hide: float = 0.3,
+                       n_images: int = 200) -> dict:
+        """Fig. 1c: does the DAE fill in hidden pixels of an object from that object only?
+
+        For each object of the first ``n_images`` test images, a random ``hide`` fraction
+        of its pixels is removed. The Table 1 DAE then sees (a) the rest of that object
+        alone, (b) the other objects alone (the object itself absent), (c) nothing. The
+        mean predicted probability on the hidden pixels is recorded for each input.
+        """
+        def compute():
+            dae, _ = self.table_dae(dataset, 1)
+            images, groups = self.test_data(dataset)
+            images, groups = images[:n_images], groups[:n_images]
+            rng = np.random.default_rng(self.profile.seed)
+            rows = []  # (image index, object label, mask, input a, input b)
+            for i, (img, grp) in enumerate(zip(images, groups)):
+                for label in np.unique(grp[grp > 0]):
+                    own = grp == label
+                    if own.sum() < 4:
+                        continue
+                    mask = own & (rng.random(own.shape) < hide)
+                    if not mask.any():
+                        continue
+                    alone = (own & ~mask).astype(np.float32)
+                    others = ((img > 0) & (grp != label) & ~own).astype(np.float32)
+                    others[mask] = 0
+                    rows.append((i, label, mask, alone, others))
+            masks = np.array([r[2] for r in rows])
+            a = np.array([r[3] for r in rows])
+            b = np.array([r[4] for r in rows])
+            d = a.shape[1] * a.shape[2]
+            with torch.no_grad():
+                def predict(x):
+                    x = torch.from_numpy(x.reshape(len(x), d)).to(self.device)
+                    return dae(x).cpu().numpy().reshape(x.shape[0], *masks.shape[1:])
+                mu_a, mu_b = predict(a), predict(b)
+                mu_c = predict(np.zeros_like(a[:1]))[0]
+            hidden = lambda mu: (mu * masks).sum((1, 2)) / masks.sum((1, 2))
+            return {"from_object": hidden(mu_a), "from_others": hidden(mu_b),
+                    "from_nothing": hidden(np.broadcast_to(mu_c, masks.shape)),
+                    "example_mask": masks[0], "example_alone": a[0], "example_others": b[0],
+                    "example_mu_alone": mu_a[0], "example_mu_others": mu_b[0],
+                    "example_image": images[rows[0][0]],
+                    "meta": {"dataset": dataset, "hide": hide, "n_objects": len(rows),
+                             "provenance": self.provenance()}}
+        return self.store.arrays(f"predictability-{dataset}.npz", compute)
+
     def novel_objects(self, k: int = 3) -> dict:
         """Fig. 7: RC with the Multi-MNIST DAE on letters, circles and broken lines."""
         from .novel import novel_objects

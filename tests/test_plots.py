@@ -1,0 +1,270 @@
+"""rc.plots: helpers' colours, every figure on small synthetic inputs, validation."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib as mpl  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+import rc  # noqa: E402
+from rc import plots  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def random_gamma(h, w, k, seed=0):
+    g = np.random.default_rng(seed).random((h, w, k))
+    return g / g.sum(-1, keepdims=True)
+
+
+def scene(h=10, w=12, n_obj=2, seed=0):
+    """A binary image with ``n_obj`` rectangles (overlapping) and its groups."""
+    rng = np.random.default_rng(seed)
+    count = np.zeros((h, w), int)
+    label = np.zeros((h, w), int)
+    for j in range(1, n_obj + 1):
+        r, c = rng.integers(0, h - 4), rng.integers(0, w - 4)
+        count[r:r + 4, c:c + 4] += 1
+        label[r:r + 4, c:c + 4] = j
+    groups = np.where(count == 1, label, 0)
+    return (count > 0).astype(np.float32), groups
+
+
+def example(rank, h=10, w=12, k=3, t=4, seed=0):
+    image, groups = scene(h, w, seed=seed)
+    hist = np.stack([random_gamma(h, w, k, seed + i) for i in range(t + 1)])
+    return {"image": image, "groups": groups, "gamma_history": hist,
+            "log_likelihood": -np.linspace(80, 20, 2 * t + 1), "rank": rank, "score": 0.5}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_figures():
+    before = set(plt.get_fignums())
+    yield
+    leaked = set(plt.get_fignums()) - before
+    for num in leaked:
+        plt.close(num)
+    assert not leaked, "a test left figures open"
+
+
+def check_figure(fig):
+    assert isinstance(fig, Figure)
+    fig.canvas.draw()  # renders without error
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- colours
+def test_palette_is_distinct_and_fixed():
+    colors = plots.cluster_colors(12)
+    assert colors.shape == (12, 3) and colors.dtype == float
+    assert ((colors >= 0) & (colors <= 1)).all()
+    assert len({tuple(np.round(c, 6)) for c in colors}) == 12
+    # pairwise distance: clearly different colours
+    d = np.linalg.norm(colors[:, None] - colors[None], axis=-1)
+    assert d[~np.eye(12, dtype=bool)].min() > 0.15
+    np.testing.assert_array_equal(plots.cluster_colors(3), colors[:3])
+    assert plots.cluster_colors(20).shape == (20, 3)
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError):
+            plots.cluster_colors(bad)
+
+
+def test_dataset_colours_and_labels_cover_the_six_data_sets():
+    assert set(plots.DATASET_COLORS) == set(rc.DATASETS) == set(plots.DATASET_LABELS)
+    assert len(set(plots.DATASET_COLORS.values())) == 6
+    assert plots.DATASET_LABELS["mnist_shape"] == "MNIST+Shape"
+    assert plots.DATASET_LABELS["multi_mnist"] == "Multi-MNIST"
+
+
+def test_importing_and_plotting_leave_global_rc_params_alone():
+    before = dict(mpl.rcParams)
+    check_figure(plots.fig_ll_convergence({2: -RNG.random((5, 7))}))
+    assert dict(mpl.rcParams) == before
+
+
+# ----------------------------------------------------------------------------- helpers
+def test_assignment_rgb_colours_on_pixels_and_mixes_soft_assignments():
+    image = np.array([[1, 0], [1, 1]], float)
+    gamma = np.zeros((2, 2, 3))
+    gamma[0, 0, 0] = gamma[0, 1, 1] = gamma[1, 0, 2] = 1
+    gamma[1, 1] = [0.5, 0.5, 0]
+    rgb = plots.assignment_rgb(image, gamma)
+    colors = plots.cluster_colors(3)
+    assert rgb.shape == (2, 2, 3)
+    np.testing.assert_allclose(rgb[0, 0], colors[0])
+    np.testing.assert_allclose(rgb[0, 1], 1.0)  # off pixel: white
+    np.testing.assert_allclose(rgb[1, 0], colors[2])
+    np.testing.assert_allclose(rgb[1, 1], (colors[0] + colors[1]) / 2)
+    # unnormalised weights are normalised
+    np.testing.assert_allclose(plots.assignment_rgb(image, 3 * gamma), rgb)
+
+
+def test_groups_rgb_objects_overlap_background():
+    image = np.array([[1, 1, 0], [1, 1, 0]], float)
+    groups = np.array([[1, 2, 0], [0, 3, 0]])
+    rgb = plots.groups_rgb(image, groups)
+    colors = plots.cluster_colors(3)
+    assert rgb.shape == (2, 3, 3)
+    np.testing.assert_allclose(rgb[0, 0], colors[0])
+    np.testing.assert_allclose(rgb[0, 1], colors[1])
+    np.testing.assert_allclose(rgb[1, 1], colors[2])
+    np.testing.assert_allclose(rgb[1, 0], plots.OVERLAP_COLOR)
+    np.testing.assert_allclose(rgb[:, 2], 1.0)
+
+
+@pytest.mark.parametrize("gamma_shape", [(4, 5), (5, 4, 2), (4, 4, 2), (4, 5, 0)])
+def test_assignment_rgb_rejects_mismatched_gamma(gamma_shape):
+    with pytest.raises(ValueError, match="gamma"):
+        plots.assignment_rgb(np.ones((4, 5)), np.ones(gamma_shape))
+
+
+def test_groups_rgb_rejects_bad_groups():
+    with pytest.raises(ValueError, match="shape"):
+        plots.groups_rgb(np.ones((4, 5)), np.ones((5, 4), int))
+    with pytest.raises(ValueError, match="non-negative"):
+        plots.groups_rgb(np.ones((2, 2)), -np.ones((2, 2), int))
+    with pytest.raises(ValueError, match="non-negative"):
+        plots.groups_rgb(np.ones((2, 2)), np.full((2, 2), 0.5))
+    with pytest.raises(ValueError):
+        plots.assignment_rgb(np.ones(4), np.ones((4, 1)))
+
+
+# ----------------------------------------------------------------------------- figures
+def test_fig_examples():
+    examples = {name: scene(h, h, n, seed=i) for i, (name, h, n) in enumerate(
+        [("shapes", 12, 3), ("simple_superposition", 8, 2), ("multi_mnist", 20, 3)])}
+    check_figure(plots.fig_examples(examples))
+    with pytest.raises(ValueError):
+        plots.fig_examples({})
+    with pytest.raises(ValueError):
+        plots.fig_examples({"shapes": np.ones((4, 4))})
+
+
+@pytest.mark.parametrize("k", [2, 3, 12])
+def test_fig_rc_iteration(k):
+    image, _ = scene()
+    g0, mu, g1 = (random_gamma(10, 12, k, s) for s in range(3))
+    check_figure(plots.fig_rc_iteration(image, g0, mu, g1))
+
+
+def test_fig_rc_iteration_validates_shapes():
+    image, _ = scene()
+    g = random_gamma(10, 12, 3)
+    with pytest.raises(ValueError, match="gamma0"):
+        plots.fig_rc_iteration(image, g[:, :11], g, g)
+    with pytest.raises(ValueError, match="same number of clusters"):
+        plots.fig_rc_iteration(image, g, g[..., :2], g)
+
+
+def test_fig_scores_by_k():
+    scores = {n: {2: 0.5, 3: 0.7, 5: 0.6, 12: 0.3} for n in rc.DATASETS}
+    check_figure(plots.fig_scores_by_k(scores))
+    check_figure(plots.fig_scores_by_k({"shapes": {3: 0.9}, "other": {2: 0.1}}, best_k={},
+                                       errors={"shapes": {3: 0.01}}))
+    with pytest.raises(ValueError):
+        plots.fig_scores_by_k({"shapes": {3: "high"}})
+    with pytest.raises(ValueError):
+        plots.fig_scores_by_k({})
+
+
+def test_fig_ll_convergence():
+    ll = {k: -RNG.random((20, 11)) * 100 for k in (2, 3, 5, 12)}
+    check_figure(plots.fig_ll_convergence(ll))
+    check_figure(plots.fig_ll_convergence(ll, half_steps=True, title="Shapes"))
+    check_figure(plots.fig_ll_convergence({3: -np.ones((4, 1))}))
+    with pytest.raises(ValueError, match="2T\\+1"):
+        plots.fig_ll_convergence({3: np.ones((5, 4))})
+
+
+@pytest.mark.parametrize("h,w,k,t", [(8, 8, 2, 10), (28, 28, 3, 10), (20, 20, 12, 3),
+                                     (48, 48, 3, 12), (10, 12, 5, 7)])
+def test_fig_rc_runs(h, w, k, t):
+    n = 50
+    scores = RNG.random(n)
+    confidence = RNG.random(n)
+    examples = [example(r, h, w, k, t, seed=r) for r in (0, 10, 49)]
+    fig = plots.fig_rc_runs(scores, confidence, examples, title="test")
+    shown = len([i for i in (0, 1, 2, 3, 5, 7, 10) if i <= t])
+    # top panel + images + ground truth + log-likelihood panel
+    assert len(fig.axes) == 1 + 3 * (shown + 1) + 1
+    check_figure(fig)
+
+
+def test_fig_rc_runs_validation():
+    scores, confidence = RNG.random(10), RNG.random(10)
+    good = example(0)
+    with pytest.raises(ValueError, match="confidence"):
+        plots.fig_rc_runs(scores, confidence[:5], [good])
+    with pytest.raises(ValueError, match="rank"):
+        plots.fig_rc_runs(scores, confidence, [dict(good, rank=10)])
+    with pytest.raises(ValueError, match="log_likelihood"):
+        plots.fig_rc_runs(scores, confidence, [dict(good, log_likelihood=np.zeros(4))])
+    with pytest.raises(ValueError, match="gamma_history"):
+        plots.fig_rc_runs(scores, confidence,
+                          [dict(good, gamma_history=good["gamma_history"][:, :5])])
+    with pytest.raises(ValueError, match="lacks"):
+        plots.fig_rc_runs(scores, confidence, [{"image": good["image"]}])
+    with pytest.raises(ValueError, match="iterations"):
+        plots.fig_rc_runs(scores, confidence, [good], iterations=(7, 10))
+    with pytest.raises(ValueError):
+        plots.fig_rc_runs(scores, confidence, [])
+
+
+def test_fig_search():
+    runs = {n: RNG.random(30) for n in rc.DATASETS}
+    runs["bars"][:2] = np.nan
+    check_figure(plots.fig_search(runs, paper={"bars": 0.95, "shapes": 0.93}, title="t"))
+    check_figure(plots.fig_search({"shapes": RNG.random(5)}))
+
+
+def test_fig_loss_vs_score():
+    points = {n: (RNG.random(20), RNG.random(20)) for n in rc.DATASETS[:4]}
+    points["shapes"] = (np.array([0.1]), np.array([0.5]))  # too few for a line
+    check_figure(plots.fig_loss_vs_score(points))
+    with pytest.raises(ValueError, match="differ"):
+        plots.fig_loss_vs_score({"bars": (np.ones(3), np.ones(4))})
+
+
+def test_fig_single_vs_multi():
+    single = {n: 0.8 for n in rc.DATASETS}
+    multi = {n: 0.6 for n in rc.DATASETS if n != "simple_superposition"}
+    check_figure(plots.fig_single_vs_multi(single, multi, {"bars": 0.95}, {"bars": 0.85}))
+    check_figure(plots.fig_single_vs_multi(single, {}))
+    with pytest.raises(ValueError):
+        plots.fig_single_vs_multi({}, {})
+
+
+def test_fig_novel():
+    images = np.stack([scene(12, 12, seed=s)[0] for s in range(4)])
+    gammas = np.stack([random_gamma(12, 12, 3, s) for s in range(4)])
+    check_figure(plots.fig_novel(images, gammas, ["a", "b", "a long title " * 3, "d"]))
+    check_figure(plots.fig_novel(images[:1], gammas[:1]))
+    with pytest.raises(ValueError, match="gammas"):
+        plots.fig_novel(images, gammas[:, :10])
+    with pytest.raises(ValueError, match="titles"):
+        plots.fig_novel(images, gammas, ["a"])
+
+
+def test_fig_predictability():
+    image, groups = scene()
+    obj = (groups == 1).astype(float)
+    mask = np.zeros_like(obj, bool)
+    mask[2:4, 2:4] = True
+    others = image * (groups != 1)
+    args = (image, obj * ~mask, obj, others * ~mask, RNG.random(obj.shape))
+    check_figure(plots.fig_predictability(*args, mask))
+    check_figure(plots.fig_predictability(*args, mask.astype(int)))
+    with pytest.raises(ValueError, match="mask"):
+        plots.fig_predictability(*args, mask[:5])
+    with pytest.raises(ValueError, match="reconstruction_alone"):
+        plots.fig_predictability(image, obj, obj[:, :3], obj, obj, mask)
+
+
+def test_failed_figure_calls_close_their_figures():
+    before = set(plt.get_fignums())
+    with pytest.raises(ValueError):
+        plots.fig_rc_runs(RNG.random(5), RNG.random(5), [example(0)], iterations=(99,))
+    assert set(plt.get_fignums()) == before
