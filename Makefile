@@ -2,24 +2,31 @@
 # Outside an active virtual environment (or conda env) a local .venv is created first.
 PROFILE ?= default
 TORCH_SPEC ?= torch==2.13.0
+# Extra arguments for scripts/run_book.py, e.g. BOOK_ARGS="--only 04_results -p recompute true"
+BOOK_ARGS ?=
 
 ifneq ($(strip $(VIRTUAL_ENV)$(CONDA_PREFIX)),)
 PYTHON := python
+JUPYTER_BOOK := jupyter-book
 STAMP := .installed-$(notdir $(VIRTUAL_ENV)$(CONDA_PREFIX))
 else
 PYTHON := .venv/bin/python
+JUPYTER_BOOK := .venv/bin/jupyter-book
 STAMP := .venv/.installed
 endif
 
-.PHONY: install test test-fast book clean bench
+.PHONY: install test test-fast book book-build clean bench
 
+ifeq ($(PYTHON),.venv/bin/python)
 $(PYTHON):
 	python3 -m venv .venv
+VENV_DEP := $(PYTHON)
+endif
 
-$(STAMP): pyproject.toml | $(PYTHON)
+$(STAMP): pyproject.toml | $(VENV_DEP)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q "$(TORCH_SPEC)"
-	$(PYTHON) -m pip install -q -e ".[test]"
+	$(PYTHON) -m pip install -q -e ".[book,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,6 +36,16 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(PYTHON) -m pytest -m "not slow"
+
+# Execute every notebook with papermill (profile $(PROFILE)) into book/executed/, then
+# render _build/html with Jupyter Book 1.x (execution off; warnings are errors).
+book: $(STAMP)
+	$(PYTHON) scripts/run_book.py --profile $(PROFILE) $(BOOK_ARGS)
+	$(JUPYTER_BOOK) build . -W -n --keep-going
+
+# Re-render the already executed notebooks without running them again.
+book-build: $(STAMP)
+	$(JUPYTER_BOOK) build . -W -n --keep-going
 
 bench: $(STAMP)
 	$(PYTHON) benchmarks/bench_rc.py
