@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._checks import as_binary_images, check_choice, check_positive_int
 from .dae import resolve_device

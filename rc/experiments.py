@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .artifacts import Store, provenance, results_dir
 from .clustering import reconstruction_clustering
@@ -27,6 +27,11 @@ from .search import search_configs
 TABLES = {1: ("train_single", "soft"), 2: ("train_multi", "hard")}
 #: Iterations shown in the Fig. 5 style plots.
 SHOWN_ITERATIONS = (0, 1, 2, 3, 5, 7, 10)
+
+
+def shown_iterations(n_iters: int) -> list[int]:
+    """The iterations of :data:`SHOWN_ITERATIONS` that a run of ``n_iters`` has, plus its last."""
+    return sorted({t for t in SHOWN_ITERATIONS if t <= n_iters} | {n_iters})
 
 
 def example_ranks(n: int, count: int = 6) -> list[int]:
@@ -267,7 +272,7 @@ class Experiment:
 
     def novel_objects(self, k: int = 3) -> dict:
         """Fig. 7: RC with the Multi-MNIST DAE on letters, circles and broken lines."""
-        from .novel import novel_objects
+        from .novel import SCENE_KINDS, novel_objects
 
         def compute():
             images, groups, descriptions = novel_objects(self.profile.seed)
@@ -276,7 +281,7 @@ class Experiment:
                                             seed=self.profile.seed, groups=groups)
             return {"images": images, "groups": groups, "gamma": res.gamma,
                     "ami": res.ami[:, -1],
-                    "meta": {"descriptions": descriptions, "k": k,
+                    "meta": {"descriptions": descriptions, "kinds": list(SCENE_KINDS), "k": k,
                              "provenance": self.provenance()}}
         return self.store.arrays(f"novel-k{k}.npz", compute)
 

@@ -119,6 +119,11 @@ def _compose(objects: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return (count > 0).astype(np.float32), groups.astype(np.int64)
 
 
+#: What each scene of :func:`novel_objects` tests: objects well "apart", or a
+#: "proximity" trap where grouping by spatial closeness alone should fail.
+SCENE_KINDS = ("apart",) * 3 + ("proximity",) * 5
+
+
 def novel_objects(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Eight 48x48 images of 2-3 novel (non-digit) objects each.
 
@@ -178,5 +183,6 @@ def novel_objects(seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
                     _ring(jitter((24, 34), 1), 7.0)],
                    f"letter {h}, broken line and ring, close"))
 
+    assert len(scenes) == len(SCENE_KINDS)
     images, groups = zip(*(_compose(objs) for objs, _ in scenes))
     return np.stack(images), np.stack(groups), [desc for _, desc in scenes]

@@ -1028,3 +1028,52 @@ def fig_predictability(image, corrupted_alone, reconstruction_alone, corrupted_w
     cbar.set_ticks([0, 0.5, 1])
     cbar.outline.set_linewidth(0.6)
     return lay.fig
+
+
+def example_runs(examples: Mapping) -> list[dict]:
+    """The runs stored by ``Experiment.examples`` as the dicts :func:`fig_rc_runs` takes."""
+    return [{"image": examples["images"][j], "groups": examples["groups"][j],
+             "gamma_history": examples["gamma_history"][:, j],
+             "log_likelihood": examples["log_likelihood"][j],
+             "rank": int(examples["ranks"][j]), "score": float(examples["ami"][j, -1])}
+            for j in range(len(examples["ids"]))]
+
+
+@_styled
+def fig_training_curves(histories: Mapping[str, Mapping], ncols: int = 3):
+    """Validation loss per epoch (epoch 0: before training) of one DAE per data set, with
+    the kept (lowest-loss) epoch marked. ``histories``: name -> TrainHistory as a dict."""
+    histories = _non_empty_mapping(histories, "histories")
+    names = list(histories)
+    nrows = -(-len(names) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.0, 2.1 * nrows + 0.2),
+                             layout="constrained", squeeze=False)
+    for i, (ax, name) in enumerate(zip(axes.flat, names)):
+        h = histories[name]
+        loss = np.asarray(h["val_loss"], dtype=float)
+        ax.plot(np.arange(len(loss)), loss, color=_ds_color(name, i), marker="o", ms=2.5)
+        ax.plot(h["best_epoch"], h["best_val_loss"], "D", mfc="none", mec="black")
+        ax.set_title(_ds_label(name))
+        ax.grid(True)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation loss")
+    return fig
+
+
+@_styled
+def fig_inits(k: int, shape: tuple[int, int] = (28, 28), seed: int = 0):
+    """RC's initial assignments (gaussian, uniform, spatial) on an image with every pixel on."""
+    from .clustering import INITS, initial_gamma
+
+    h, w = shape
+    full = np.ones(shape)
+    fig, axes = plt.subplots(1, len(INITS), figsize=(6.0, 2.3), layout="constrained")
+    for ax, init in zip(axes, INITS):
+        g0 = initial_gamma(k, [0], shape, init, seed=seed)[0]  # (K, H*W)
+        _show_rgb(ax, assignment_rgb(full, g0.T.reshape(h, w, k)))
+        ax.set_title(f'init="{init}"')
+    return fig

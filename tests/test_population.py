@@ -1,0 +1,155 @@
+"""Training a population of DAEs at once (rc.population) equals training them one by one."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import rc
+from rc.population import population_groups, train_population
+
+
+def stripes(n=60, seed=0):
+    """A tiny binary data set: one random horizontal or vertical line in an 8x8 image."""
+    rng = np.random.default_rng(seed)
+    imgs = np.zeros((n, 8, 8), np.float32)
+    for i in range(n):
+        j = rng.integers(8)
+        if rng.random() < 0.5:
+            imgs[i, j, :] = 1
+        else:
+            imgs[i, :, j] = 1
+    return imgs
+
+
+IMAGES = stripes()
+# batch 16 over 54 training images: three full minibatches and a partial one per epoch
+KW = dict(batch_size=16, max_epochs=25, patience=3)
+
+
+def cfg(lr, noise, hidden, act, seed):
+    return {"learning_rate": lr, "noise": noise, "n_hidden": hidden, "activation": act,
+            "seed": seed}
+
+
+# two members share the (16, relu) group; they stop at different epochs, for different
+# reasons (early stopping at 22 and 9, max epochs for the others)
+CONFIGS = [cfg(0.5, 0.2, 16, "relu", 1), cfg(0.05, 0.0, 16, "relu", 2),
+           cfg(0.3, 0.4, 8, "tanh", 3), cfg(1.0, 0.1, 16, "sigmoid", 4)]
+
+
+def single(c, images=IMAGES, **kw):
+    dae = rc.DAE(64, c["n_hidden"], c["activation"], seed=c["seed"])
+    hist = rc.train_dae(dae, images, learning_rate=c["learning_rate"], noise=c["noise"],
+                        seed=c["seed"], progress=False, **{**KW, **kw})
+    return dae, hist
+
+
+def assert_same_run(a, b, atol=1e-5):
+    (dae_a, h_a), (dae_b, h_b) = a, b
+    assert (h_a.stopped, h_a.epochs, h_a.best_epoch) == (h_b.stopped, h_b.epochs, h_b.best_epoch)
+    np.testing.assert_allclose(h_a.val_loss, h_b.val_loss, rtol=1e-5, atol=atol)
+    np.testing.assert_allclose(h_a.train_loss, h_b.train_loss, rtol=1e-5, atol=atol)
+    assert h_a.best_val_loss == pytest.approx(h_b.best_val_loss, rel=1e-5)
+    for (k, p), q in zip(dae_a.state_dict().items(), dae_b.state_dict().values()):
+        assert torch.allclose(p.cpu(), q.cpu(), atol=atol), k
+
+
+@pytest.fixture(scope="module")
+def population():
+    return train_population(IMAGES, CONFIGS, progress=False, **KW)
+
+
+def test_each_member_equals_the_single_trainer(population):
+    assert len(population) == len(CONFIGS)
+    for c, member in zip(CONFIGS, population):
+        reference = single(c)
+        assert_same_run(member, reference)
+        assert member[1].config == reference[1].config  # order of results = order of configs
+        assert member[1].device == reference[1].device == "cpu"
+    stops = [h.stopped for _, h in population]
+    assert "early stopping" in stops and "max epochs" in stops
+    assert len({h.epochs for _, h in population}) >= 3
+
+
+def test_results_are_trained_daes_with_their_best_weights(population):
+    for c, (dae, hist) in zip(CONFIGS, population):
+        assert isinstance(dae, rc.DAE) and not dae.training
+        assert (dae.n_hidden, dae.activation) == (c["n_hidden"], c["activation"])
+        assert hist.best_val_loss == min(hist.val_loss) < hist.val_loss[0]
+        assert math.isnan(hist.train_loss[0]) and len(hist.val_loss) == hist.epochs + 1
+        assert hist.config["n_train"] == 54 and hist.config["n_val"] == 6
+        assert hist.seconds > 0
+        if hist.stopped == "early stopping":
+            assert hist.epochs - hist.best_epoch == KW["patience"]
+            # the restored weights are the best epoch's, not the last one's
+            final, _ = single(c, max_epochs=hist.best_epoch)
+            for p, q in zip(dae.state_dict().values(), final.state_dict().values()):
+                assert torch.allclose(p, q, atol=1e-5)
+
+
+def test_splitting_groups_changes_nothing(population):
+    assert population_groups(CONFIGS) == [[0, 1], [2], [3]]
+    assert population_groups(CONFIGS, max_members=1) == [[0], [1], [2], [3]]
+    split = train_population(IMAGES, CONFIGS[:2], max_members=1, progress=False, **KW)
+    for a, b in zip(split, population[:2]):
+        assert_same_run(a, b)
+
+
+def test_a_diverging_member_does_not_disturb_the_others(population):
+    wild = cfg(1e20, 0.1, 16, "relu", 5)
+    configs = [CONFIGS[0], wild, CONFIGS[1]]  # all three in one group
+    calls = []
+    res = train_population(IMAGES, configs, progress=False,
+                           on_member_done=lambda i, d, h: calls.append((i, d, h)), **KW)
+    dae, hist = res[1]
+    assert hist.stopped == "diverged" and hist.epochs == 1 and hist.best_epoch == 0
+    assert math.isnan(hist.val_loss[1])
+    init = rc.DAE(64, 16, "relu", seed=5)  # best weights = the initial ones, all finite
+    for p, q in zip(dae.state_dict().values(), init.state_dict().values()):
+        assert torch.equal(p, q)
+    assert_same_run(res[0], population[0])
+    assert_same_run(res[2], population[1])
+    # the callback saw every member once, as it finished (the diverged one first)
+    assert sorted(i for i, _, _ in calls) == [0, 1, 2] and calls[0][0] == 1
+    for i, d, h in calls:
+        assert d is res[i][0] and h is res[i][1] and h.stopped
+
+
+def test_per_member_epoch_caps_and_zero_epochs():
+    configs = [dict(CONFIGS[0], max_epochs=2), dict(CONFIGS[1], max_epochs=0), CONFIGS[2]]
+    res = train_population(IMAGES, configs, progress=False, **{**KW, "max_epochs": 4})
+    assert [(h.stopped, h.epochs) for _, h in res] == [
+        ("max epochs", 2), ("max epochs", 0), ("max epochs", 4)]
+    assert_same_run(res[0], single(CONFIGS[0], max_epochs=2))
+    assert_same_run(res[1], single(CONFIGS[1], max_epochs=0))
+    assert res[1][1].config["max_epochs"] == 0 and len(res[1][1].val_loss) == 1
+
+
+def test_bad_input_raises_clear_errors():
+    good = [CONFIGS[0]]
+    with pytest.raises(ValueError, match="binary"):
+        train_population(IMAGES * 0.5, good, progress=False)
+    with pytest.raises(ValueError, match="shape"):
+        train_population(IMAGES[None], good, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        train_population(IMAGES, [], progress=False)
+    with pytest.raises(ValueError, match="activation"):
+        train_population(IMAGES, [dict(CONFIGS[0], activation="softplus")], progress=False)
+    for noise in (1.0, -0.1, "lots"):
+        with pytest.raises(ValueError, match="noise"):
+            train_population(IMAGES, [dict(CONFIGS[0], noise=noise)], progress=False)
+    with pytest.raises(ValueError, match="learning_rate"):
+        train_population(IMAGES, [dict(CONFIGS[0], learning_rate=0)], progress=False)
+    with pytest.raises(ValueError, match="lacks"):
+        train_population(IMAGES, [{"learning_rate": 0.1, "noise": 0.1}], progress=False)
+    with pytest.raises(ValueError, match="seed"):
+        train_population(IMAGES, [dict(CONFIGS[0], seed=1.5)], progress=False)
+    with pytest.raises(ValueError, match="n_hidden"):
+        train_population(IMAGES, [dict(CONFIGS[0], n_hidden=0)], progress=False)
+    with pytest.raises(ValueError, match="list of dicts"):
+        train_population(IMAGES, CONFIGS[0], progress=False)
+    with pytest.raises(ValueError, match="max_members"):
+        train_population(IMAGES, good, max_members=0, progress=False)
+    with pytest.raises(ValueError, match="split"):
+        train_population(IMAGES[:1], good, progress=False)
