@@ -16,6 +16,7 @@ from .metrics import ami, score
 from . import paper
 from .config import PROFILES, Profile, get_profile
 from .experiments import Experiment
+from .population import train_population
 
 __version__ = "0.1.0"
 
@@ -30,5 +31,5 @@ __all__ = [
     "DATASETS", "SPLITS", "DAE", "Experiment", "PROFILES", "Profile", "RCResult",
     "TrainHistory", "ami", "dataset_info", "get_profile",
     "load_dae", "load_dataset", "reconstruction_clustering", "salt_and_pepper",
-    "save_dae", "score", "train_dae",
+    "save_dae", "score", "train_dae", "train_population",
 ]

@@ -18,7 +18,7 @@ from .clustering import reconstruction_clustering
 from .config import Profile, epoch_cap, get_profile
 from .dae import DAE, resolve_device, train_dae
 from .datasets import dataset_info, load_dataset
-from .metrics import score
+from .population import train_population
 from .paper import TABLE1, TABLE2
 from .search import search_configs
 
@@ -184,43 +184,62 @@ class Experiment:
         return self.store.arrays(name, compute)
 
     # -------------------------------------------------------------- random searches
-    def _search_run(self, dataset: str, table: int, run: int, cfg: dict,
-                    kind: str = "search") -> dict:
-        folder = f"{'search' if kind == 'search' else 'loss'}/table{table}-{dataset}"
-        split, e_step = TABLES[table]
+    def _runs(self, dataset: str, table: int, kind: str) -> list[dict]:
+        """The runs of a random search (``kind="search"``) or of the loss-vs-score study
+        (``kind="loss"``): one JSON record per run under ``{kind}/table{t}-{dataset}/``.
 
-        def compute():
-            model_cfg = {k: cfg[k] for k in ("learning_rate", "noise", "n_hidden", "activation")}
-            dae, hist, meta = self._train(dataset, split, model_cfg,
-                                          self.profile.search_train_limit,
-                                          self.profile.search_tflop, cfg["seed"])
-            images, groups = self.test_data(dataset)
-            res = reconstruction_clustering(dae, images, k=dataset_info(dataset).k,
-                                            n_iters=self.profile.n_iters, e_step=e_step,
-                                            seed=self.profile.seed, groups=groups)
-            return {"run": run, "config": model_cfg, "seed": cfg["seed"],
-                    "score": float(np.mean(res.ami[:, -1])),
+        Runs not stored yet are trained together as a population (grouped by hidden
+        size and activation, :func:`rc.population.train_population`); each is scored
+        with RC and saved as soon as it finishes, so an interrupted search resumes
+        without losing or redoing finished runs.
+        """
+        _check_table(dataset, table)
+        p = self.profile
+        if kind == "search":
+            configs = search_configs(p.search_runs, p.seed + 100 * table)
+        else:
+            configs = search_configs(p.loss_runs, p.seed, kind="loss")
+        folder = f"{kind}/table{table}-{dataset}"
+        names = [f"{folder}/run{i:03d}.json" for i in range(len(configs))]
+        todo = [i for i, name in enumerate(names) if not self.store.exists(name)]
+        if todo:
+            split, e_step = TABLES[table]
+            images = self.train_images(dataset, split, p.search_train_limit)
+            d, n_train = images.shape[1] * images.shape[2], int(len(images) * 0.9)
+            members = [{**configs[i], "max_epochs": epoch_cap(
+                p.search_tflop, p.max_epochs, d, configs[i]["n_hidden"], n_train)}
+                for i in todo]
+            test, groups = self.test_data(dataset)
+
+            def finished(j, dae, hist):
+                run = todo[j]
+                t = time.perf_counter()
+                res = reconstruction_clustering(dae, test, k=dataset_info(dataset).k,
+                                                n_iters=p.n_iters, e_step=e_step,
+                                                seed=p.seed, groups=groups)
+                self.store.write_json(names[run], {
+                    "run": run, "kind": kind, "dataset": dataset, "table": table,
+                    "config": {k: configs[run][k] for k in
+                               ("learning_rate", "noise", "n_hidden", "activation")},
+                    "seed": configs[run]["seed"], "score": float(np.mean(res.ami[:, -1])),
                     "best_val_loss": hist.best_val_loss, "epochs": hist.epochs,
                     "best_epoch": hist.best_epoch, "stopped": hist.stopped,
-                    "train_seconds": hist.seconds, "n_images": meta["n_images"],
-                    "provenance": meta["provenance"]}
-        return self.store.json(f"{folder}/run{run:03d}.json", compute)
+                    "train_seconds": hist.seconds, "rc_seconds": time.perf_counter() - t,
+                    "n_images": len(images), "n_test": len(test),
+                    "provenance": self.provenance()})
+
+            train_population(images, members, patience=p.patience, device=self.device,
+                             progress=self.progress, on_member_done=finished)
+        return [self.store.json(name, lambda: None) for name in names]
 
     def search(self, dataset: str, table: int = 1) -> list[dict]:
         """The random search of Appendix B (Table 1: single-object training, soft RC;
         Table 2: multi-object training, hard RC); one record per run, resumable."""
-        _check_table(dataset, table)
-        configs = search_configs(self.profile.search_runs, self.profile.seed + 100 * table)
-        return [self._search_run(dataset, table, i, cfg)
-                for i, cfg in enumerate(tqdm(configs, desc=f"search {dataset} T{table}",
-                                             disable=not self.progress, leave=False))]
+        return self._runs(dataset, table, "search")
 
     def loss_vs_score(self, dataset: str) -> list[dict]:
         """Fig. 6a: DAEs with 250 ReLU units, p = 0.3, random learning rates and seeds."""
-        configs = search_configs(self.profile.loss_runs, self.profile.seed, kind="loss")
-        return [self._search_run(dataset, 1, i, cfg, kind="loss")
-                for i, cfg in enumerate(tqdm(configs, desc=f"loss vs score {dataset}",
-                                             disable=not self.progress, leave=False))]
+        return self._runs(dataset, 1, "loss")
 
     # -------------------------------------------------------------- other figures
     def predictability(self, dataset: str = "shapes", hide: float = 0.3,

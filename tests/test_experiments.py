@@ -121,9 +121,12 @@ def test_search_is_resumable(results, monkeypatch):
     assert all(0 <= r["score"] <= 1 or r["score"] < 0.1 for r in runs)
     (results / "ci/search/table1-simple_superposition/run001.json").unlink()
     trained = []
-    original = rc.experiments.train_dae
-    monkeypatch.setattr(rc.experiments, "train_dae",
-                        lambda *a, **kw: trained.append(1) or original(*a, **kw))
+    original = rc.experiments.train_population
+
+    def counting(images, configs, **kw):
+        trained.extend(configs)
+        return original(images, configs, **kw)
+    monkeypatch.setattr(rc.experiments, "train_population", counting)
     again = ex.search("simple_superposition")
     assert len(trained) == 1 and again[0] == runs[0]
     assert again[1]["score"] == pytest.approx(runs[1]["score"], abs=1e-6)
