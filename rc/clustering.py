@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from ._checks import as_binary_images, check_choice, check_positive_int
 from .dae import resolve_device
-from .metrics import score
+from .metrics import score_argmax
 
 E_STEPS = ("soft", "hard")
 INITS = ("gaussian", "uniform", "spatial")
@@ -84,19 +84,28 @@ def initial_gamma(k: int, image_ids, shape: tuple[int, int], init: str, seed: in
 def bernoulli_log_prob(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     """log P(x | mu) per pixel and cluster: x log mu + (1 - x) log(1 - mu), mu clipped.
 
-    x: (B, D) binary; mu: (B, K, D). Returns (B, K, D).
+    x: (B, D) binary; mu: (B, K, D). Returns (B, K, D). For binary x this is the log of
+    p = (1 - x) + (2x - 1) mu (mu where x = 1, 1 - mu where x = 0) clipped to
+    [CLIP, 1 - CLIP], the same as clipping mu first; three passes over (B, K, D).
     """
-    mu = mu.clamp(CLIP, 1.0 - CLIP)
     xb = x[:, None, :]
-    return xb * torch.log(mu) + (1.0 - xb) * torch.log1p(-mu)
+    p = torch.addcmul(1.0 - xb, 2.0 * xb - 1.0, mu)
+    return p.clamp_(CLIP, 1.0 - CLIP).log_()
 
 
-def posterior(log_p: torch.Tensor, pi: torch.Tensor, hard: bool = False) -> torch.Tensor:
+def _weighted_sum(gamma: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
+    """sum over k and i of gamma * log_p for every image, as one batched dot product."""
+    b = gamma.shape[0]
+    return torch.bmm(gamma.reshape(b, 1, -1), log_p.reshape(b, -1, 1)).reshape(b)
+
+
+def posterior(log_p: torch.Tensor, pi: torch.Tensor | None, hard: bool = False) -> torch.Tensor:
     """Posterior of z (eq. 7): gamma_ik proportional to pi_k P(x_i | mu_ik), over dim 1.
 
-    log_p: (B, K, D); pi: (B, K). ``hard`` returns the one-hot of the argmax instead.
+    log_p: (B, K, D); pi: (B, K), or None for uniform pi (which cancels). ``hard``
+    returns the one-hot of the argmax instead.
     """
-    log_post = log_p + torch.log(pi)[:, :, None]
+    log_post = log_p if pi is None else log_p + torch.log(pi)[:, :, None]
     if hard:
         idx = log_post.argmax(dim=1, keepdim=True)
         return torch.zeros_like(log_post).scatter_(1, idx, 1.0)
@@ -189,9 +198,10 @@ def reconstruction_clustering(
     conf = np.empty((n, n_iters + 1)) if scored else None
 
     def record_scores(sl, step, gamma):
-        if scored:
-            g = gamma.permute(0, 2, 1).reshape(-1, h, w, k).cpu().numpy()
-            ami[sl, step], conf[sl, step] = score(groups[sl], g, average_method)
+        if scored:  # only argmax and max of gamma leave the device
+            top, labels = gamma.max(dim=1)
+            ami[sl, step], conf[sl, step] = score_argmax(
+                groups[sl], labels.cpu().numpy(), top.cpu().numpy(), average_method)
 
     chunks = range(0, n, batch_size)
     was_training = getattr(dae, "training", False)
@@ -206,7 +216,7 @@ def reconstruction_clustering(
                 gamma = torch.from_numpy(initial_gamma(k, image_ids[sl], (h, w), init, seed)).to(dev)
                 pi = torch.full((b, k), 1.0 / k, device=dev)
                 # before the first iteration mu = 0.5 everywhere
-                ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).double().sum(1).cpu().numpy()
+                ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).sum(1).cpu().numpy()
                 record_scores(sl, 0, gamma)
                 if keep_history:
                     g_hist[0, sl] = gamma.cpu().numpy()
@@ -218,12 +228,12 @@ def reconstruction_clustering(
                         _check_output(mu, (b * k, d))
                     mu = mu.reshape(b, k, d)
                     log_p = bernoulli_log_prob(x, mu)
-                    ll[sl, 2 * t + 1] = (gamma * log_p).double().sum((1, 2)).cpu().numpy()
+                    ll[sl, 2 * t + 1] = _weighted_sum(gamma, log_p).cpu().numpy()
                     # E-step
-                    gamma = posterior(log_p, pi, hard)
+                    gamma = posterior(log_p, pi if estimate_pi else None, hard)
                     if estimate_pi:
                         pi = gamma.mean(dim=2)
-                    ll[sl, 2 * t + 2] = (gamma * log_p).double().sum((1, 2)).cpu().numpy()
+                    ll[sl, 2 * t + 2] = _weighted_sum(gamma, log_p).cpu().numpy()
                     record_scores(sl, t + 1, gamma)
                     if keep_history:
                         g_hist[t + 1, sl] = gamma.cpu().numpy()

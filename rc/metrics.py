@@ -444,6 +444,27 @@ def score(groups, gamma, average_method: str = "max") -> tuple[np.ndarray, np.nd
     # argmax returns the position of the first NaN of a pixel, so any NaN shows up in top.
     if top.dtype.kind == "f" and np.isnan(top).any():
         raise ValueError("gamma contains NaN")
+    return _score_hard(labels_true, labels_pred, top, average_method)
+
+
+def score_argmax(groups, labels, top, average_method: str = "max"
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`score` from ``labels = argmax_k gamma`` and ``top = max_k gamma``, each
+    (N, P) with P = H * W, so that callers holding gamma elsewhere (e.g. on a GPU) only
+    move these two small arrays. ``groups`` is (N, H, W) or (N, P)."""
+    check_choice(average_method, "average_method", AVERAGE_METHODS)
+    g = _to_numpy(groups)
+    g = g.reshape(g.shape[0], -1) if g.ndim >= 2 else g
+    labels, top = _to_numpy(labels), _to_numpy(top)
+    if g.ndim != 2 or labels.shape != g.shape or top.shape != g.shape:
+        raise ValueError(f"groups, labels and top must describe the same (N, P) pixels; got "
+                         f"{np.shape(groups)}, {labels.shape} and {top.shape}")
+    if top.dtype.kind == "f" and np.isnan(top).any():
+        raise ValueError("gamma contains NaN")
+    return _score_hard(_as_labels(g, "groups"), labels, top, average_method)
+
+
+def _score_hard(labels_true, labels_pred, top, average_method):
     mask = labels_true != 0
     scores = ami(labels_true, labels_pred, mask, average_method)
 
