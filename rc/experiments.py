@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .artifacts import Store, provenance, results_dir
 from .clustering import reconstruction_clustering

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.nn import functional as F
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from ._checks import check_choice, check_positive_int
 from .dae import ACTIVATIONS, DAE, TrainHistory, _flat_images, resolve_device, salt_and_pepper
