@@ -134,8 +134,10 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
 
     The first ``1 - val_fraction`` of ``images`` train, the rest validate. Each epoch
     visits the training images in a fresh random order, corrupting each minibatch with
-    salt-and-pepper noise of probability ``noise``; the validation inputs are corrupted
-    once (from ``seed``) so that the early-stopping signal is not noisier than needed.
+    salt-and-pepper noise of probability ``noise``; the validation loss is measured on a
+    fresh corruption of the validation images every epoch, as a noise layer in the
+    network would (this stops training on heavily corrupted data earlier than a fixed
+    corruption would, which on MNIST+Shape gives the better binding DAE).
     Training stops after ``patience`` epochs without a new best validation loss, after
     ``max_epochs``, after ``max_seconds`` of wall time (a budget for slow machines, not
     part of the paper's protocol), or when the loss becomes non-finite; the best weights
@@ -170,11 +172,11 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
     x = torch.from_numpy(x_all).to(dev)
     x_train, x_val = x[:n_train], x[n_train:]
     gen = torch.Generator(device=dev).manual_seed(int(seed))
-    x_val_noisy = salt_and_pepper(x_val, noise, gen)
     opt = torch.optim.SGD(dae.parameters(), lr=float(learning_rate))
 
     @torch.no_grad()
-    def val_loss() -> float:
+    def val_loss() -> float:  # on a fresh corruption of the validation images
+        x_val_noisy = salt_and_pepper(x_val, noise, gen)
         total = 0.0
         for i in range(0, len(x_val), 1000):
             total += float(bce_loss(dae.logits(x_val_noisy[i:i + 1000]), x_val[i:i + 1000])

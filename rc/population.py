@@ -16,8 +16,9 @@ seed, up to float rounding (batched products sum in a different order):
 
 * its weights start as ``DAE(D, n_hidden, activation, seed=seed)``'s;
 * its own ``torch.Generator`` seeded with ``seed`` is used in train_dae's order: the
-  validation corruption once, then per epoch one ``randperm`` and per minibatch one
-  salt-and-pepper draw (none when ``noise == 0``, as in :func:`rc.dae.salt_and_pepper`);
+  validation corruption before training, then per epoch one ``randperm``, per minibatch
+  one salt-and-pepper draw and a fresh validation corruption (no draws when
+  ``noise == 0``, as in :func:`rc.dae.salt_and_pepper`);
 * its loss is the binomial cross-entropy summed over pixels and averaged over the
   minibatch, minimised by plain SGD; the gradients are written out by hand (the exact
   formulas autograd uses), which saves the autograd graph on every step;
@@ -182,9 +183,6 @@ class _Group:
         self.p = t([c["noise"] for c in self.cfgs])
         self.p_half = t([c["noise"] / 2 for c in self.cfgs])  # as salt_and_pepper's p / 2
         self.gens = [torch.Generator(device=dev).manual_seed(c["seed"]) for c in self.cfgs]
-        # each stream's first draw: the validation corruption (binary, kept as bool)
-        self.val_noisy = torch.stack([salt_and_pepper(x_val, c["noise"], g).bool()
-                                      for c, g in zip(self.cfgs, self.gens)])
         self.batch_size, self.dev = batch_size, dev
         self._new_noise_buffer()
 
@@ -214,7 +212,11 @@ class _Group:
         return total.double() / n_train
 
     def val_losses(self, x_val: torch.Tensor) -> torch.Tensor:
-        return _val_losses(self.params, self.activation, x_val, self.val_noisy)
+        """Validation losses (M,) on a fresh corruption of ``x_val`` per member, drawn from
+        each member's stream as train_dae draws it (binary, kept as bool)."""
+        val_noisy = torch.stack([salt_and_pepper(x_val, c["noise"], g).bool()
+                                 for c, g in zip(self.cfgs, self.gens)])
+        return _val_losses(self.params, self.activation, x_val, val_noisy)
 
     def snapshot(self, positions: list[int]) -> None:
         """Current weights of the members at ``positions`` become their best weights."""
@@ -240,7 +242,6 @@ class _Group:
         sel = lambda t: t.index_select(0, idx)
         self.params, self.best = [sel(p) for p in self.params], [sel(b) for b in self.best]
         self.neg_lr, self.p, self.p_half = sel(self.neg_lr), sel(self.p), sel(self.p_half)
-        self.val_noisy = sel(self.val_noisy)
         for name in ("members", "cfgs", "daes", "gens"):
             setattr(self, name, [getattr(self, name)[j] for j in positions])
         self._new_noise_buffer()
