@@ -126,6 +126,19 @@ def _flat_images(images) -> np.ndarray:
     return as_binary_images(arr).reshape(arr.shape[0], -1)
 
 
+def train_split(n_images: int, val_fraction: float) -> int:
+    """How many of ``n_images`` train (the first ones); the rest validate."""
+    if not (0.0 < val_fraction < 1.0):
+        raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction}")
+    n_train = int(n_images * (1.0 - val_fraction))
+    if n_train < 1 or n_train >= n_images:
+        raise ValueError(
+            f"{n_images} images cannot be split into training and validation parts "
+            f"with val_fraction={val_fraction}"
+        )
+    return n_train
+
+
 def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
               batch_size: int = 100, max_epochs: int = 500, patience: int = 10,
               val_fraction: float = 0.1, seed: int = 0, device=None,
@@ -155,17 +168,10 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
         raise ValueError(f"noise must be a probability in [0, 1); got {noise}")
     if not (float(learning_rate) > 0 and math.isfinite(float(learning_rate))):
         raise ValueError(f"learning_rate must be a positive number; got {learning_rate}")
-    if not (0.0 < val_fraction < 1.0):
-        raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction}")
     batch_size = check_positive_int(batch_size, "batch_size")
     max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
     patience = check_positive_int(patience, "patience")
-    n_train = int(len(x_all) * (1.0 - val_fraction))
-    if n_train < 1 or n_train >= len(x_all):
-        raise ValueError(
-            f"{len(x_all)} images cannot be split into training and validation parts "
-            f"with val_fraction={val_fraction}"
-        )
+    n_train = train_split(len(x_all), val_fraction)
 
     dev = resolve_device(device)
     dae.to(dev)

@@ -15,7 +15,7 @@ import torch
 from .artifacts import Store, provenance, results_dir
 from .clustering import reconstruction_clustering
 from .config import Profile, epoch_cap, get_profile
-from .dae import DAE, resolve_device, train_dae
+from .dae import DAE, resolve_device, train_dae, train_split
 from .datasets import dataset_info, load_dataset
 from .population import train_population
 from .paper import TABLE1, TABLE2
@@ -75,7 +75,7 @@ class Experiment:
                tflop: float | None, seed: int, **meta):
         images = self.train_images(dataset, split, limit)
         d = images.shape[1] * images.shape[2]
-        n_train = int(len(images) * 0.9)
+        n_train = train_split(len(images), 0.1)
         epochs = epoch_cap(tflop, self.profile.max_epochs, d, config["n_hidden"], n_train)
         dae = DAE(d, config["n_hidden"], config["activation"], seed=seed)
         hist = train_dae(dae, images, learning_rate=config["learning_rate"],
@@ -204,7 +204,7 @@ class Experiment:
         if todo:
             split, e_step = TABLES[table]
             images = self.train_images(dataset, split, p.search_train_limit)
-            d, n_train = images.shape[1] * images.shape[2], int(len(images) * 0.9)
+            d, n_train = images.shape[1] * images.shape[2], train_split(len(images), 0.1)
             members = [{**configs[i], "max_epochs": epoch_cap(
                 p.search_tflop, p.max_epochs, d, configs[i]["n_hidden"], n_train)}
                 for i in todo]

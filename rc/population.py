@@ -44,7 +44,8 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ._checks import check_choice, check_positive_int
-from .dae import ACTIVATIONS, DAE, TrainHistory, _flat_images, resolve_device, salt_and_pepper
+from .dae import (ACTIVATIONS, DAE, TrainHistory, _flat_images, resolve_device,
+                  salt_and_pepper, train_split)
 
 __all__ = ["CONFIG_KEYS", "population_groups", "train_population"]
 
@@ -342,8 +343,6 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     if len(configs) == 0:
         raise ValueError("configs is empty: a population needs at least one member")
     x_all = _flat_images(images)
-    if not (0.0 < val_fraction < 1.0):
-        raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction}")
     batch_size = check_positive_int(batch_size, "batch_size")
     max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
     patience = check_positive_int(patience, "patience")
@@ -354,12 +353,7 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     if on_member_done is not None and not callable(on_member_done):
         raise ValueError("on_member_done must be callable or None")
     cfgs = [_member_config(c, i, max_epochs) for i, c in enumerate(configs)]
-    n_train = int(len(x_all) * (1.0 - val_fraction))
-    if n_train < 1 or n_train >= len(x_all):
-        raise ValueError(
-            f"{len(x_all)} images cannot be split into training and validation parts "
-            f"with val_fraction={val_fraction}"
-        )
+    n_train = train_split(len(x_all), val_fraction)
 
     dev = resolve_device(device)
     x = torch.from_numpy(x_all).to(dev)
