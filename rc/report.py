@@ -31,3 +31,10 @@ def markdown_table(header, rows, digits: int = 3) -> Markdown:
             raise ValueError(f"a row has {len(row)} cells but the header has {len(header)}")
         lines.append("| " + " | ".join(cell(c, digits) for c in row) + " |")
     return Markdown("\n".join(lines))
+
+
+def config_text(config) -> str:
+    """A DAE configuration (dict or PaperConfig) in one line: lr, hidden activation, p."""
+    c = config if isinstance(config, dict) else vars(config)
+    return (f"{c['learning_rate']:.4g}, {c['n_hidden']} {c['activation']}, "
+            f"p = {c['noise']:.1f}")
