@@ -2,7 +2,7 @@
 
 Draws ``--members`` configurations from the paper's search space (rc.search), trains
 them for a fixed number of epochs (patience so large that no member stops early) on
-the first ``--n`` images of a training split, once with ``rc.population.
+the first ``--n`` images of a training split, once with ``rc.training.
 train_population`` and once one by one with ``rc.train_dae``, and prints the group
 sizes, both rates (member epochs per second of wall time, validation included), their
 ratio and the largest relative difference between the two runs' validation losses.
@@ -19,7 +19,7 @@ import time
 import torch
 
 import rc
-from rc.population import population_groups, train_population
+from rc.training import population_groups, train_population
 from rc.search import search_configs
 
 

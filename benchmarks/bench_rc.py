@@ -90,11 +90,11 @@ def main():
 
     dev = rc.dae.resolve_device(args.device)
     images, groups = rc.load_dataset("shapes", "test", n=max(args.n, args.loop_n))
-    cfg = rc.paper.TABLE1["shapes"]
+    cfg = rc.paper.table1.PAPER["shapes"]
     # a trained DAE (Table 1's Shapes configuration, the `default` profile's cached one):
     # with an untrained one soft RC drifts to uniform assignments whose argmax is decided
     # by rounding, and the loop and the batched run could not be compared
-    dae, _ = rc.Experiment("default", device=dev).table_dae("shapes")
+    dae = rc.Pipeline("default", device=dev).table_dae("shapes").dae
     dae.eval()
     n, k, it = args.n, args.k, args.iters
     print(f"device {dev}, torch {torch.__version__}, threads {torch.get_num_threads()}; "

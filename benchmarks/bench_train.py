@@ -13,7 +13,7 @@ import argparse
 import torch
 
 import rc
-from rc.paper import TABLE1
+from rc.paper.table1 import PAPER as TABLE1
 
 
 def main():

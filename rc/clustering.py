@@ -18,6 +18,8 @@ from ._checks import as_binary_images, check_choice, check_positive_int
 from .dae import resolve_device
 from .metrics import score_argmax
 
+#: Version of RC (initialisation, R- and E-steps, traces); part of every cached result's key.
+VERSION = 1
 E_STEPS = ("soft", "hard")
 INITS = ("gaussian", "uniform", "spatial")
 CLIP = 1e-6  # mu is clipped to [CLIP, 1 - CLIP] before taking logs

@@ -6,7 +6,7 @@ One object, :class:`Profile`, holds every size and budget; the three named profi
 * ``default`` — what ``make book`` runs on a laptop CPU: full scored test sets, the
   paper's Table 1/2 configurations trained within a compute budget, and a small random
   search for the figures that need one;
-* ``paper`` — the full protocol of PROTOCOL.md (100-run random searches, up to 500
+* ``paper`` — the full protocol of the paper (100-run random searches, up to 500
   epochs, no budget); meant for a GPU.
 """
 from __future__ import annotations
@@ -46,7 +46,20 @@ class Profile:
     datasets: tuple[str, ...] = DATASETS
 
     def replace(self, **changes) -> "Profile":
-        """A copy with some fields changed (e.g. for a custom experiment)."""
+        """A copy with some fields changed (e.g. for a custom experiment).
+
+        The copy keeps the name unless ``name`` is changed too; results are cached by
+        their inputs, not by the profile's name, so a changed setting is never served a
+        result computed under the old one.
+        """
+        fields = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - fields)
+        if unknown:
+            raise ValueError(f"unknown profile setting(s) {unknown}; the settings are "
+                             f"{sorted(fields)}")
+        if "ks" in changes or "datasets" in changes:
+            changes = {**changes, **{k: tuple(changes[k]) for k in ("ks", "datasets")
+                                     if k in changes}}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -71,6 +84,40 @@ PROFILES: dict[str, Profile] = {
         name="paper", description="the full protocol of the paper (meant for a GPU)",
     ),
 }
+
+
+#: What the results of each named profile can and cannot say (shown beside its verdicts).
+MEANING: dict[str, str] = {
+    "ci": "Its networks are trained for a handful of epochs on a few hundred images: the "
+          "verdicts test the pipeline, not the paper, and its scores are meaningless as "
+          "evidence about RC.",
+    "default": "A CPU-scale run: it retrains the paper's configurations under a compute "
+               "budget and replaces the random searches by a few runs. Shortfalls against "
+               "the paper may come from the budget as much as from the method.",
+    "paper": "The full protocol of the paper: its verdicts are the reproduction's result.",
+}
+
+#: The profile settings shown in the book's comparison of profiles.
+SHOWN_FIELDS = ("n_test", "train_limit", "max_epochs", "train_tflop", "ks", "n_iters",
+                "tables_from_search", "search_runs", "search_train_limit", "search_tflop",
+                "loss_runs")
+
+
+def meaning(profile: str | Profile) -> str:
+    """What the results of ``profile`` can say (a sentence or two)."""
+    p = get_profile(profile)
+    return MEANING.get(p.name, f"A custom profile ({p.name}): {p.description}.")
+
+
+def profile_table(names=("ci", "default", "paper")):
+    """The settings of the named profiles side by side (a Markdown table)."""
+    from .report import markdown_table
+
+    def setting(field, value):
+        return ("no cap" if "tflop" in field else "all") if value is None else str(value)
+    return markdown_table(["setting"] + [f"`{n}`" for n in names],
+                          [[f"`{f}`"] + [setting(f, getattr(PROFILES[n], f)) for n in names]
+                           for f in SHOWN_FIELDS])
 
 
 def get_profile(profile: str | Profile) -> Profile:

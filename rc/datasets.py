@@ -14,14 +14,11 @@ Generation is split in two stages so that results are reproducible and prefix-st
 
 Hence the first ``m`` images of a split do not depend on how many are requested. Changing
 either stage changes the data, which must be signalled by bumping :data:`GENERATOR_VERSION`
-(it is part of the cache file names).
+(it is part of the cache key of the data and of every result computed from them).
 """
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
-import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +27,13 @@ from typing import Callable
 import numpy as np
 
 from rc._checks import check_choice, check_positive_int
+from rc.cache import Cache, Record
 from rc.mnist import data_dir, load_mnist
 
 __all__ = [
     "DATASETS",
     "GENERATOR_VERSION",
+    "LABELS",
     "PATTERNS",
     "SIMPLE_PATTERNS",
     "SPLITS",
@@ -42,6 +41,7 @@ __all__ = [
     "cache_path",
     "data_dir",
     "dataset_info",
+    "label",
     "load_dataset",
 ]
 
@@ -54,6 +54,15 @@ DATASETS: tuple[str, ...] = (
     "multi_mnist",
 )
 SPLITS: tuple[str, ...] = ("train_single", "train_multi", "test")
+#: Display names of the data sets (the one place they are defined).
+LABELS: dict[str, str] = {
+    "simple_superposition": "Simple Superposition",
+    "shapes": "Shapes",
+    "bars": "Bars",
+    "corners": "Corners",
+    "mnist_shape": "MNIST+Shape",
+    "multi_mnist": "Multi-MNIST",
+}
 #: Version of the generation procedure; part of every cache file name.
 GENERATOR_VERSION = 1
 
@@ -223,6 +232,11 @@ _INFO: dict[str, DatasetInfo] = {
         DatasetInfo("multi_mnist", (48, 48), 3, 3, {"train_single": 60000, "train_multi": 60000, "test": 10000}, 1000),
     )
 }
+
+
+def label(name: str) -> str:
+    """The display name of data set ``name`` (``name`` itself if it is not one of ours)."""
+    return LABELS.get(name, str(name))
 
 
 def dataset_info(name: str) -> DatasetInfo:
@@ -490,61 +504,34 @@ def _plan(name: str, split: str, seed: int) -> _Plan:
     return plan
 
 
+def _cache_name(name: str, split: str, seed: int) -> str:
+    return f"{name}-{split}-seed{seed}"
+
+
+def _cache_inputs(name: str, split: str, seed: int) -> dict:
+    return {"dataset": name, "split": split, "seed": seed,
+            "generator_version": GENERATOR_VERSION}
+
+
+def _data_cache() -> Cache:
+    # best effort: a read-only or shared data folder only costs a warning
+    return Cache(data_dir() / "generated", best_effort=True)
+
+
 def cache_path(name: str, split: str, seed: int = 0) -> Path:
-    """Where the full split is cached: ``data_dir()/generated/{name}-{split}-seed{seed}-v{V}.npz``."""
+    """Where the full split is cached: ``data_dir()/generated/{name}-{split}-seed{seed}.<key>.npz``
+    (``<key>`` derived from the name, split, seed and :data:`GENERATOR_VERSION`)."""
     seed = _check_args(name, split, seed)
-    return data_dir() / "generated" / f"{name}-{split}-seed{seed}-v{GENERATOR_VERSION}.npz"
+    return _data_cache().path(_cache_name(name, split, seed), _cache_inputs(name, split, seed),
+                              _Split)
 
 
-def _read_cache(path: Path, name: str, split: str, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Load a cache file; ``None`` (with a warning) when it is absent-or-unreadable/stale."""
-    if not path.is_file():
-        return None
-    info = _INFO[name]
-    expected_shape = (info.split_sizes[split], *info.shape)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            images, groups = archive["images"], archive["groups"]
-            meta = (str(archive["name"]), str(archive["split"]), int(archive["seed"]), int(archive["version"]))
-    except Exception as exc:  # damaged or foreign file
-        warnings.warn(f"ignoring unreadable data set cache {path} ({exc}); regenerating", RuntimeWarning, stacklevel=3)
-        return None
-    if (
-        meta != (name, split, seed, GENERATOR_VERSION)
-        or images.shape != expected_shape
-        or groups.shape != expected_shape
-        or images.dtype != np.uint8
-        or groups.dtype != np.uint8
-    ):
-        warnings.warn(f"ignoring data set cache {path} that does not match its name; regenerating", RuntimeWarning, stacklevel=3)
-        return None
-    return images, groups
+@dataclass(frozen=True)
+class _Split(Record):
+    """A whole rendered split, as stored in the data cache (uint8 arrays)."""
 
-
-def _write_cache(path: Path, images: np.ndarray, groups: np.ndarray, name: str, split: str, seed: int) -> None:
-    """Write the cache atomically (temp file + os.replace); failures only warn."""
-    tmp: str | None = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                images=images,
-                groups=groups,
-                name=np.array(name),
-                split=np.array(split),
-                seed=np.array(seed),
-                version=np.array(GENERATOR_VERSION),
-            )
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache may be shared
-        os.replace(tmp, path)
-        tmp = None
-    except OSError as exc:
-        warnings.warn(f"could not write data set cache {path} ({exc}); continuing without it", RuntimeWarning, stacklevel=3)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
+    images: np.ndarray
+    groups: np.ndarray
 
 
 def load_dataset(
@@ -571,12 +558,11 @@ def load_dataset(
     if n > size:
         raise ValueError(f"n must be <= {size}, the size of {name}/{split}; got {n}")
     if cache:
-        path = cache_path(name, split, seed)
-        cached = _read_cache(path, name, split, seed)
-        if cached is None:
-            cached = _render(_plan(name, split, seed), size)
-            _write_cache(path, *cached, name, split, seed)
-        images, groups = cached
+        stored = _data_cache().fetch(_cache_name(name, split, seed),
+                                     _cache_inputs(name, split, seed),
+                                     lambda: _Split(*_render(_plan(name, split, seed), size)),
+                                     _Split)
+        images, groups = stored.images, stored.groups
     else:
         images, groups = _render(_plan(name, split, seed), n)
     return images[:n].astype(np.float32), groups[:n].astype(np.int64)

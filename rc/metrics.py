@@ -37,6 +37,8 @@ from ._checks import check_choice
 __all__ = ["ami", "score", "AVERAGE_METHODS"]
 
 AVERAGE_METHODS = ("max", "min", "arithmetic", "geometric")
+#: Version of the per-image scores; part of every cached evaluation's key.
+VERSION = 1
 
 _EPS = float(np.finfo(np.float64).eps)
 # Largest number of cells of a dense (images x true labels x predicted labels) table.

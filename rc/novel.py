@@ -17,7 +17,10 @@ import functools
 
 import numpy as np
 
-__all__ = ["SIZE", "novel_objects"]
+__all__ = ["SCENE_KINDS", "SIZE", "VERSION", "novel_objects"]
+
+#: Version of the scenes; part of the cache key of every result computed from them.
+VERSION = 1
 
 #: Height and width of the images (the Multi-MNIST size).
 SIZE = 48

@@ -1,16 +1,19 @@
-"""Small text helpers for the book's tables: one way to format a table or a cell."""
+"""Text for the book: one way to format a table or a cell, and to hand numbers to the prose."""
 from __future__ import annotations
 
 import math
+from typing import Mapping
+
+import numpy as np
 
 
 def cell(value, digits: int = 3) -> str:
     """A table cell: floats with ``digits`` decimals, None as a dash, booleans as marks."""
     if value is None:
         return "—"
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "✓" if value else "✗"
-    if isinstance(value, float):
+    if isinstance(value, (float, np.floating)):
         return "n/a" if math.isnan(value) else f"{value:.{digits}f}"
     return str(value)
 
@@ -33,8 +36,28 @@ def markdown_table(header, rows, digits: int = 3) -> Markdown:
     return Markdown("\n".join(lines))
 
 
-def config_text(config) -> str:
-    """A DAE configuration (dict or PaperConfig) in one line: lr, hidden activation, p."""
-    c = config if isinstance(config, dict) else vars(config)
-    return (f"{c['learning_rate']:.4g}, {c['n_hidden']} {c['activation']}, "
-            f"p = {c['noise']:.1f}")
+def plain(value):
+    """``value`` as a plain Python number or string (numpy scalars converted)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def glue_numbers(values: Mapping[str, object], prefix: str = "") -> None:
+    """Glue every value under ``prefix + key`` for ``{glue:text}`` in the prose (myst-nb).
+
+    Numpy scalars become Python numbers, so that format specs such as ``:.3f`` work.
+    """
+    from myst_nb import glue
+
+    for key, value in values.items():
+        glue(f"{prefix}{key}", plain(value), display=False)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)

@@ -249,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     parameters = {"profile": args.profile}
     for key, value in args.parameter:
         parameters[key] = _parse_value(value)
+    if parameters.get("recompute") is True:
+        # one point in time for all notebooks: each cached result is recomputed once per
+        # run, not once per notebook that uses it (see rc.cache.Cache)
+        parameters["recompute"] = time.time()
 
     root = REPO if args.out is None else args.out.resolve()
     if args.out is not None:

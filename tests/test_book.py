@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -29,6 +30,15 @@ def _load_run_book():
 
 run_book = _load_run_book()
 NOTEBOOKS = run_book.NOTEBOOKS
+
+
+@pytest.fixture(scope="module")
+def shared_ci_book(tmp_path_factory):
+    """The ci book, executed and built once on an empty cache: (folder, process, seconds)."""
+    root = tmp_path_factory.mktemp("ci-book")
+    start = time.perf_counter()
+    result = _run_book(root / "book", root / "results", "--build")
+    return root / "book", result, time.perf_counter() - start
 
 
 def _front_matter(text: str) -> dict:
@@ -125,6 +135,50 @@ def test_library_page_mentions_the_public_api():
     assert not missing, f"book/library.md does not describe: {missing}"
 
 
+def test_library_page_maps_every_paper_element_to_its_home():
+    from rc.paper import ELEMENTS, WITH_CLAIMS, home
+
+    page = (REPO / "book" / "library.md").read_text()
+    for element, module in ELEMENTS.items():
+        row = re.search(rf"^\| {element} \|.*$", page, re.M)
+        assert row, f"book/library.md has no row for {element}"
+        assert f"rc.paper.{module}" in row.group(0), element
+        if element in WITH_CLAIMS:
+            for claim_id in home(element).CLAIM_IDS:
+                assert claim_id in row.group(0), f"{element}: claim {claim_id} not listed"
+
+
+def _code_lines(text: str) -> tuple[int, int]:
+    """(code lines, hidden code lines) of a MyST notebook; hidden = removed from the page
+    (a ``remove-*`` tag, or the ``parameters`` cell, which run_book.py removes)."""
+    total = hidden = 0
+    for match in re.finditer(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S):
+        body = match.group(1)
+        tags = re.match(r":tags: \[(.*?)\]\n", body)
+        tagset = {t.strip() for t in tags.group(1).split(",")} if tags else set()
+        n = sum(1 for line in body[tags.end() if tags else 0:].split("\n") if line.strip())
+        total += n
+        if "parameters" in tagset or any(t.startswith("remove-") for t in tagset):
+            hidden += n
+    return total, hidden
+
+
+def test_at_most_15_percent_of_the_notebook_code_is_hidden():
+    counts = [_code_lines((REPO / "notebooks" / f"{n}.md").read_text()) for n in NOTEBOOKS]
+    total, hidden = map(sum, zip(*counts))
+    assert hidden <= 0.15 * total, f"{hidden} of {total} code lines are hidden"
+
+
+def test_no_notebook_decides_a_verdict_or_tolerance():
+    """Verdicts, thresholds and tolerances come from rc.paper / rc.claims, not notebooks."""
+    for name in NOTEBOOKS:
+        text = (REPO / "notebooks" / f"{name}.md").read_text()
+        code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S))
+        for pattern in (r"agrees with the paper", r"tolerance\s*=\s*[0-9]",
+                        r"margin\s*=\s*[0-9]", r"\b0\.0[35]\b", r"[<>]=?\s*0\.[58]\b"):
+            assert not re.search(pattern, code), f"{name}: {pattern!r} in a code cell"
+
+
 def test_run_book_cli_rejects_unknown_notebooks():
     with pytest.raises(SystemExit):
         run_book.main(["--only", "no_such_notebook"])
@@ -140,17 +194,30 @@ def test_run_book_cli_rejects_unknown_notebooks():
 # ----------------------------------------------------------------------------------------
 # End to end: every notebook with the ci profile, then the book with warnings as errors
 # ----------------------------------------------------------------------------------------
+def _run_book(out: Path, results: Path, *args: str) -> subprocess.CompletedProcess:
+    """scripts/run_book.py with the ci profile into ``out``, caching under ``results``."""
+    env = {**os.environ, "RC_RESULTS": str(results)}
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile", "ci",
+         "--out", str(out), *args], cwd=REPO, capture_output=True, text=True, env=env)
+
+
+def _outputs(path: Path) -> list:
+    """What a reader sees of an executed notebook: every cell's outputs, without metadata."""
+    nb = json.loads(path.read_text())
+    cells = []
+    for cell in nb["cells"]:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        cells.append([{k: o[k] for k in ("output_type", "name", "text", "data") if k in o}
+                      for o in cell.get("outputs", [])])
+    return cells
+
+
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_book_builds_end_to_end(tmp_path):
-    out = tmp_path / "book"
-    start = time.perf_counter()
-    result = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile", "ci",
-         "--out", str(out), "--build"],
-        cwd=REPO, capture_output=True, text=True,
-    )
-    seconds = time.perf_counter() - start
+def test_book_builds_end_to_end(tmp_path, shared_ci_book):
+    out, result, seconds = shared_ci_book
     log = result.stdout[-6000:] + "\n" + result.stderr[-6000:]
     assert result.returncode == 0, f"run_book.py failed ({seconds:.0f} s):\n{log}"
 
@@ -176,3 +243,34 @@ def test_book_builds_end_to_end(tmp_path):
             assert "<img" in page.read_text(), f"{name}: a figure was made but none is shown"
     intro = (html / "book" / "intro.html").read_text()
     assert "greff2015binding" in intro or "Greff" in intro
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_two_ci_runs_on_empty_caches_give_identical_outputs(tmp_path, shared_ci_book):
+    first, result, _ = shared_ci_book
+    assert result.returncode == 0
+    second = tmp_path / "again"
+    rerun = _run_book(second, tmp_path / "results")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    for name in NOTEBOOKS:
+        a = _outputs(first / "book" / "executed" / f"{name}.ipynb")
+        b = _outputs(second / "book" / "executed" / f"{name}.ipynb")
+        assert a == b, f"{name}: two runs on empty caches differ"
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_a_changed_setting_gives_what_an_empty_cache_gives(tmp_path):
+    """Run the results chapter, change one setting, run it again on the same cache: its
+    outputs equal those of a run on an empty cache (nothing stale is served)."""
+    cache = tmp_path / "results"
+    before = _run_book(tmp_path / "before", cache, "--only", "04_results")
+    assert before.returncode == 0, before.stderr[-3000:]
+    changed = ("-p", "settings", "{n_iters: 3}")
+    after = _run_book(tmp_path / "after", cache, "--only", "04_results", *changed)
+    fresh = _run_book(tmp_path / "fresh", tmp_path / "empty", "--only", "04_results", *changed)
+    assert after.returncode == 0 and fresh.returncode == 0, after.stderr[-3000:]
+    page = "book/executed/04_results.ipynb"
+    assert _outputs(tmp_path / "after" / page) == _outputs(tmp_path / "fresh" / page)
+    assert _outputs(tmp_path / "after" / page) != _outputs(tmp_path / "before" / page)

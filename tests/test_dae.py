@@ -118,7 +118,7 @@ def test_save_and_load_round_trip(tmp_path):
     dae = rc.DAE(64, 16, "tanh", seed=0)
     hist = rc.train_dae(dae, stripes(), learning_rate=0.1, noise=0.1, max_epochs=3,
                         seed=0, progress=False)
-    path = rc.save_dae(tmp_path / "m.pt", dae, hist, dataset="stripes")
+    path = rc.save_dae(tmp_path / "m.npz", dae, hist, dataset="stripes")
     loaded, info = rc.load_dae(path, device="cpu")
     assert loaded.config == dae.config
     x = torch.rand(4, 64)
@@ -126,4 +126,4 @@ def test_save_and_load_round_trip(tmp_path):
     assert info["history"]["val_loss"] == hist.val_loss
     assert info["meta"] == {"dataset": "stripes"}
     with pytest.raises(FileNotFoundError):
-        rc.load_dae(tmp_path / "missing.pt")
+        rc.load_dae(tmp_path / "missing.npz")

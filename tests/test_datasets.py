@@ -464,11 +464,14 @@ def test_numpy_integer_seed_accepted():
 # ====================================================================== cache
 def test_cache_round_trip(isolated_data, monkeypatch):
     path = cache_path("bars", "test", seed=7)
-    assert path == isolated_data / "generated" / f"bars-test-seed7-v{GENERATOR_VERSION}.npz"
+    assert path.parent == isolated_data / "generated"
+    assert path.name.startswith("bars-test-seed7.") and path.suffix == ".npz"
+    assert cache_path("bars", "test", seed=8) != path
     assert not path.exists()
     first = load_dataset("bars", "test", seed=7, n=25)
     assert path.is_file()
     with np.load(path) as archive:
+        assert f'"generator_version": {GENERATOR_VERSION}' in str(archive["__json__"])
         assert archive["images"].dtype == np.uint8 and archive["groups"].dtype == np.uint8
         assert archive["images"].shape == (10000, 20, 20)
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left

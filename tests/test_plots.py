@@ -1,4 +1,5 @@
-"""rc.plots: helpers' colours, every figure on small synthetic inputs, validation."""
+"""rc.plots (style, colours, helpers) and every figure's plot() in rc.paper, on small
+synthetic inputs, with validation."""
 import matplotlib
 
 matplotlib.use("Agg")
@@ -11,6 +12,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import rc  # noqa: E402
 from rc import plots  # noqa: E402
+from rc.paper import (fig1c, fig2b, fig3, fig4a, fig4b, fig5, fig6a, fig6b, fig7,  # noqa: E402
+                      fig8, table1)
 
 RNG = np.random.default_rng(0)
 
@@ -73,15 +76,16 @@ def test_palette_is_distinct_and_fixed():
 
 
 def test_dataset_colours_and_labels_cover_the_six_data_sets():
-    assert set(plots.DATASET_COLORS) == set(rc.DATASETS) == set(plots.DATASET_LABELS)
+    assert set(plots.DATASET_COLORS) == set(rc.DATASETS) == set(rc.datasets.LABELS)
     assert len(set(plots.DATASET_COLORS.values())) == 6
-    assert plots.DATASET_LABELS["mnist_shape"] == "MNIST+Shape"
-    assert plots.DATASET_LABELS["multi_mnist"] == "Multi-MNIST"
+    assert rc.datasets.label("mnist_shape") == "MNIST+Shape"
+    assert rc.datasets.label("multi_mnist") == "Multi-MNIST"
+    assert rc.datasets.label("mine") == "mine"
 
 
 def test_importing_and_plotting_leave_global_rc_params_alone():
     before = dict(mpl.rcParams)
-    check_figure(plots.fig_ll_convergence({2: -RNG.random((5, 7))}))
+    check_figure(fig4b.plot({2: -RNG.random((5, 7))}))
     assert dict(mpl.rcParams) == before
 
 
@@ -136,47 +140,47 @@ def test_groups_rgb_rejects_bad_groups():
 def test_fig_examples():
     examples = {name: scene(h, h, n, seed=i) for i, (name, h, n) in enumerate(
         [("shapes", 12, 3), ("simple_superposition", 8, 2), ("multi_mnist", 20, 3)])}
-    check_figure(plots.fig_examples(examples))
+    check_figure(fig3.plot(examples))
     with pytest.raises(ValueError):
-        plots.fig_examples({})
+        fig3.plot({})
     with pytest.raises(ValueError):
-        plots.fig_examples({"shapes": np.ones((4, 4))})
+        fig3.plot({"shapes": np.ones((4, 4))})
 
 
 @pytest.mark.parametrize("k", [2, 3, 12])
 def test_fig_rc_iteration(k):
     image, _ = scene()
     g0, mu, g1 = (random_gamma(10, 12, k, s) for s in range(3))
-    check_figure(plots.fig_rc_iteration(image, g0, mu, g1))
+    check_figure(fig2b.plot(image, g0, mu, g1))
 
 
 def test_fig_rc_iteration_validates_shapes():
     image, _ = scene()
     g = random_gamma(10, 12, 3)
     with pytest.raises(ValueError, match="gamma0"):
-        plots.fig_rc_iteration(image, g[:, :11], g, g)
+        fig2b.plot(image, g[:, :11], g, g)
     with pytest.raises(ValueError, match="same number of clusters"):
-        plots.fig_rc_iteration(image, g, g[..., :2], g)
+        fig2b.plot(image, g, g[..., :2], g)
 
 
 def test_fig_scores_by_k():
     scores = {n: {2: 0.5, 3: 0.7, 5: 0.6, 12: 0.3} for n in rc.DATASETS}
-    check_figure(plots.fig_scores_by_k(scores))
-    check_figure(plots.fig_scores_by_k({"shapes": {3: 0.9}, "other": {2: 0.1}}, best_k={},
+    check_figure(fig4a.plot(scores))
+    check_figure(fig4a.plot({"shapes": {3: 0.9}, "other": {2: 0.1}}, best_k={},
                                        errors={"shapes": {3: 0.01}}))
     with pytest.raises(ValueError):
-        plots.fig_scores_by_k({"shapes": {3: "high"}})
+        fig4a.plot({"shapes": {3: "high"}})
     with pytest.raises(ValueError):
-        plots.fig_scores_by_k({})
+        fig4a.plot({})
 
 
 def test_fig_ll_convergence():
     ll = {k: -RNG.random((20, 11)) * 100 for k in (2, 3, 5, 12)}
-    check_figure(plots.fig_ll_convergence(ll))
-    check_figure(plots.fig_ll_convergence(ll, half_steps=True, title="Shapes"))
-    check_figure(plots.fig_ll_convergence({3: -np.ones((4, 1))}))
+    check_figure(fig4b.plot(ll))
+    check_figure(fig4b.plot(ll, half_steps=True, title="Shapes"))
+    check_figure(fig4b.plot({3: -np.ones((4, 1))}))
     with pytest.raises(ValueError, match="2T\\+1"):
-        plots.fig_ll_convergence({3: np.ones((5, 4))})
+        fig4b.plot({3: np.ones((5, 4))})
 
 
 @pytest.mark.parametrize("h,w,k,t", [(8, 8, 2, 10), (28, 28, 3, 10), (20, 20, 12, 3),
@@ -186,7 +190,7 @@ def test_fig_rc_runs(h, w, k, t):
     scores = RNG.random(n)
     confidence = RNG.random(n)
     examples = [example(r, h, w, k, t, seed=r) for r in (0, 10, 49)]
-    fig = plots.fig_rc_runs(scores, confidence, examples, title="test")
+    fig = fig5.plot(scores, confidence, examples, title="test")
     shown = len([i for i in (0, 1, 2, 3, 5, 7, 10) if i <= t])
     # top panel + images + ground truth + log-likelihood panel
     assert len(fig.axes) == 1 + 3 * (shown + 1) + 1
@@ -197,55 +201,55 @@ def test_fig_rc_runs_validation():
     scores, confidence = RNG.random(10), RNG.random(10)
     good = example(0)
     with pytest.raises(ValueError, match="confidence"):
-        plots.fig_rc_runs(scores, confidence[:5], [good])
+        fig5.plot(scores, confidence[:5], [good])
     with pytest.raises(ValueError, match="rank"):
-        plots.fig_rc_runs(scores, confidence, [dict(good, rank=10)])
+        fig5.plot(scores, confidence, [dict(good, rank=10)])
     with pytest.raises(ValueError, match="log_likelihood"):
-        plots.fig_rc_runs(scores, confidence, [dict(good, log_likelihood=np.zeros(4))])
+        fig5.plot(scores, confidence, [dict(good, log_likelihood=np.zeros(4))])
     with pytest.raises(ValueError, match="gamma_history"):
-        plots.fig_rc_runs(scores, confidence,
+        fig5.plot(scores, confidence,
                           [dict(good, gamma_history=good["gamma_history"][:, :5])])
     with pytest.raises(ValueError, match="lacks"):
-        plots.fig_rc_runs(scores, confidence, [{"image": good["image"]}])
+        fig5.plot(scores, confidence, [{"image": good["image"]}])
     with pytest.raises(ValueError, match="iterations"):
-        plots.fig_rc_runs(scores, confidence, [good], iterations=(7, 10))
+        fig5.plot(scores, confidence, [good], iterations=(7, 10))
     with pytest.raises(ValueError):
-        plots.fig_rc_runs(scores, confidence, [])
+        fig5.plot(scores, confidence, [])
 
 
 def test_fig_search():
     runs = {n: RNG.random(30) for n in rc.DATASETS}
     runs["bars"][:2] = np.nan
-    check_figure(plots.fig_search(runs, paper={"bars": 0.95, "shapes": 0.93}, title="t"))
-    check_figure(plots.fig_search({"shapes": RNG.random(5)}))
+    check_figure(fig8.plot(runs, paper={"bars": 0.95, "shapes": 0.93}, title="t"))
+    check_figure(fig8.plot({"shapes": RNG.random(5)}))
 
 
 def test_fig_loss_vs_score():
     points = {n: (RNG.random(20), RNG.random(20)) for n in rc.DATASETS[:4]}
     points["shapes"] = (np.array([0.1]), np.array([0.5]))  # too few for a line
-    check_figure(plots.fig_loss_vs_score(points))
+    check_figure(fig6a.plot(points))
     with pytest.raises(ValueError, match="differ"):
-        plots.fig_loss_vs_score({"bars": (np.ones(3), np.ones(4))})
+        fig6a.plot({"bars": (np.ones(3), np.ones(4))})
 
 
 def test_fig_single_vs_multi():
     single = {n: 0.8 for n in rc.DATASETS}
     multi = {n: 0.6 for n in rc.DATASETS if n != "simple_superposition"}
-    check_figure(plots.fig_single_vs_multi(single, multi, {"bars": 0.95}, {"bars": 0.85}))
-    check_figure(plots.fig_single_vs_multi(single, {}))
+    check_figure(fig6b.plot(single, multi, {"bars": 0.95}, {"bars": 0.85}))
+    check_figure(fig6b.plot(single, {}))
     with pytest.raises(ValueError):
-        plots.fig_single_vs_multi({}, {})
+        fig6b.plot({}, {})
 
 
 def test_fig_novel():
     images = np.stack([scene(12, 12, seed=s)[0] for s in range(4)])
     gammas = np.stack([random_gamma(12, 12, 3, s) for s in range(4)])
-    check_figure(plots.fig_novel(images, gammas, ["a", "b", "a long title " * 3, "d"]))
-    check_figure(plots.fig_novel(images[:1], gammas[:1]))
+    check_figure(fig7.plot(images, gammas, ["a", "b", "a long title " * 3, "d"]))
+    check_figure(fig7.plot(images[:1], gammas[:1]))
     with pytest.raises(ValueError, match="gammas"):
-        plots.fig_novel(images, gammas[:, :10])
+        fig7.plot(images, gammas[:, :10])
     with pytest.raises(ValueError, match="titles"):
-        plots.fig_novel(images, gammas, ["a"])
+        fig7.plot(images, gammas, ["a"])
 
 
 def test_fig_predictability():
@@ -255,16 +259,25 @@ def test_fig_predictability():
     mask[2:4, 2:4] = True
     others = image * (groups != 1)
     args = (image, obj * ~mask, obj, others * ~mask, RNG.random(obj.shape))
-    check_figure(plots.fig_predictability(*args, mask))
-    check_figure(plots.fig_predictability(*args, mask.astype(int)))
+    check_figure(fig1c.plot(*args, mask))
+    check_figure(fig1c.plot(*args, mask.astype(int)))
     with pytest.raises(ValueError, match="mask"):
-        plots.fig_predictability(*args, mask[:5])
+        fig1c.plot(*args, mask[:5])
     with pytest.raises(ValueError, match="reconstruction_alone"):
-        plots.fig_predictability(image, obj, obj[:, :3], obj, obj, mask)
+        fig1c.plot(image, obj, obj[:, :3], obj, obj, mask)
+
+
+def test_training_curves_and_inits():
+    hist = {"val_loss": [5.0, 3.0, 2.5, 2.6], "best_epoch": 2, "best_val_loss": 2.5}
+    check_figure(table1.plot_training({"shapes": hist, "bars": hist}))
+    for k in (2, 3, 12):
+        check_figure(plots.fig_inits(k, (10, 12)))
+    with pytest.raises(ValueError):
+        table1.plot_training({})
 
 
 def test_failed_figure_calls_close_their_figures():
     before = set(plt.get_fignums())
     with pytest.raises(ValueError):
-        plots.fig_rc_runs(RNG.random(5), RNG.random(5), [example(0)], iterations=(99,))
+        fig5.plot(RNG.random(5), RNG.random(5), [example(0)], iterations=(99,))
     assert set(plt.get_fignums()) == before

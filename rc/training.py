@@ -1,9 +1,9 @@
-"""Train a population of DAEs at once: the random search's many small networks, batched.
+"""The one training loop of the project: DAEs trained as in the paper, one or many at once.
 
-The paper's random search trains ~1,700 small DAEs. Trained one by one, each spends most
-of its time on per-minibatch overhead (Python, kernel launches) rather than arithmetic.
-:func:`train_population` trains many of them side by side instead: members with the same
-architecture (hidden units, activation) form a *group* whose parameters are stacked,
+:func:`train_dae` trains one DAE; :func:`train_population` trains many side by side (the
+random searches' ~1,700 small networks). Both run the same code: a single DAE is a
+population of one. Members with the same architecture (hidden units, activation) form a
+*group* whose parameters are stacked,
 
     W1 (M, D, H)   b1 (M, 1, H)   W2 (M, H, D)   b2 (M, 1, D),
 
@@ -11,17 +11,18 @@ and one batched matrix product (``torch.baddbmm`` / ``torch.bmm``) serves all M 
 of a minibatch step. The members stay independent: each has its own learning rate, noise
 level, early stopping, best-weights snapshot and random stream.
 
-Each member reproduces :func:`rc.dae.train_dae` run alone with the same configuration and
-seed, up to float rounding (batched products sum in a different order):
+The procedure (PROTOCOL.md, Appendix B of the paper), for every member:
 
-* its weights start as ``DAE(D, n_hidden, activation, seed=seed)``'s;
-* its own ``torch.Generator`` seeded with ``seed`` is used in train_dae's order: the
-  validation corruption before training, then per epoch one ``randperm``, per minibatch
-  one salt-and-pepper draw and a fresh validation corruption (no draws when
-  ``noise == 0``, as in :func:`rc.dae.salt_and_pepper`);
+* its weights start as ``DAE(D, n_hidden, activation, seed=seed)``'s (or as a given DAE's);
+* its own ``torch.Generator`` seeded with ``seed`` draws, in this order: the validation
+  corruption before training, then per epoch one ``randperm`` of the training images,
+  per minibatch one salt-and-pepper draw (:func:`rc.dae.salt_and_pepper`; none when
+  ``noise == 0``) and a fresh corruption of the validation images;
 * its loss is the binomial cross-entropy summed over pixels and averaged over the
-  minibatch, minimised by plain SGD; the gradients are written out by hand (the exact
-  formulas autograd uses), which saves the autograd graph on every step;
+  minibatch, minimised by plain SGD; the gradients are written out by hand with the very
+  kernels autograd would call (``aten::*_backward``), so that a member's weights equal
+  those of an autograd training of an ``nn.Module`` bit for bit on the CPU, without
+  building an autograd graph on every step;
 * epoch 0 is the validation loss before training; training stops after ``patience``
   epochs without a new best validation loss ("early stopping"), at ``max_epochs``
   ("max epochs"), after ``max_seconds`` ("time limit") or when a loss is not finite
@@ -36,6 +37,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,23 +45,68 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ._checks import check_choice, check_positive_int
-from .dae import (ACTIVATIONS, DAE, TrainHistory, _flat_images, resolve_device,
-                  salt_and_pepper, train_split)
+from ._checks import as_binary_images, check_choice, check_positive_int
+from .dae import ACTIVATIONS, DAE, resolve_device, salt_and_pepper
 
-__all__ = ["CONFIG_KEYS", "population_groups", "train_population"]
+__all__ = ["CONFIG_KEYS", "VERSION", "TrainHistory", "population_groups", "train_dae",
+           "train_population", "train_split"]
+
+#: Version of the training procedure; part of every cached DAE's key. Bump it when a change
+#: alters what training produces (e.g. the order of random draws or the stopping rule).
+VERSION = 1
 
 #: Keys every member configuration must have. ``"max_epochs"`` may be added to override
 #: the population's ``max_epochs`` for one member (e.g. a compute cap that depends on the
 #: architecture); other keys are ignored.
 CONFIG_KEYS = ("learning_rate", "noise", "n_hidden", "activation", "seed")
 
-#: Called as ``on_member_done(index, dae, history)`` when member ``index`` has finished.
-MemberCallback = Callable[[int, DAE, TrainHistory], None]
 
 #: Largest number of elements of one (members, images, units) temporary of the
 #: validation pass (64 MB of float32); the validation images are processed in chunks.
 _VAL_ELEMENTS = 1 << 24
+
+
+@dataclass
+class TrainHistory:
+    """What happened while training: per-epoch losses (index 0 = before training)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = float("inf")
+    epochs: int = 0
+    seconds: float = 0.0
+    stopped: str = ""  # "early stopping", "max epochs", "time limit" or "diverged"
+    device: str = "cpu"
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def flat_images(images) -> np.ndarray:
+    """Binary images (N, H, W), or already flattened (N, D), as float32 (N, D)."""
+    arr = np.asarray(images)
+    if arr.ndim == 2:  # already flattened (N, n_pixels)
+        arr = arr[:, :, None]
+    return as_binary_images(arr).reshape(arr.shape[0], -1)
+
+
+def train_split(n_images: int, val_fraction: float) -> int:
+    """How many of ``n_images`` train (the first ones); the rest validate."""
+    if not (0.0 < val_fraction < 1.0):
+        raise ValueError(f"val_fraction must be in (0, 1); got {val_fraction}")
+    n_train = int(n_images * (1.0 - val_fraction))
+    if n_train < 1 or n_train >= n_images:
+        raise ValueError(
+            f"{n_images} images cannot be split into training and validation parts "
+            f"with val_fraction={val_fraction}"
+        )
+    return n_train
+
+
+#: Called as ``on_member_done(index, dae, history)`` when member ``index`` has finished.
+MemberCallback = Callable[[int, DAE, TrainHistory], None]
 
 
 # ---------------------------------------------------------------------------- configs
@@ -112,16 +159,17 @@ def population_groups(configs: Sequence[Mapping[str, Any]], max_members: int | N
 
 
 # ---------------------------------------------------------------------------- maths
-def _act_backward_(activation: str, h: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
-    """``grad`` (w.r.t. the activation output ``h``) -> gradient w.r.t. its input, in place.
+def _act_backward(activation: str, h: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """``grad`` (w.r.t. the activation output ``h``) -> gradient w.r.t. its input.
 
-    The formulas of autograd's relu / tanh / sigmoid backward, written with the output.
+    The kernels autograd itself calls for relu / tanh / sigmoid, so the result is the same
+    bit for bit.
     """
     if activation == "relu":
-        return grad.masked_fill_(h <= 0, 0.0)
+        return torch.ops.aten.threshold_backward(grad, h, 0)
     if activation == "tanh":
-        return grad.mul_(1 - h * h)
-    return grad.mul_((1 - h) * h)  # sigmoid
+        return torch.ops.aten.tanh_backward(grad, h)
+    return torch.ops.aten.sigmoid_backward(grad, h)
 
 
 def _sgd_step(params: list[torch.Tensor], activation: str, x_noisy: torch.Tensor,
@@ -137,7 +185,7 @@ def _sgd_step(params: list[torch.Tensor], activation: str, x_noisy: torch.Tensor
     z = torch.baddbmm(b2, h, w2)                                   # (M, B, D) logits
     loss = F.binary_cross_entropy_with_logits(z, x_clean, reduction="none").sum((1, 2)) / n
     g_z = torch.sigmoid(z).sub_(x_clean).mul_(1.0 / n)            # dL/dz
-    g_pre = _act_backward_(activation, h, torch.bmm(g_z, w2.transpose(1, 2)))
+    g_pre = _act_backward(activation, h, torch.bmm(g_z, w2.transpose(1, 2)))
     w2.addcmul_(torch.bmm(h.transpose(1, 2), g_z), neg_lr)
     b2.addcmul_(g_z.sum(1, keepdim=True), neg_lr)
     w1.addcmul_(torch.bmm(x_noisy.transpose(1, 2), g_pre), neg_lr)
@@ -248,15 +296,13 @@ class _Group:
         self._new_noise_buffer()
 
 
-def _train_group(members: list[int], cfgs: list[dict], hists: list[TrainHistory],
-                 x_train: torch.Tensor, x_val: torch.Tensor, *, batch_size: int,
-                 patience: int, max_seconds: float | None, dev: torch.device,
-                 progress: bool, finish: Callable[[int, DAE, TrainHistory], None]) -> None:
+def _train_group(members: list[int], cfgs: list[dict], daes: list[DAE],
+                 hists: list[TrainHistory], x_train: torch.Tensor, x_val: torch.Tensor, *,
+                 batch_size: int, patience: int, max_seconds: float | None,
+                 dev: torch.device, progress: bool,
+                 finish: Callable[[int, DAE, TrainHistory], None]) -> None:
     """Train one group; ``finish(index, dae, history)`` receives each member as it stops."""
-    d = x_train.shape[1]
-    daes = [DAE(d, cfgs[m]["n_hidden"], cfgs[m]["activation"], seed=cfgs[m]["seed"])
-            for m in members]
-    group = _Group(members, cfgs, daes, x_val, batch_size, dev)
+    group = _Group(members, cfgs, [daes[m] for m in members], x_val, batch_size, dev)
     with torch.no_grad():
         val0 = group.val_losses(x_val).tolist()
     for m, v in zip(group.members, val0):
@@ -319,7 +365,8 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
                      max_epochs: int = 500, patience: int = 10, val_fraction: float = 0.1,
                      device=None, max_members: int | None = None,
                      max_seconds: float | None = None, progress: bool = True,
-                     on_member_done: MemberCallback | None = None
+                     on_member_done: MemberCallback | None = None,
+                     initial: Sequence[DAE] | None = None
                      ) -> list[tuple[DAE, TrainHistory]]:
     """Train one DAE per configuration on ``images``, many at once; see the module doc.
 
@@ -337,12 +384,16 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     if available), and :class:`TrainHistory` objects filled as :func:`rc.train_dae`
     fills them, except that ``seconds`` is the wall time of the member's (sub-)group
     from the start of training until the member stopped.
+
+    ``initial`` (optional, one ``rc.DAE`` per configuration) gives the members' starting
+    weights instead of ``DAE(D, n_hidden, activation, seed=seed)``; those modules are then
+    trained in place and returned.
     """
     if isinstance(configs, Mapping) or not isinstance(configs, Sequence):
         raise ValueError(f"configs must be a list of dicts; got {type(configs).__name__}")
     if len(configs) == 0:
         raise ValueError("configs is empty: a population needs at least one member")
-    x_all = _flat_images(images)
+    x_all = flat_images(images)
     batch_size = check_positive_int(batch_size, "batch_size")
     max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
     patience = check_positive_int(patience, "patience")
@@ -354,11 +405,12 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
         raise ValueError("on_member_done must be callable or None")
     cfgs = [_member_config(c, i, max_epochs) for i, c in enumerate(configs)]
     n_train = train_split(len(x_all), val_fraction)
+    d = x_all.shape[1]
+    daes = _initial_daes(initial, cfgs, d)
 
     dev = resolve_device(device)
     x = torch.from_numpy(x_all).to(dev)
     x_train, x_val = x[:n_train], x[n_train:]
-    d = x_all.shape[1]
     hists = [TrainHistory(device=str(dev), config={
         "n_pixels": d, "n_hidden": c["n_hidden"], "activation": c["activation"],
         "learning_rate": c["learning_rate"], "noise": c["noise"], "batch_size": batch_size,
@@ -372,8 +424,76 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
             on_member_done(index, dae, hist)
 
     for members in population_groups(cfgs, max_members):
-        _train_group(members, cfgs, hists, x_train, x_val, batch_size=batch_size,
+        _train_group(members, cfgs, daes, hists, x_train, x_val, batch_size=batch_size,
                      patience=patience, max_seconds=max_seconds, dev=dev,
                      progress=progress, finish=finish)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
+
+
+def _initial_daes(initial, cfgs: list[dict], d: int) -> list[DAE]:
+    """The members' starting modules: the given ones (checked) or fresh seeded DAEs."""
+    if initial is None:
+        return [DAE(d, c["n_hidden"], c["activation"], seed=c["seed"]) for c in cfgs]
+    if len(initial) != len(cfgs):
+        raise ValueError(f"initial must hold one DAE per configuration ({len(cfgs)}); "
+                         f"got {len(initial)}")
+    for i, (dae, c) in enumerate(zip(initial, cfgs)):
+        if not isinstance(dae, DAE):
+            raise ValueError(f"training needs an rc.DAE; got {type(dae).__name__}")
+        if dae.n_pixels != d:
+            raise ValueError(f"images have {d} pixels but the DAE expects {dae.n_pixels}")
+        if (dae.n_hidden, dae.activation) != (c["n_hidden"], c["activation"]):
+            raise ValueError(f"initial[{i}] is a {dae.n_hidden}-unit {dae.activation} DAE but "
+                             f"configs[{i}] asks for {c['n_hidden']} {c['activation']} units")
+    return list(initial)
+
+
+def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
+              batch_size: int = 100, max_epochs: int = 500, patience: int = 10,
+              val_fraction: float = 0.1, seed: int = 0, device=None,
+              max_seconds: float | None = None, progress: bool = True) -> TrainHistory:
+    """Train ``dae`` in place as in the paper and return its :class:`TrainHistory`.
+
+    A population of one (:func:`train_population`) that starts from ``dae``'s current
+    weights. The first ``1 - val_fraction`` of ``images`` (binary, (N, H, W)) train, the
+    rest validate. Each epoch visits the training images in a fresh random order,
+    corrupting each minibatch of ``batch_size`` with salt-and-pepper noise of probability
+    ``noise``; the validation loss is measured on a fresh corruption of the validation
+    images every epoch, as a noise layer in the network would (this stops training on
+    heavily corrupted data earlier than a fixed corruption would, which on MNIST+Shape
+    gives the better binding DAE). Training stops after ``patience`` epochs without a new
+    best validation loss, after ``max_epochs``, after ``max_seconds`` of wall time (a
+    budget for slow machines, not part of the paper's protocol), or when the loss becomes
+    non-finite; the best weights are restored. Everything runs on ``device`` (default:
+    CUDA if available); ``seed`` seeds the random stream of corruption and ordering.
+
+    Parameters
+    ----------
+    dae : rc.DAE
+        The network, trained in place (and moved to ``device``).
+    images : array (N, H, W) or (N, D)
+        Binary training images.
+    learning_rate, noise : float
+        SGD step size (> 0) and salt-and-pepper probability in [0, 1).
+
+    Returns
+    -------
+    TrainHistory
+        Losses per epoch, best epoch, why training stopped, wall time, configuration.
+    """
+    if not isinstance(dae, DAE):
+        raise ValueError(f"train_dae needs an rc.DAE; got {type(dae).__name__}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer; got {seed!r}")
+    config = {"learning_rate": learning_rate, "noise": noise, "n_hidden": dae.n_hidden,
+              "activation": dae.activation, "seed": int(seed)}
+    try:
+        [(_, history)] = train_population(
+            images, [config], batch_size=batch_size, max_epochs=max_epochs,
+            patience=patience, val_fraction=val_fraction, device=device,
+            max_seconds=max_seconds, progress=progress, initial=[dae])
+    except ValueError as exc:  # name the arguments of this function, not configs[0]
+        raise ValueError(str(exc).replace("configs[0]: ", "").replace("configs[0] ", "")
+                         ) from None
+    return history

@@ -1,4 +1,5 @@
-"""Training a population of DAEs at once (rc.population) equals training them one by one."""
+"""rc.training: the one training loop; a population member equals a single training, and
+both equal a plain autograd training of the same network."""
 import math
 
 import numpy as np
@@ -7,7 +8,9 @@ import torch
 
 import rc
 from helpers import stripes
-from rc.population import population_groups, train_population
+from torch.nn import functional as F
+
+from rc.training import population_groups, train_population
 
 
 IMAGES = stripes()
@@ -141,3 +144,52 @@ def test_bad_input_raises_clear_errors():
         train_population(IMAGES, good, max_members=0, progress=False)
     with pytest.raises(ValueError, match="split"):
         train_population(IMAGES[:1], good, progress=False)
+
+
+def autograd_reference(c, images=IMAGES, batch_size=16, max_epochs=5):
+    """Plain autograd + torch.optim.SGD training of an rc.DAE, written independently of
+    rc.training, with the same random draws (no early stopping: fixed epochs)."""
+    dae = rc.DAE(64, c["n_hidden"], c["activation"], seed=c["seed"])
+    x = torch.from_numpy(images.reshape(len(images), -1))
+    n_train = int(len(x) * 0.9)
+    x_train, x_val = x[:n_train], x[n_train:]
+    gen = torch.Generator().manual_seed(c["seed"])
+    opt = torch.optim.SGD(dae.parameters(), lr=c["learning_rate"])
+    rc.salt_and_pepper(x_val, c["noise"], gen)  # the validation draw before training
+    for _ in range(max_epochs):
+        order = torch.randperm(n_train, generator=gen)
+        for i in range(0, n_train, batch_size):
+            batch = x_train[order[i:i + batch_size]]
+            noisy = rc.salt_and_pepper(batch, c["noise"], gen)
+            loss = F.binary_cross_entropy_with_logits(dae.logits(noisy), batch,
+                                                      reduction="sum") / len(batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        rc.salt_and_pepper(x_val, c["noise"], gen)  # the epoch's validation draw
+    return dae
+
+
+@pytest.mark.parametrize("c", CONFIGS, ids=lambda c: c["activation"])
+def test_hand_written_gradients_equal_autograd(c):
+    """The batched step's gradients are autograd's: same weights after 5 epochs."""
+    reference = autograd_reference(c)
+    [(dae, hist)] = train_population(IMAGES, [c], batch_size=16, max_epochs=5,
+                                     patience=100, progress=False)
+    assert hist.epochs == 5 and hist.stopped == "max epochs"
+    # the kept weights are the best epoch's; compare with a reference of that length
+    if hist.best_epoch != 5:
+        reference = autograd_reference(c, max_epochs=hist.best_epoch)
+    for p, q in zip(dae.state_dict().values(), reference.state_dict().values()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+
+
+def test_train_dae_starts_from_the_given_weights_and_trains_in_place():
+    dae = rc.DAE(64, 16, "relu", seed=1)
+    with torch.no_grad():
+        dae.decoder.bias.fill_(0.5)  # not what DAE(seed=1) would start from
+    fresh = rc.DAE(64, 16, "relu", seed=1)
+    h1 = rc.train_dae(dae, IMAGES, learning_rate=0.1, noise=0.1, seed=1, progress=False, **KW)
+    h2 = rc.train_dae(fresh, IMAGES, learning_rate=0.1, noise=0.1, seed=1, progress=False, **KW)
+    assert h1.val_loss[0] != h2.val_loss[0]
+    assert not torch.equal(dae.decoder.bias, fresh.decoder.bias)

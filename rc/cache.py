@@ -1,0 +1,214 @@
+"""The project's one cache: a result is reused only when everything that determines it is equal.
+
+A cached computation is a pure function of explicit inputs. :class:`Cache` stores its
+result under a *key*, the SHA-256 of the canonical JSON of ``{"name": name, "inputs":
+inputs}``, where ``inputs`` must hold every input that determines the result: the
+configuration, the data specification (with the data generator's version), seeds, sizes,
+and a version number of the computation that is bumped whenever its meaning changes.
+Changing any of them gives another key, hence a recomputation; equal inputs give the
+same key and the stored result is loaded without computing anything.
+
+Every entry records its name, key and inputs beside the value. On loading, the record must
+match the request exactly; an entry that does not (a file copied or edited by hand, a
+hash collision) is never used. An entry that cannot be read (truncated, corrupt) is
+reported with a :class:`CacheWarning` and recomputed. Writes are atomic
+(:func:`rc.storage.atomic_write`).
+
+Values are either JSON documents (``kind=dict``) or objects of a class with the
+``to_record()`` / ``from_record(arrays, fields)`` pair of :class:`Record`, stored as
+``.npz`` (arrays) with a JSON part (everything else).
+
+Why not ``joblib.Memory``: it pickles results (not a format to commit to git and load with
+later versions), keys on a function's source text (a comment recomputes, a change in a
+called function does not) and does not check an entry's inputs when loading it.
+
+The device a result was computed on is *not* part of the key, so that results computed on
+a GPU can be reused on a CPU; it is recorded in the result's provenance instead. (RC's
+random starts are drawn on the CPU, so RC results agree across devices up to float
+rounding; a DAE's training draws its noise from the device's generator, so a DAE
+trained on a GPU is another draw of the same training procedure.)
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+from .storage import read_json, read_npz, to_jsonable, write_json, write_npz
+
+__all__ = ["Cache", "CacheWarning", "MissingResultError", "Record", "cache_key"]
+
+T = TypeVar("T")
+
+
+class CacheWarning(RuntimeWarning):
+    """A cache entry could not be used (unreadable, or recorded for other inputs)."""
+
+
+class MissingResultError(RuntimeError):
+    """A result is not in the cache and this cache may not compute it."""
+
+
+def _canonical(obj: Any) -> str:
+    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"),
+                      allow_nan=True)
+
+
+def cache_key(name: str, inputs: dict) -> str:
+    """SHA-256 (hex) of the canonical JSON of the name and every input."""
+    return hashlib.sha256(_canonical({"name": name, "inputs": inputs}).encode()).hexdigest()
+
+
+class Record:
+    """Mix-in for dataclass results stored as ``.npz``: array fields become arrays, the
+    other fields (numbers, strings, lists, dicts with string keys) the JSON part."""
+
+    def to_record(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays, fields = {}, {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            (arrays if isinstance(value, np.ndarray) else fields)[f.name] = value
+        return arrays, fields
+
+    @classmethod
+    def from_record(cls, arrays: dict[str, np.ndarray], fields: dict):
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = names - set(arrays) - set(fields)
+        if missing:
+            raise ValueError(f"the stored {cls.__name__} lacks {sorted(missing)}")
+        return cls(**{**fields, **arrays})
+
+
+class Cache:
+    """Compute-or-load of results under one folder, keyed by all their inputs.
+
+    Parameters
+    ----------
+    root : path
+        Folder of the entries (created on the first write).
+    recompute : bool or float
+        False: use every valid entry. True: recompute entries written before this Cache
+        was made. A number (a UNIX time, e.g. the start of a multi-notebook run):
+        recompute entries written before then, so that each is recomputed once per run.
+    compute : bool
+        If False, a missing entry raises :class:`MissingResultError` instead of being
+        computed (for rendering from committed results only).
+    best_effort : bool
+        If True, a failed write only warns (for a shared data folder that may be
+        read-only); otherwise it raises.
+    hint : str
+        Added to the message of :class:`MissingResultError` (how to compute what is missing).
+    """
+
+    def __init__(self, root: Path | str, recompute: bool | float = False,
+                 compute: bool = True, best_effort: bool = False, hint: str = ""):
+        self.root = Path(root)
+        if recompute is True:
+            self.since: float | None = time.time()
+        elif recompute:
+            self.since = float(recompute)
+        else:
+            self.since = None
+        self.compute = bool(compute)
+        self.best_effort = bool(best_effort)
+        self.hint = hint
+        #: names of the entries computed (``computed``) and loaded (``loaded``) so far
+        self.computed: list[str] = []
+        self.loaded: list[str] = []
+
+    def __repr__(self) -> str:
+        return f"Cache({str(self.root)!r})"
+
+    # ------------------------------------------------------------------ paths
+    def path(self, name: str, inputs: dict, kind: type = dict) -> Path:
+        """Where the entry for ``name`` and ``inputs`` lives (whether or not it exists)."""
+        suffix = ".json" if kind is dict else ".npz"
+        return self.root / f"{name}.{cache_key(name, inputs)[:16]}{suffix}"
+
+    # ------------------------------------------------------------------ load / store
+    def load(self, name: str, inputs: dict, kind: type[T] = dict) -> T | None:
+        """The stored value for ``name`` and ``inputs``, or None if there is no usable one.
+
+        An unreadable entry or one recorded for other inputs gives a :class:`CacheWarning`
+        (and None); so does nothing else.
+        """
+        path = self.path(name, inputs, kind)
+        if not path.is_file():
+            return None
+        if self.since is not None and path.stat().st_mtime < self.since:
+            return None
+        key = cache_key(name, inputs)
+        try:
+            if kind is dict:
+                doc = read_json(path)
+                record, value = doc["record"], doc["value"]
+            else:
+                arrays, doc = read_npz(path)
+                record = doc["record"]
+            if record.get("key") != key or _canonical(record.get("inputs")) != _canonical(inputs):
+                warnings.warn(f"cache entry {path} was recorded for other inputs; it is not "
+                              "used and will be recomputed", CacheWarning, stacklevel=3)
+                return None
+            if kind is not dict:
+                value = kind.from_record(arrays, doc["fields"])
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is recomputed
+            warnings.warn(f"cache entry {path} is unreadable ({type(exc).__name__}: {exc}); "
+                          "recomputing it", CacheWarning, stacklevel=3)
+            return None
+        self.loaded.append(name)
+        return value
+
+    def store(self, name: str, inputs: dict, value: T, kind: type[T] = dict) -> Path | None:
+        """Write ``value`` as the entry for ``name`` and ``inputs``; returns its path.
+
+        With ``best_effort``, a failed write warns and returns None.
+        """
+        path = self.path(name, inputs, kind)
+        record = {"name": name, "key": cache_key(name, inputs), "inputs": inputs}
+        try:
+            if kind is dict:
+                write_json(path, {"record": record, "value": value})
+            else:
+                arrays, fields = value.to_record()
+                write_npz(path, arrays, {"record": record, "fields": fields})
+        except OSError as exc:
+            if not self.best_effort:
+                raise
+            warnings.warn(f"could not write the cache entry {path} ({exc}); continuing "
+                          "without it", CacheWarning, stacklevel=3)
+            return None
+        return path
+
+    def fetch(self, name: str, inputs: dict, compute: Callable[[], T], kind: type[T] = dict,
+              describe: str | None = None) -> T:
+        """Load the entry for ``name`` and ``inputs``, or compute, store and return it.
+
+        ``describe`` names the result in the error raised when computing is not allowed.
+        """
+        value = self.load(name, inputs, kind)
+        if value is not None:
+            return value
+        if not self.compute:
+            raise MissingResultError(
+                f"{describe or name} is not in {self.root} (entry "
+                f"{self.path(name, inputs, kind).name}); it has to be computed first"
+                + (f": {self.hint}" if self.hint else ""))
+        value = compute()
+        self.store(name, inputs, value, kind)
+        self.computed.append(name)
+        return value
+
+    def has(self, name: str, inputs: dict, kind: type = dict) -> bool:
+        """Whether a usable entry exists (reads it, so that a corrupt one counts as absent)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", CacheWarning)
+            found = self.load(name, inputs, kind) is not None
+        if found:
+            self.loaded.pop()
+        return found

@@ -1,0 +1,30 @@
+"""Figure 11 (Appendix D): the view of Figure 5 for every data set other than Shapes.
+
+Soft RC with each data set's Table 1 DAE; computed and drawn by :mod:`rc.paper.fig5`.
+The paper makes no quantitative claim about these figures.
+"""
+from __future__ import annotations
+
+from ..datasets import label
+from ..report import Markdown, markdown_table
+from . import fig5, table1
+from .fig5 import RCRuns
+
+
+def compute(pipe) -> dict[str, RCRuns]:
+    """RC runs of every data set of the profile except Shapes."""
+    return {d: fig5.compute(pipe, d) for d in pipe.profile.datasets if d != "shapes"}
+
+
+def draw(result: RCRuns):
+    """One data set's figure (as Figure 5)."""
+    return fig5.draw(result)
+
+
+def table(results: dict[str, RCRuns]) -> Markdown:
+    """K, images, mean and median score, mean confidence, and the paper's score."""
+    return markdown_table(
+        ["data set", "K", "images", "mean score", "median", "mean confidence",
+         "paper (Table 1)"],
+        [[label(d), r.k, r.n_images, r.mean_score, r.median_score, r.mean_confidence,
+          table1.PAPER[d].score] for d, r in results.items()])

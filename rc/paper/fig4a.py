@@ -1,0 +1,188 @@
+"""Figure 4a: the mean score per data set and number of clusters K; the best K.
+
+RC with each data set's Table 1 DAE (single-object training, soft RC) is run for every K
+of the profile (the paper: 2, 3, 5 and 12) on the scored test images; the figure shows the
+mean final AMI per data set and K.
+
+Claims (Section 4.1): the best K of every data set is its number of objects; scores are
+above 0.5 on all six data sets and above 0.8 on four of them (:data:`THRESHOLDS`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+
+from ..claims import Claim, at_least, equal
+from ..datasets import DATASETS, dataset_info, label
+from ..plots import (
+    _ds_label,
+    _k_colors,
+    _non_empty_mapping,
+    _number,
+    _ordered,
+    _styled,
+)
+from ..report import Markdown, markdown_table
+from . import table1
+
+#: Section 4.1: threshold -> on how many of the six data sets the paper's score exceeds it.
+THRESHOLDS = {0.5: 6, 0.8: 4}
+
+
+#: The identifiers of the claims declared here (``<data set>``: one per data set).
+CLAIM_IDS = ("best_k.<data set>", "scores.above_0.5", "scores.above_0.8")
+
+
+@dataclass(frozen=True)
+class KSweep:
+    """Mean final AMI per data set and K, and each data set's score at its own K."""
+
+    profile: str
+    ks: tuple[int, ...]
+    scores: dict[str, dict[int, float]]   # data set -> K -> mean final AMI
+    own_k_scores: dict[str, float]        # data set -> score at its number of objects
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.scores)
+
+    @property
+    def paper_k(self) -> dict[str, int]:
+        """The paper's best K: the number of objects per image."""
+        return {d: dataset_info(d).k for d in self.scores}
+
+    @property
+    def best_k(self) -> dict[str, int]:
+        """Our best K: the swept K with the highest mean score."""
+        return {d: max(s, key=s.get) for d, s in self.scores.items()}
+
+    @property
+    def testable(self) -> list[str]:
+        """Data sets whose number of objects is among the swept K."""
+        return [d for d in self.scores if self.paper_k[d] in self.ks]
+
+    @property
+    def n_best_k_match(self) -> int:
+        return sum(self.best_k[d] == self.paper_k[d] for d in self.testable)
+
+    def n_above(self, threshold: float) -> int:
+        """On how many data sets the score at the data set's own K exceeds ``threshold``."""
+        return sum(v > threshold for v in self.own_k_scores.values())
+
+    def paper_n_above(self, threshold: float) -> int:
+        """The same count for the paper's Table 1 scores (of our data sets)."""
+        return sum(table1.PAPER[d].score > threshold for d in self.scores)
+
+
+def compute(pipe) -> KSweep:
+    """Evaluations of every Table 1 DAE for every K of the profile."""
+    ds = list(pipe.profile.datasets)
+    scores = {d: {k: pipe.evaluation(d, 1, k).score for k in pipe.profile.ks} for d in ds}
+    own = {d: pipe.evaluation(d, 1).score for d in ds}
+    return KSweep(pipe.profile.name, tuple(pipe.profile.ks), scores, own)
+
+
+def claims(result: KSweep) -> list[Claim]:
+    """The best K per data set, and the two score thresholds."""
+    out = [equal(f"best_k.{d}", "Figure 4a",
+                 f"The best K on {label(d)} is the number of objects ({result.paper_k[d]})",
+                 result.paper_k[d], result.best_k[d], testable=d in result.testable,
+                 detail=("" if d in result.testable else
+                         f"K = {result.paper_k[d]} is not among the swept {list(result.ks)}"))
+           for d in result.datasets]
+    all_six = set(result.datasets) == set(DATASETS)
+    for threshold, count in THRESHOLDS.items():
+        out.append(at_least(
+            f"scores.above_{threshold}", "Figure 4a",
+            f"Scores are above {threshold} on {'all' if count == 6 else count} of the six "
+            "data sets (ours: on how many)", count, result.n_above(threshold),
+            testable=all_six, detail="" if all_six else "the profile has fewer data sets"))
+    return out
+
+
+def draw(result: KSweep):
+    """The figure: one group of bars per data set, one bar per K, the protocol's K marked."""
+    return plot(result.scores)
+
+
+def table(result: KSweep) -> Markdown:
+    """The best K and the scores per data set beside the paper's."""
+    return markdown_table(
+        ["data set", "paper's best K", "our best K", "our score at our best K",
+         "our score at the paper's K", "paper's score (Table 1)"],
+        [[label(d), result.paper_k[d],
+          result.best_k[d] if d in result.testable
+          else f"{result.best_k[d]} (paper's K not swept)",
+          result.scores[d][result.best_k[d]], result.own_k_scores[d], table1.PAPER[d].score]
+         for d in result.datasets])
+
+
+@_styled
+def plot(scores: Mapping[str, Mapping[int, float]],
+                    best_k: Mapping[str, int] | None = None,
+                    errors: Mapping[str, Mapping[int, float]] | None = None):
+    """Fig. 4a: mean AMI per data set (groups) and number of clusters K (bars).
+
+    ``best_k`` marks one bar per data set with a triangle and its value (default: the
+    protocol's K of each known data set, :func:`rc.dataset_info`; pass ``{}`` for none).
+    ``errors`` (same layout as ``scores``, optional) draws error bars, e.g. the std.
+    """
+    _non_empty_mapping(scores, "scores")
+    names = _ordered(scores)
+    table: dict[str, dict[int, float]] = {}
+    for name in names:
+        per_k = scores[name]
+        if not isinstance(per_k, Mapping):
+            raise ValueError(f"scores[{name!r}] must be a dict K -> mean AMI")
+        table[name] = {int(kk): _number(v, f"scores[{name!r}][{kk!r}]")
+                       for kk, v in per_k.items()}
+    ks = sorted({kk for d in table.values() for kk in d})
+    if not ks:
+        raise ValueError("scores contains no values")
+    if best_k is None:
+        best_k = {n: dataset_info(n).k for n in names if n in DATASETS}
+    colors = _k_colors(ks)
+    fig, ax = plt.subplots(figsize=(8.0, 3.0), layout="constrained")
+    width = 0.8 / len(ks)
+    tops = [0.0]
+    for i, name in enumerate(names):
+        for j, kk in enumerate(ks):
+            if kk not in table[name]:
+                continue
+            value = table[name][kk]
+            x = i - 0.4 + width * (j + 0.5)
+            err = None
+            if errors is not None and name in errors and kk in errors[name]:
+                err = _number(errors[name][kk], f"errors[{name!r}][{kk!r}]")
+            ax.bar(x, value, width * 0.92, color=colors[kk], yerr=err,
+                   error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "0.2"},
+                   label=f"K = {kk}")
+            top = value + (err or 0.0)
+            tops.append(top)
+            if best_k.get(name) == kk:
+                ax.plot(x, top + 0.045, marker="v", color="black", ms=5, ls="none")
+                ax.text(x, top + 0.085, f"{value:.2f}", ha="center", va="bottom", fontsize=7)
+                tops.append(top + 0.16)
+    handles, labels = ax.get_legend_handles_labels()
+    seen = dict(zip(labels, handles))
+    handles = [seen[f"K = {kk}"] for kk in ks if f"K = {kk}" in seen]
+    if best_k:
+        handles.append(Line2D([], [], marker="v", color="black", ls="none", ms=5,
+                              label="protocol K (value shown)"))
+    ax.legend(handles=handles, ncols=len(handles), loc="lower center",
+              bbox_to_anchor=(0.5, 1.0), borderaxespad=0.2, columnspacing=1.2)
+    ax.set_xticks(range(len(names)), [_ds_label(n) for n in names])
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_ylim(min(0.0, min(min(d.values(), default=0) for d in table.values())),
+                max(1.0, max(tops)) + 0.02)
+    ax.set_ylabel("mean AMI score")
+    ax.set_yticks(np.linspace(0, 1, 6))
+    ax.grid(axis="y")
+    ax.set_axisbelow(True)
+    return fig
+

@@ -1,0 +1,159 @@
+"""Figure 6a: denoising loss against binding score.
+
+Per data set, DAEs of one architecture (250 ReLU units, p = 0.3) trained with random
+learning rates and seeds (the paper: 100 each); each point is a DAE's best validation
+loss and its RC score (soft RC, the data set's K). DAEs whose loss is not finite are
+left out, as the paper left out networks that failed to train.
+
+Claim (Section 4.4): lower loss goes with a higher score on every data set (ours: the
+Spearman rank correlation of loss and score is negative).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import MaxNLocator
+from scipy.stats import spearmanr
+
+from ..claims import Claim, equal
+from ..datasets import label
+from ..plots import (
+    _ds_color,
+    _ds_label,
+    _float_array,
+    _non_empty_mapping,
+    _ordered,
+    _styled,
+)
+from ..report import Markdown, markdown_table
+from ..search import sample_loss_config
+
+#: DAEs per data set in the paper's study.
+PAPER_RUNS = 100
+
+
+def loss_score_correlation(losses, scores) -> tuple[float, int, int]:
+    """Spearman rank correlation of losses and scores over the runs where both are finite;
+    returns (rho, runs used, runs dropped). rho is NaN with fewer than 3 runs."""
+    losses, scores = np.asarray(losses, float), np.asarray(scores, float)
+    ok = np.isfinite(losses) & np.isfinite(scores)
+    if ok.sum() < 3:
+        return float("nan"), int(ok.sum()), int((~ok).sum())
+    return float(spearmanr(losses[ok], scores[ok])[0]), int(ok.sum()), int((~ok).sum())
+
+
+#: The identifiers of the claims declared here (``<data set>``: one per data set).
+CLAIM_IDS = ("loss_vs_score",)
+
+
+@dataclass(frozen=True)
+class LossVsScore:
+    """Best validation loss and score of every DAE of the study, per data set."""
+
+    profile: str
+    losses: dict[str, np.ndarray]
+    scores: dict[str, np.ndarray]
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.losses)
+
+    @property
+    def rho(self) -> dict[str, float]:
+        return {d: loss_score_correlation(self.losses[d], self.scores[d])[0]
+                for d in self.losses}
+
+    @property
+    def n_dropped(self) -> dict[str, int]:
+        return {d: loss_score_correlation(self.losses[d], self.scores[d])[2]
+                for d in self.losses}
+
+    @property
+    def n_negative(self) -> int:
+        return sum(bool(r < 0) for r in self.rho.values())
+
+    @property
+    def architecture(self) -> dict:
+        """The study's fixed settings (hidden units, activation, noise)."""
+        c = sample_loss_config(np.random.default_rng(0))
+        return {k: c[k] for k in ("n_hidden", "activation", "noise")}
+
+
+def compute(pipe) -> LossVsScore:
+    """The loss-vs-score runs of every data set of the profile."""
+    runs = {d: pipe.loss_runs(d) for d in pipe.profile.datasets}
+    return LossVsScore(pipe.profile.name,
+                       {d: np.array([r.best_val_loss for r in rs], float) for d, rs in runs.items()},
+                       {d: np.array([r.score for r in rs], float) for d, rs in runs.items()})
+
+
+def claims(result: LossVsScore) -> list[Claim]:
+    """Lower loss, higher score, on every data set."""
+    n = len(result.datasets)
+    return [equal("loss_vs_score", "Figure 6a",
+                  "Lower denoising loss goes with a higher score on every data set (ours: "
+                  "data sets with a negative rank correlation)", n, result.n_negative)]
+
+
+def draw(result: LossVsScore):
+    """The figure: one panel per data set with a least-squares line."""
+    return plot({d: (result.losses[d], result.scores[d]) for d in result.datasets})
+
+
+def table(result: LossVsScore) -> Markdown:
+    """DAEs, dropped ones and the rank correlation per data set."""
+    return markdown_table(
+        ["data set", "DAEs", "dropped (loss not finite)", "rank correlation of loss and score"],
+        [[label(d), len(result.losses[d]), result.n_dropped[d], result.rho[d]]
+         for d in result.datasets])
+
+
+@_styled
+def plot(points: Mapping[str, tuple], ncols: int = 3):
+    """Fig. 6a: one panel per data set, best validation loss of each DAE against its RC
+    score, with a least-squares regression line (non-finite points are left out)."""
+    _non_empty_mapping(points, "points")
+    names = _ordered(points)
+    pairs = {}
+    for name in names:
+        try:
+            losses, scores = points[name]
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"points[{name!r}] must be a pair (losses, scores)") from exc
+        losses = _float_array(losses, f"losses of {name!r}").ravel()
+        scores = _float_array(scores, f"scores of {name!r}").ravel()
+        if losses.shape != scores.shape:
+            raise ValueError(f"losses and scores of {name!r} differ in length: "
+                             f"{losses.size} vs {scores.size}")
+        ok = np.isfinite(losses) & np.isfinite(scores)
+        pairs[name] = (losses[ok], scores[ok])
+    ncols = max(1, min(int(ncols), len(names)))
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.0, 2.35 * nrows + 0.1),
+                             layout="constrained", squeeze=False)
+    for idx, ax in enumerate(axes.flat):
+        if idx >= len(names):
+            ax.set_visible(False)
+            continue
+        name = names[idx]
+        x, y = pairs[name]
+        ax.scatter(x, y, s=12, color=_ds_color(name, idx), alpha=0.7, lw=0)
+        if x.size >= 2 and np.ptp(x) > 0:
+            slope, intercept = np.polyfit(x, y, 1)
+            xx = np.array([x.min(), x.max()])
+            ax.plot(xx, slope * xx + intercept, color="0.15", lw=1.1)
+        ax.set_title(_ds_label(name))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        ax.grid(True)
+        ax.set_axisbelow(True)
+        if idx % ncols == 0:
+            ax.set_ylabel("score (AMI)")
+        if idx // ncols == nrows - 1 or idx + ncols >= len(names):
+            ax.set_xlabel("best validation loss")
+    return fig
+

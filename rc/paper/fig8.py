@@ -1,0 +1,119 @@
+"""Figure 8: the scores of the random search with single-object training (Appendix B).
+
+Every run draws a learning rate (log-uniform in [1e-3, 1]), a noise level, a width and an
+activation (:data:`rc.search.SEARCH_SPACE`), trains a DAE on single objects and scores it
+with soft RC; the paper ran 100 runs per data set, whose best make Table 1. Figure 9
+(:mod:`rc.paper.fig9`) is the same for multi-object training and uses :func:`plot` from
+here. No claim beyond Table 1's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.lines import Line2D
+
+from ..plots import (
+    _ds_color,
+    _ds_label,
+    _float_array,
+    _non_empty_mapping,
+    _number,
+    _ordered,
+    _styled,
+)
+from . import table1, table2
+
+#: Runs per data set in the paper's searches.
+PAPER_RUNS = 100
+
+
+@dataclass(frozen=True)
+class SearchScores:
+    """The score of every run of one search per data set, and the paper's best."""
+
+    table: int
+    profile: str
+    scores: dict[str, np.ndarray]
+    paper_best: dict[str, float]
+
+    @property
+    def runs(self) -> int:
+        return max((len(s) for s in self.scores.values()), default=0)
+
+    @property
+    def best(self) -> dict[str, float]:
+        return {d: float(np.nanmax(s)) for d, s in self.scores.items()}
+
+
+def compute_search(pipe, table: int) -> SearchScores:
+    """The search of Table ``table`` for every data set of the profile that has it."""
+    paper = (table1.PAPER if table == 1 else table2.PAPER)
+    datasets = [d for d in pipe.profile.datasets if d in paper]
+    return SearchScores(table, pipe.profile.name,
+                        {d: np.array([r.score for r in pipe.search(d, table)], float)
+                         for d in datasets},
+                        {d: paper[d].score for d in datasets})
+
+
+def compute(pipe) -> SearchScores:
+    """The single-object search (Table 1)."""
+    return compute_search(pipe, 1)
+
+
+def draw(result: SearchScores):
+    """The figure: every run as a dot, one row per data set, the paper's best a diamond."""
+    return plot(result.scores, paper=result.paper_best)
+
+
+@_styled
+def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = None,
+               title: str | None = None):
+    """Figs. 8 and 9: the score of every random-search run (jittered dots), one row per data
+    set, with the paper's best score as a hollow diamond. Non-finite scores count as failed
+    runs (reported in the row's note)."""
+    _non_empty_mapping(runs, "runs")
+    names = _ordered(runs)
+    data = {n: _float_array(runs[n], f"runs[{n!r}]").ravel() for n in names}
+    rng = np.random.default_rng(0)
+    fig, ax = plt.subplots(figsize=(8.0, 0.5 * len(names) + 1.0), layout="constrained")
+    low = 0.0
+    for i, name in enumerate(names):
+        s = data[name]
+        ok = np.isfinite(s)
+        vals = s[ok]
+        ax.scatter(vals, i + rng.uniform(-0.22, 0.22, vals.size), s=12,
+                   color=_ds_color(name, i), alpha=0.6, lw=0, zorder=2)
+        note = f"{vals.size} runs"
+        if vals.size:
+            low = min(low, float(vals.min()))
+            note += f", best {vals.max():.2f}"
+        if (~ok).sum():
+            note += f", {(~ok).sum()} failed"
+        ax.annotate(note, xy=(1.0, i), xycoords=("axes fraction", "data"),
+                    xytext=(6, 0), textcoords="offset points", va="center", fontsize=7.5,
+                    color="0.3")
+        if paper is not None and name in paper:
+            ax.plot(_number(paper[name], f"paper[{name!r}]"), i, marker="D", ms=6.5,
+                    mfc="none", mec="black", mew=1.3, ls="none", zorder=4)
+    ax.set_yticks(range(len(names)), [_ds_label(n) for n in names])
+    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_xlim(low - 0.02, 1.0)
+    ax.set_xticks(np.linspace(0, 1, 11))
+    ax.set_xlabel("score (mean AMI)")
+    ax.tick_params(axis="y", length=0)
+    ax.grid(axis="x")
+    ax.set_axisbelow(True)
+    handles = [Line2D([], [], marker="o", color="0.45", alpha=0.6, ls="none", ms=4,
+                      label="one random-search run")]
+    if paper:
+        handles.append(Line2D([], [], marker="D", mfc="none", mec="black", mew=1.3,
+                              ls="none", ms=6, label="paper's best"))
+    ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+              ncols=len(handles), borderaxespad=0.2)
+    if title:
+        fig.suptitle(title)
+    return fig
+

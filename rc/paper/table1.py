@@ -1,0 +1,175 @@
+"""Table 1: the best DAE per data set, trained on single objects, and its score (soft RC).
+
+The paper's Table 1 lists, per data set, the best configuration of its 100-run random
+search (Appendix B; :mod:`rc.paper.fig8`) and its score, the mean AMI of soft RC with the
+data set's K on the first 1,000 test images (all 120 for Simple Superposition). Profiles
+with ``tables_from_search`` (``paper``) take the best run of their own search, the others
+retrain the paper's configurations under their budget.
+
+Claims: every score of the table, each within :data:`rc.claims.SCORE_TOLERANCE`.
+This module also holds what Table 2 (:mod:`rc.paper.table2`) shares with it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..claims import Claim, score_at_least
+from ..datasets import label
+from ..pipeline import SearchRun
+from ..plots import _ds_color, _ds_label, _non_empty_mapping, _styled
+from ..report import Markdown, markdown_table
+from ..specs import DAEConfig
+from ..training import TrainHistory
+
+
+#: The identifiers of the claims declared here (``<data set>``: one per data set).
+CLAIM_IDS = ("table1.<data set>",)
+
+
+@dataclass(frozen=True)
+class PaperConfig:
+    """A best configuration of the paper's random search and the score it reached."""
+
+    learning_rate: float
+    n_hidden: int
+    activation: str
+    noise: float
+    score: float
+
+
+#: The paper's Table 1 (single-object training, soft RC).
+PAPER = {
+    "simple_superposition": PaperConfig(0.366627, 100, "relu", 0.1, 0.890472),
+    "shapes": PaperConfig(0.083147, 500, "tanh", 0.4, 0.928792),
+    "bars": PaperConfig(0.768015, 100, "relu", 0.0, 0.951809),
+    "corners": PaperConfig(0.001920, 100, "relu", 0.0, 0.853866),
+    "mnist_shape": PaperConfig(0.031685, 250, "sigmoid", 0.6, 0.545559),
+    "multi_mnist": PaperConfig(0.011362, 1000, "relu", 0.6, 0.651657),
+}
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """Our version of Table 1 or Table 2 under one profile."""
+
+    table: int
+    profile: str
+    configs: dict[str, DAEConfig]        # the configuration we trained
+    sources: dict[str, str]              # where it comes from
+    scores: dict[str, float]             # our score (mean final AMI)
+    n_images: dict[str, int]             # scored test images
+    histories: dict[str, TrainHistory]   # how the DAE trained
+    search_best: dict[str, SearchRun]    # the best run of our random search
+    search_runs: int                     # runs per data set in our search
+    paper: dict[str, PaperConfig]
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.scores)
+
+    @property
+    def mean_score(self) -> float:
+        return float(np.mean(list(self.scores.values())))
+
+    @property
+    def paper_mean_score(self) -> float:
+        return float(np.mean([self.paper[d].score for d in self.scores]))
+
+    @property
+    def worst(self) -> str:
+        """The data set where our score falls furthest below the paper's."""
+        return min(self.scores, key=lambda d: self.scores[d] - self.paper[d].score)
+
+
+def compute_table(pipe, table: int, paper: Mapping[str, PaperConfig]) -> TableResult:
+    """Our Table ``table`` (1 or 2) for the profile's data sets that the paper reports."""
+    datasets = [d for d in pipe.profile.datasets if d in paper]
+    configs, sources, scores, n_images, histories, best = {}, {}, {}, {}, {}, {}
+    for d in datasets:
+        configs[d], _, sources[d] = pipe.table_config(d, table)
+        evaluation = pipe.evaluation(d, table)
+        scores[d], n_images[d] = evaluation.score, evaluation.n_images
+        histories[d] = pipe.table_dae(d, table).history
+        best[d] = max(pipe.search(d, table), key=lambda r: r.score)
+    return TableResult(table, pipe.profile.name, configs, sources, scores, n_images,
+                       histories, best, pipe.profile.search_runs, dict(paper))
+
+
+def compute(pipe) -> TableResult:
+    """Table 1 under ``pipe``'s profile: the single-object DAEs, scored with soft RC."""
+    return compute_table(pipe, 1, PAPER)
+
+
+def table_claims(result: TableResult, element: str, what: str) -> list[Claim]:
+    """One score claim per data set of a table."""
+    return [score_at_least(f"table{result.table}.{d}", element,
+                           f"{what} on {label(d)}", result.paper[d].score,
+                           result.scores[d],
+                           f"{result.n_images[d]} test images; DAE: {result.sources[d]}")
+            for d in result.datasets]
+
+
+def claims(result: TableResult) -> list[Claim]:
+    """Table 1's scores."""
+    return table_claims(result, "Table 1", "best single-object score (soft RC)")
+
+
+def draw(result: TableResult) -> Markdown:
+    """The table: the paper's configuration and score, ours, our search's best, verdict."""
+    verdicts = {c.id.split(".")[1]: c.verdict for c in table_claims(result, "", "")}
+    return markdown_table(
+        ["data set", "paper: configuration", "paper: score", "ours: configuration (from)",
+         "ours: score", f"our search ({result.search_runs} runs): best configuration",
+         "best score", "claim"],
+        [[label(d), DAEConfig.from_mapping(result.paper[d]).text(), result.paper[d].score,
+          f"{result.configs[d].text()} ({result.sources[d]})", result.scores[d],
+          DAEConfig.from_mapping(result.search_best[d].config).text(),
+          result.search_best[d].score, verdicts[d]]
+         for d in result.datasets])
+
+
+def training_table(result: TableResult) -> Markdown:
+    """How each DAE of the table trained: images, epochs, best epoch and loss, stop reason."""
+    return markdown_table(
+        ["data set", "learning rate", "hidden", "activation", "p", "training images",
+         "epochs", "best epoch", "best validation loss", "stopped by"],
+        [[label(d), f"{c.learning_rate:.6f}", c.n_hidden, c.activation, f"{c.noise:.1f}",
+          f"{h.config['n_train']:,}", h.epochs, h.best_epoch, f"{h.best_val_loss:.2f}",
+          h.stopped]
+         for d, c, h in ((d, result.configs[d], result.histories[d])
+                         for d in result.datasets)])
+
+
+def draw_training(result: TableResult):
+    """The validation loss of each DAE of the table over its epochs."""
+    return plot_training({d: result.histories[d].to_dict() for d in result.datasets})
+
+
+@_styled
+def plot_training(histories: Mapping[str, Mapping], ncols: int = 3):
+    """Validation loss per epoch (epoch 0: before training) of one DAE per data set, with
+    the kept (lowest-loss) epoch marked. ``histories``: name -> TrainHistory as a dict."""
+    histories = _non_empty_mapping(histories, "histories")
+    names = list(histories)
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.0, 2.1 * nrows + 0.2),
+                             layout="constrained", squeeze=False)
+    for i, (ax, name) in enumerate(zip(axes.flat, names)):
+        h = histories[name]
+        loss = np.asarray(h["val_loss"], dtype=float)
+        ax.plot(np.arange(len(loss)), loss, color=_ds_color(name, i), marker="o", ms=2.5)
+        ax.plot(h["best_epoch"], h["best_val_loss"], "D", mfc="none", mec="black")
+        ax.set_title(_ds_label(name))
+        ax.grid(True)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("validation loss")
+    return fig

@@ -1,0 +1,44 @@
+"""Table 2: the best DAE per data set trained on multi-object images, scored with hard RC.
+
+The paper repeats its random search with DAEs trained on images of several objects
+(``train_multi``; Figure 9, :mod:`rc.paper.fig9`) and scores them with hard (K-means-like)
+assignments, since with soft ones the clusters drift to uniform (Figure 10,
+:mod:`rc.paper.fig10`). Simple Superposition has no multi-object training split and is
+left out. The table's layout and computation are shared with Table 1
+(:mod:`rc.paper.table1`).
+
+Claims: every score of the table, each within :data:`rc.claims.SCORE_TOLERANCE`.
+"""
+from __future__ import annotations
+
+from ..claims import Claim
+from ..report import Markdown
+from . import table1
+from .table1 import PaperConfig, TableResult
+
+#: The paper's Table 2 (multi-object training, hard RC; no Simple Superposition).
+PAPER = {
+    "shapes": PaperConfig(0.049402, 100, "sigmoid", 0.9, 0.776656),
+    "bars": PaperConfig(0.012192, 100, "sigmoid", 0.8, 0.851777),
+    "corners": PaperConfig(0.026035, 100, "relu", 0.7, 0.704285),
+    "mnist_shape": PaperConfig(0.033200, 1000, "relu", 0.6, 0.259646),
+    "multi_mnist": PaperConfig(0.001786, 250, "sigmoid", 0.9, 0.614277),
+}
+
+#: The identifiers of the claims declared here (``<data set>``: one per data set).
+CLAIM_IDS = ("table2.<data set>",)
+
+
+def compute(pipe) -> TableResult:
+    """Table 2 under ``pipe``'s profile: the multi-object DAEs, scored with hard RC."""
+    return table1.compute_table(pipe, 2, PAPER)
+
+
+def claims(result: TableResult) -> list[Claim]:
+    """Table 2's scores."""
+    return table1.table_claims(result, "Table 2", "best multi-object score (hard RC)")
+
+
+def draw(result: TableResult) -> Markdown:
+    """The table: the paper's configuration and score, ours, our search's best, verdict."""
+    return table1.draw(result)

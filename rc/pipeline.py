@@ -1,0 +1,400 @@
+"""The protocol's computations: pure functions, and one profile's cached view of them.
+
+The computations are functions of explicit inputs that return results:
+
+* :func:`train` — one DAE from a :class:`~rc.specs.TrainSpec` -> :class:`TrainedDAE`;
+* :func:`evaluate` — RC with a model on images, scored per image and iteration, from an
+  :class:`~rc.specs.EvalSpec` -> :class:`Evaluation`;
+* random searches are many trainings (:func:`rc.train_population`) whose members are
+  scored with :func:`evaluate` as they finish -> :class:`SearchRun` records.
+
+:class:`Pipeline` turns a :class:`~rc.config.Profile` into the specifications of the
+paper's experiments (which images, which configurations, which budgets) and wraps every
+computation in the cache (:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed
+by the full specification. It computes only what is missing, says so when ``progress``
+is on, and with ``compute=False`` raises :class:`~rc.cache.MissingResultError` instead
+(rendering from committed results). The figures, tables and claims of the paper are
+built on it in :mod:`rc.paper`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import numpy as np
+from tqdm import tqdm
+
+from .cache import Cache, MissingResultError, Record
+from .config import Profile, epoch_cap, get_profile
+from .dae import DAE, dae_from_record, dae_record, resolve_device
+from .datasets import dataset_info
+from .search import search_configs
+from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
+from .storage import REPO, provenance
+from .training import TrainHistory, train_dae, train_population, train_split
+
+__all__ = ["Evaluation", "Pipeline", "SearchRun", "TABLES", "TrainedDAE", "evaluate",
+           "results_dir", "train"]
+
+T = TypeVar("T")
+
+#: Training split and E-step of each table of the paper: Table 1 = single-object
+#: training, soft RC; Table 2 = multi-object training, hard RC.
+TABLES = {1: ("train_single", "soft"), 2: ("train_multi", "hard")}
+
+
+def results_dir() -> Path:
+    """Root folder of all profiles' results: ``$RC_RESULTS``, else ``results/`` in the
+    repository (or in the working directory when ``rc`` is installed elsewhere)."""
+    env = os.environ.get("RC_RESULTS")
+    if env:
+        return Path(env)
+    if (REPO / "pyproject.toml").exists():
+        return REPO / "results"
+    return Path.cwd() / "results"
+
+
+# ------------------------------------------------------------------------------ results
+@dataclass
+class TrainedDAE:
+    """A trained DAE, its training history and where it came from."""
+
+    dae: DAE
+    history: TrainHistory
+    provenance: dict = field(default_factory=dict)
+
+    def to_record(self):
+        arrays, doc = dae_record(self.dae)
+        return arrays, {"dae": doc, "history": self.history.to_dict(),
+                        "provenance": self.provenance}
+
+    @classmethod
+    def from_record(cls, arrays, fields):
+        return cls(dae_from_record(arrays, fields["dae"], "cpu"),
+                   TrainHistory(**fields["history"]), fields["provenance"])
+
+
+@dataclass(frozen=True)
+class Evaluation(Record):
+    """RC on a set of test images, per image: ``ami`` and ``confidence`` (N, T+1), for the
+    initial assignments and after every iteration, and ``log_likelihood`` (N, 2T+1)."""
+
+    ami: np.ndarray
+    confidence: np.ndarray
+    log_likelihood: np.ndarray
+    dataset: str
+    k: int
+    e_step: str
+    average_method: str
+    dae: str
+    provenance: dict
+
+    @property
+    def score(self) -> float:
+        """The paper's score: the mean AMI after the last iteration."""
+        return float(np.mean(self.ami[:, -1]))
+
+    @property
+    def n_images(self) -> int:
+        return int(self.ami.shape[0])
+
+
+@dataclass(frozen=True)
+class SearchRun:
+    """One run of a random search (or of the loss-vs-score study): its DAE configuration,
+    training outcome and RC score."""
+
+    run: int
+    kind: str
+    dataset: str
+    table: int
+    config: dict
+    seed: int
+    score: float
+    best_val_loss: float
+    epochs: int
+    best_epoch: int
+    stopped: str
+    train_seconds: float
+    rc_seconds: float
+    n_images: int
+    n_test: int
+    provenance: dict
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------------ pure functions
+def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = False
+          ) -> TrainedDAE:
+    """Train the DAE of ``spec`` on ``images`` (the images of ``spec.data``)."""
+    d = int(np.prod(images.shape[1:]))
+    dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed)
+    hist = train_dae(dae, images, learning_rate=spec.config.learning_rate,
+                     noise=spec.config.noise, batch_size=spec.batch_size,
+                     max_epochs=spec.max_epochs, patience=spec.patience,
+                     val_fraction=spec.val_fraction, seed=spec.seed, device=device,
+                     progress=progress)
+    return TrainedDAE(dae, hist, {"seconds": hist.seconds})
+
+
+def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
+             progress: bool = False) -> Evaluation:
+    """RC with ``model`` on ``images`` as ``spec.rc`` says, scored against ``groups``."""
+    start = time.perf_counter()
+    res = spec.rc.run(model, images, groups=groups, average_method=spec.average_method,
+                      progress=progress)
+    return Evaluation(ami=res.ami, confidence=res.confidence,
+                      log_likelihood=res.log_likelihood, dataset=spec.data.dataset,
+                      k=spec.rc.k, e_step=spec.rc.e_step, average_method=spec.average_method,
+                      dae=spec.dae.name,
+                      provenance={"seconds": time.perf_counter() - start})
+
+
+# ------------------------------------------------------------------------------ the pipeline
+class Pipeline:
+    """The paper's experiments under one profile, computed once and cached.
+
+    Parameters
+    ----------
+    profile : str or Profile
+        ``"ci"``, ``"default"``, ``"paper"`` or a custom :class:`~rc.config.Profile`.
+    recompute : bool or float
+        Recompute cached results instead of loading them (see :class:`rc.cache.Cache`).
+    compute : bool
+        If False, nothing is computed: a missing result raises
+        :class:`~rc.cache.MissingResultError` naming it.
+    device : str or torch.device, optional
+        Where to train and run RC (default: CUDA if available).
+    progress : bool
+        Progress bars, and a line for every result that is computed rather than loaded.
+    root : path, optional
+        Results folder (default :func:`results_dir`); entries go to ``root/<profile name>``.
+    settings : dict, optional
+        Changes to the profile's settings (:meth:`rc.config.Profile.replace`), e.g.
+        ``{"n_iters": 20}``; the notebooks take them as a papermill parameter.
+    """
+
+    def __init__(self, profile: str | Profile = "default", *, recompute: bool | float = False,
+                 compute: bool = True, device=None, progress: bool = True,
+                 root: Path | str | None = None, settings: dict | None = None):
+        self.profile = get_profile(profile).replace(**(settings or {}))
+        self.device = resolve_device(device)
+        self.progress = bool(progress)
+        self.cache = Cache(Path(root or results_dir()) / self.profile.name,
+                           recompute=recompute, compute=compute,
+                           hint=f"run rc.Pipeline({self.profile.name!r}) where it may compute")
+
+    def __repr__(self) -> str:
+        return f"Pipeline(profile={self.profile.name!r}, device={str(self.device)!r})"
+
+    # -------------------------------------------------------------- generic
+    def provenance(self, **extra) -> dict:
+        """Provenance of a result computed here: profile, seed, device, versions, commit."""
+        return provenance(str(self.device), profile=self.profile.name, seed=self.profile.seed,
+                          **extra)
+
+    def cached(self, name: str, inputs: dict, compute: Callable[[], T], kind: type[T] = dict,
+               describe: str | None = None) -> T:
+        """``compute()`` once for ``inputs``, stored under ``name`` in this profile's cache.
+
+        ``inputs`` must hold everything that determines the result (specifications'
+        ``inputs()``, parameters, a version of the computation).
+        """
+        def run():
+            if self.progress:
+                tqdm.write(f"computing {describe or name} (not in {self.cache.root})")
+            return compute()
+        return self.cache.fetch(name, inputs, run, kind, describe)
+
+    # -------------------------------------------------------------- data
+    def test_spec(self, dataset: str) -> DataSpec:
+        """The scored test images: the paper's first 1,000 (all 120), or fewer by profile."""
+        n = dataset_info(dataset).n_scored
+        if self.profile.n_test is not None:
+            n = min(n, self.profile.n_test)
+        return DataSpec(dataset, "test", n, self.profile.seed)
+
+    def train_data_spec(self, dataset: str, split: str, limit: int | None) -> DataSpec:
+        """The first ``limit`` images (all if None) of a training split."""
+        size = dataset_info(dataset).split_sizes.get(split)
+        if size is None:
+            raise ValueError(f"data set {dataset!r} has no split {split!r}")
+        return DataSpec(dataset, split, size if limit is None else min(size, limit),
+                        self.profile.seed)
+
+    def load(self, spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
+        """The images and groups of ``spec`` (cached on disk if the profile says so)."""
+        return spec.load(cache=self.profile.cache_data)
+
+    def test_data(self, dataset: str) -> tuple[np.ndarray, np.ndarray]:
+        """The scored test images and their groups."""
+        return self.load(self.test_spec(dataset))
+
+    # -------------------------------------------------------------- training
+    def train_spec(self, data: DataSpec, config: DAEConfig, seed: int,
+                   tflop: float | None) -> TrainSpec:
+        """Training of ``config`` on ``data`` under the profile's epochs, patience and
+        compute cap ``tflop`` (see :func:`rc.config.epoch_cap`)."""
+        info = dataset_info(data.dataset)
+        d = info.shape[0] * info.shape[1]
+        epochs = epoch_cap(tflop, self.profile.max_epochs, d, config.n_hidden,
+                           train_split(data.n, 0.1))
+        return TrainSpec(data, config, int(seed), max_epochs=epochs,
+                         patience=self.profile.patience)
+
+    def table_config(self, dataset: str, table: int = 1) -> tuple[DAEConfig, int, str]:
+        """The DAE configuration behind Table ``table`` for ``dataset``, its seed and where
+        it comes from: the best run of our search (profiles with ``tables_from_search``)
+        or the paper's reported configuration."""
+        _check_table(dataset, table)
+        if self.profile.tables_from_search:
+            best = max(self.search(dataset, table), key=lambda r: r.score)
+            return DAEConfig.from_mapping(best.config), best.seed, f"our search, run {best.run}"
+        from .paper import table1, table2  # the paper's reported configurations
+        paper = (table1.PAPER if table == 1 else table2.PAPER)[dataset]
+        return (DAEConfig.from_mapping(paper), self.profile.seed,
+                f"the paper's Table {table}")
+
+    def table_spec(self, dataset: str, table: int = 1) -> TrainSpec:
+        """The training of the Table ``table`` DAE of ``dataset`` under this profile."""
+        config, seed, _ = self.table_config(dataset, table)
+        p = self.profile
+        limit, tflop = ((p.search_train_limit, p.search_tflop) if p.tables_from_search
+                        else (p.train_limit, p.train_tflop))
+        data = self.train_data_spec(dataset, TABLES[table][0], limit)
+        return self.train_spec(data, config, seed, tflop)
+
+    def dae(self, spec: TrainSpec) -> TrainedDAE:
+        """The DAE trained as ``spec`` says (trained once, then loaded), on this device."""
+        def compute():
+            images, _ = self.load(spec.data)
+            result = train(spec, images, device=self.device, progress=self.progress)
+            return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
+        trained = self.cached(f"dae/{spec.name}", spec.inputs(), compute, TrainedDAE,
+                              describe=f"the DAE {spec.name}")
+        trained.dae.to(self.device).eval()
+        return trained
+
+    def table_dae(self, dataset: str, table: int = 1) -> TrainedDAE:
+        """The trained DAE of Table 1 (single-object) or Table 2 (multi-object)."""
+        return self.dae(self.table_spec(dataset, table))
+
+    # -------------------------------------------------------------- RC evaluation
+    def eval_spec(self, dataset: str, table: int = 1, k: int | None = None,
+                  e_step: str | None = None, average_method: str = "max") -> EvalSpec:
+        """RC with a table's DAE on the scored test images; ``k`` defaults to the data
+        set's K, ``e_step`` to the table's (soft for Table 1, hard for Table 2)."""
+        _check_table(dataset, table)
+        rc_spec = RCSpec(k=dataset_info(dataset).k if k is None else int(k),
+                         n_iters=self.profile.n_iters, e_step=e_step or TABLES[table][1],
+                         seed=self.profile.seed)
+        return EvalSpec(self.table_spec(dataset, table), self.test_spec(dataset), rc_spec,
+                        average_method)
+
+    def evaluate(self, spec: EvalSpec) -> Evaluation:
+        """The evaluation ``spec`` (computed once, then loaded)."""
+        def compute():
+            images, groups = self.load(spec.data)
+            result = evaluate(spec, self.dae(spec.dae).dae, images, groups,
+                              progress=self.progress)
+            return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
+        return self.cached(f"rc/{spec.name}", spec.inputs(), compute, Evaluation,
+                           describe=f"the RC evaluation {spec.name}")
+
+    def evaluation(self, dataset: str, table: int = 1, k: int | None = None,
+                   e_step: str | None = None, average_method: str = "max") -> Evaluation:
+        """Shorthand for ``evaluate(eval_spec(...))``."""
+        return self.evaluate(self.eval_spec(dataset, table, k, e_step, average_method))
+
+    # -------------------------------------------------------------- random searches
+    def run_specs(self, dataset: str, table: int = 1, kind: str = "search"
+                  ) -> list[EvalSpec]:
+        """The runs of a random search (``kind="search"``, Appendix B) or of the
+        loss-vs-score study (``kind="loss"``, Figure 6a) as evaluation specifications:
+        each run's training and the RC that scores it."""
+        _check_table(dataset, table)
+        if kind not in ("search", "loss"):
+            raise ValueError(f"kind must be 'search' or 'loss'; got {kind!r}")
+        p = self.profile
+        if kind == "search":
+            configs = search_configs(p.search_runs, p.seed + 100 * table)
+        else:
+            configs = search_configs(p.loss_runs, p.seed, kind="loss")
+        split, e_step = TABLES[table]
+        data = self.train_data_spec(dataset, split, p.search_train_limit)
+        rc_spec = RCSpec(k=dataset_info(dataset).k, n_iters=p.n_iters, e_step=e_step,
+                         seed=p.seed)
+        test = self.test_spec(dataset)
+        return [EvalSpec(self.train_spec(data, DAEConfig.from_mapping(c), c["seed"],
+                                         p.search_tflop), test, rc_spec)
+                for c in configs]
+
+    def runs(self, dataset: str, table: int = 1, kind: str = "search") -> list[SearchRun]:
+        """All runs of a search or loss study; missing ones are trained as one population.
+
+        Runs not stored yet are trained side by side (:func:`rc.train_population`); each
+        is scored with RC and stored as soon as it finishes, so an interrupted search
+        resumes without losing or redoing finished runs.
+        """
+        specs = self.run_specs(dataset, table, kind)
+        names = [f"{kind}/table{table}-{dataset}/run{i:03d}" for i in range(len(specs))]
+        found: list[dict | None] = [self.cache.load(n, s.inputs()) for n, s in zip(names, specs)]
+        todo = [i for i, doc in enumerate(found) if doc is None]
+        if todo and not self.cache.compute:
+            raise MissingResultError(
+                f"{len(todo)} of the {len(specs)} runs of the {kind} for Table {table} on "
+                f"{dataset} are not in {self.cache.root}; they have to be computed first: "
+                f"{self.cache.hint}")
+        if todo:
+            if self.progress:
+                tqdm.write(f"computing {len(todo)} {kind} runs for Table {table} on {dataset}")
+            self._train_runs(specs, names, todo, found, table, kind)
+        return [SearchRun(**doc) for doc in found]
+
+    def _train_runs(self, specs, names, todo, found, table, kind) -> None:
+        first = specs[todo[0]].dae
+        images, _ = self.load(first.data)
+        test, groups = self.load(specs[todo[0]].data)
+
+        def finished(j: int, dae: DAE, hist: TrainHistory) -> None:
+            i = todo[j]
+            ev = evaluate(specs[i], dae, test, groups)
+            cfg = specs[i].dae
+            doc = SearchRun(
+                run=i, kind=kind, dataset=cfg.data.dataset, table=table,
+                config=cfg.config.to_dict(), seed=cfg.seed, score=ev.score,
+                best_val_loss=hist.best_val_loss, epochs=hist.epochs,
+                best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
+                rc_seconds=ev.provenance["seconds"], n_images=cfg.data.n, n_test=len(test),
+                provenance=self.provenance()).to_dict()
+            self.cache.store(names[i], specs[i].inputs(), doc)
+            self.cache.computed.append(names[i])
+            found[i] = doc
+
+        train_population(images, [specs[i].dae.member() for i in todo],
+                         batch_size=first.batch_size, patience=first.patience,
+                         val_fraction=first.val_fraction, device=self.device,
+                         progress=self.progress, on_member_done=finished)
+
+    def search(self, dataset: str, table: int = 1) -> list[SearchRun]:
+        """The random search of Appendix B for Table 1 (single-object training, soft RC)
+        or Table 2 (multi-object training, hard RC); one record per run, resumable."""
+        return self.runs(dataset, table, "search")
+
+    def loss_runs(self, dataset: str) -> list[SearchRun]:
+        """Figure 6a's DAEs: 250 ReLU units, p = 0.3, random learning rates and seeds."""
+        return self.runs(dataset, 1, "loss")
+
+
+def _check_table(dataset: str, table: int) -> None:
+    if table not in TABLES:
+        raise ValueError(f"table must be 1 or 2; got {table!r}")
+    if table == 2 and dataset == "simple_superposition":
+        raise ValueError("Simple Superposition has no multi-object training split "
+                         "(the paper leaves it out of Table 2)")

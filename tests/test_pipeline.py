@@ -1,0 +1,201 @@
+"""rc.pipeline: profiles to specifications, cached computations that are never stale."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import rc
+from rc import scorecard
+from rc.cache import MissingResultError
+from rc.config import PROFILES, epoch_cap, get_profile
+from rc.paper import fig4a, fig5, table1
+from rc.search import SEARCH_SPACE, search_configs
+
+TINY = get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
+                                 n_test=16, loss_runs=3, search_runs=2)
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("RC_RESULTS", str(tmp_path))
+    return tmp_path
+
+
+def pipeline(profile=TINY, **kw):
+    return rc.Pipeline(profile, progress=False, **kw)
+
+
+def test_profiles_and_errors():
+    assert set(PROFILES) == {"ci", "default", "paper"}
+    paper = get_profile("paper")
+    assert (paper.search_runs, paper.loss_runs, paper.max_epochs, paper.patience) == (100, 100, 500, 10)
+    assert paper.n_test is None and paper.train_limit is None and paper.train_tflop is None
+    assert get_profile(paper) is paper
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        get_profile("fast")
+
+
+def test_epoch_cap_follows_the_compute_budget():
+    assert epoch_cap(None, 500, 784, 100, 4500) == 500
+    per_epoch = 6 * 784 * 500 * 9000
+    assert epoch_cap(1.0, 500, 784, 500, 9000) == int(1e12 // per_epoch)
+    assert epoch_cap(1e-9, 500, 784, 500, 9000) == 1
+
+
+def test_search_configs_are_in_the_space_reproducible_and_prefix_stable():
+    a = search_configs(40, seed=3)
+    assert a[:10] == search_configs(10, seed=3)
+    assert a != search_configs(40, seed=4)
+    lo, hi = SEARCH_SPACE["learning_rate"]
+    for c in a:
+        assert lo <= c["learning_rate"] <= hi
+        assert c["noise"] in SEARCH_SPACE["noise"] and c["n_hidden"] in SEARCH_SPACE["n_hidden"]
+        assert c["activation"] in SEARCH_SPACE["activation"]
+    assert len({c["activation"] for c in a}) == 3 and len({c["n_hidden"] for c in a}) == 4
+    for c in search_configs(5, seed=0, kind="loss"):
+        assert (c["n_hidden"], c["activation"], c["noise"]) == (250, "relu", 0.3)
+
+
+def test_specs_follow_the_profile():
+    pipe = pipeline()
+    spec = pipe.eval_spec("bars", 2)
+    assert (spec.data.split, spec.data.n, spec.rc.k, spec.rc.e_step) == ("test", 16, 12, "hard")
+    assert spec.dae.data.split == "train_multi" and spec.dae.data.n == TINY.train_limit
+    assert spec.dae.config == rc.specs.DAEConfig.from_mapping(rc.paper.table2.PAPER["bars"])
+    assert spec.dae.max_epochs == TINY.max_epochs and spec.rc.n_iters == TINY.n_iters
+    assert pipe.eval_spec("bars", 1, k=2, e_step="hard").rc.k == 2
+    inputs = spec.inputs()
+    assert inputs["dae"]["train_version"] == rc.training.VERSION
+    assert inputs["data"]["generator_version"] == rc.datasets.GENERATOR_VERSION
+    assert inputs["rc"]["rc_version"] == rc.clustering.VERSION
+
+
+def test_unchanged_inputs_load_and_compute_nothing(results, monkeypatch):
+    trained = []
+    original = rc.pipeline.train
+    monkeypatch.setattr(rc.pipeline, "train", lambda *a, **k: trained.append(1) or original(*a, **k))
+    pipe = pipeline()
+    ev = pipe.evaluation("bars")
+    assert ev.ami.shape == (16, TINY.n_iters + 1)
+    assert ev.log_likelihood.shape == (16, 2 * TINY.n_iters + 1)
+    assert ev.provenance["profile"] == "ci" and "git_commit" in ev.provenance
+    pipe.evaluation("bars", k=2)
+    assert len(trained) == 1  # one Table 1 DAE, trained once, used for both K
+    again = pipeline()
+    np.testing.assert_array_equal(again.evaluation("bars").ami, ev.ami)
+    assert len(trained) == 1 and again.cache.computed == []
+
+
+def test_a_changed_setting_recomputes_even_under_the_same_profile_name(results, monkeypatch):
+    pipe = pipeline()
+    before = pipe.evaluation("bars")
+    changed = pipeline(TINY.replace(n_iters=TINY.n_iters - 1))  # same name, "ci"
+    after = changed.evaluation("bars")
+    assert after.ami.shape[1] == TINY.n_iters and before.ami.shape[1] == TINY.n_iters + 1
+    assert changed.cache.computed == ["rc/bars-train_single-k12-soft"]  # the DAE is reused
+    fresh = rc.Pipeline(TINY.replace(n_iters=TINY.n_iters - 1), progress=False,
+                        root=results / "empty")
+    np.testing.assert_array_equal(fresh.evaluation("bars").ami, after.ami)
+    # a changed training setting retrains the DAE and re-runs RC
+    longer = pipeline(TINY.replace(max_epochs=TINY.max_epochs + 1))
+    longer.evaluation("bars")
+    assert longer.cache.computed == ["dae/bars-train_single-100relu-s0",
+                                     "rc/bars-train_single-k12-soft"]
+
+
+@pytest.mark.parametrize("module, name", [("datasets", "GENERATOR_VERSION"),
+                                          ("training", "VERSION"), ("clustering", "VERSION"),
+                                          ("metrics", "VERSION")])
+def test_a_new_code_version_recomputes(results, monkeypatch, module, name):
+    pipeline().evaluation("bars")
+    target = rc.specs if module == "datasets" else getattr(rc, module)
+    monkeypatch.setattr(target, name, getattr(target, name) + 1)
+    pipe = pipeline()
+    pipe.evaluation("bars")
+    assert "rc/bars-train_single-k12-soft" in pipe.cache.computed
+    assert ("dae/bars-train_single-100relu-s0" in pipe.cache.computed) == (
+        module in ("datasets", "training"))
+
+
+def test_nothing_is_computed_when_computing_is_off(results):
+    with pytest.raises(MissingResultError, match="the RC evaluation bars-train_single.*"
+                                                 "rc.Pipeline\\('ci'\\)"):
+        pipeline(compute=False).evaluation("bars")
+    with pytest.raises(MissingResultError, match="the DAE bars-train_single"):
+        pipeline(compute=False).table_dae("bars")
+    with pytest.raises(MissingResultError, match="2 of the 2 runs of the search"):
+        pipeline(compute=False).search("bars")
+    pipeline().evaluation("bars")
+    assert pipeline(compute=False).evaluation("bars").n_images == 16
+
+
+def test_examples_reproduce_the_evaluation(results):
+    pipe = pipeline()
+    spec = pipe.eval_spec("bars")
+    ev = pipe.evaluate(spec)
+    exm = fig5.example_runs(pipe, spec, count=3)
+    np.testing.assert_allclose(exm.ami[:, -1], ev.ami[exm.ids, -1], atol=1e-6)
+    assert exm.gamma_history.shape == (TINY.n_iters + 1, 3, 20, 20, 12)
+    order = np.argsort(-ev.ami[:, -1], kind="stable")
+    np.testing.assert_array_equal(exm.ids, order[exm.ranks])
+    assert fig5.example_ranks(1000) == [0, 200, 400, 600, 800, 999]
+    assert fig5.example_ranks(3) == [0, 1, 2]
+
+
+def test_search_is_resumable(results, monkeypatch):
+    pipe = pipeline()
+    runs = pipe.search("simple_superposition")
+    assert [r.run for r in runs] == [0, 1]
+    assert all(np.isfinite(r.score) and r.n_test == 16 for r in runs)
+    name = "search/table1-simple_superposition/run001"
+    spec = pipe.run_specs("simple_superposition")[1]
+    pipe.cache.path(name, spec.inputs()).unlink()
+    trained = []
+    original = rc.pipeline.train_population
+
+    def counting(images, configs, **kw):
+        trained.extend(configs)
+        return original(images, configs, **kw)
+    monkeypatch.setattr(rc.pipeline, "train_population", counting)
+    again = pipeline().search("simple_superposition")
+    assert len(trained) == 1 and again[0] == runs[0]
+    assert again[1].score == pytest.approx(runs[1].score, abs=1e-6)
+
+
+def test_table_rules():
+    pipe = pipeline()
+    with pytest.raises(ValueError, match="Simple Superposition has no multi-object"):
+        pipe.table_dae("simple_superposition", 2)
+    with pytest.raises(ValueError, match="table must be 1 or 2"):
+        pipe.evaluation("bars", table=3)
+
+
+def test_scorecard_collects_the_claims_of_every_element(results):
+    pipe = pipeline()
+    card = scorecard.build(pipe)
+    ids = [c.id for c in card.claims]
+    assert {"table1.simple_superposition", "table1.bars", "table2.bars", "best_k.bars",
+            "convergence", "loss_vs_score", "single_beats_multi"} <= set(ids)
+    assert len(ids) == len(set(ids))
+    for c in card.claims:
+        assert c.holds in (True, False, None) and c.verdict in ("holds", "fails", "not tested")
+        assert isinstance(c.ours, (int, float)) and math.isfinite(c.ours)
+        assert c.rule and c.element
+    stored = json.loads((results / "ci" / "scorecard.json").read_text())
+    assert [c["id"] for c in stored["claims"]] == ids
+    assert stored["profile"]["n_iters"] == TINY.n_iters and "git_commit" in stored["provenance"]
+    t1 = card.claim("table1.bars")
+    assert t1.holds == (t1.ours >= t1.paper - rc.claims.SCORE_TOLERANCE)
+    # every claim is one its element's module declares
+    declared = {e: rc.paper.home(e).CLAIM_IDS for e in rc.paper.WITH_CLAIMS}
+    for c in card.claims:
+        patterns = [p.replace("<data set>", d) for p in declared[c.element]
+                    for d in rc.DATASETS]
+        assert c.id in patterns, (c.element, c.id)
+    # the scorecard's claims are exactly those of the elements' modules
+    assert [c for c in card.claims if c.element == "Table 1"] == table1.claims(
+        table1.compute(pipe))
+    sweep = fig4a.compute(pipe)
+    assert card.claim("best_k.bars").holds == (sweep.best_k["bars"] == 12)
+    assert card.claim("scores.above_0.5").holds is None  # needs all six data sets
