@@ -15,7 +15,11 @@ JUPYTER_BOOK := .venv/bin/jupyter-book
 STAMP := .venv/.installed
 endif
 
-.PHONY: install test test-fast book book-build clean bench
+# Budget of `make paper` in seconds (empty: no limit)
+BUDGET ?=
+PAPER_ARGS ?=
+
+.PHONY: install test test-fast book book-build paper paper-status clean bench
 
 ifeq ($(PYTHON),.venv/bin/python)
 $(PYTHON):
@@ -42,6 +46,14 @@ test-fast: $(STAMP)
 book: $(STAMP)
 	$(PYTHON) scripts/run_book.py --profile $(PROFILE) $(BOOK_ARGS)
 	$(JUPYTER_BOOK) build . -W -n --keep-going
+
+# The paper's whole protocol (results/paper/), resumable, within $(BUDGET) seconds; meant
+# for a GPU. `make book PROFILE=paper` then renders from the stored results.
+paper: $(STAMP)
+	$(PYTHON) scripts/paper.py $(if $(BUDGET),--budget-seconds $(BUDGET)) $(PAPER_ARGS)
+
+paper-status: $(STAMP)
+	$(PYTHON) scripts/paper.py --status
 
 # Re-render the already executed notebooks without running them again.
 book-build: $(STAMP)

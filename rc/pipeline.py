@@ -32,10 +32,11 @@ from .cache import Cache, MissingResultError, Record
 from .config import Profile, epoch_cap, get_profile
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
+from .metrics import score
 from .search import search_configs
 from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
 from .storage import REPO, provenance
-from .training import TrainHistory, train_dae, train_population, train_split
+from .training import DeadlineReached, TrainHistory, train_dae, train_population, train_split
 
 __all__ = ["Evaluation", "Pipeline", "SearchRun", "TABLES", "TrainedDAE", "evaluate",
            "results_dir", "train"]
@@ -130,16 +131,17 @@ class SearchRun:
 
 
 # ------------------------------------------------------------------------------ pure functions
-def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = False
-          ) -> TrainedDAE:
-    """Train the DAE of ``spec`` on ``images`` (the images of ``spec.data``)."""
+def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = False,
+          deadline: float | None = None) -> TrainedDAE:
+    """Train the DAE of ``spec`` on ``images`` (the images of ``spec.data``); past
+    ``deadline`` (``time.monotonic()``) training stops with :class:`DeadlineReached`."""
     d = int(np.prod(images.shape[1:]))
     dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed)
     hist = train_dae(dae, images, learning_rate=spec.config.learning_rate,
                      noise=spec.config.noise, batch_size=spec.batch_size,
                      max_epochs=spec.max_epochs, patience=spec.patience,
                      val_fraction=spec.val_fraction, seed=spec.seed, device=device,
-                     progress=progress)
+                     progress=progress, deadline=deadline)
     return TrainedDAE(dae, hist, {"seconds": hist.seconds})
 
 
@@ -154,6 +156,13 @@ def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
                       k=spec.rc.k, e_step=spec.rc.e_step, average_method=spec.average_method,
                       dae=spec.dae.name,
                       provenance={"seconds": time.perf_counter() - start})
+
+
+def final_score(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -> float:
+    """The score of :func:`evaluate` (mean final AMI), with the images scored only after
+    the last iteration: what a search run needs, at a fraction of the scoring cost."""
+    res = spec.rc.run(model, images)
+    return float(np.mean(score(groups, res.gamma, spec.average_method)[0]))
 
 
 # ------------------------------------------------------------------------------ the pipeline
@@ -178,17 +187,35 @@ class Pipeline:
     settings : dict, optional
         Changes to the profile's settings (:meth:`rc.config.Profile.replace`), e.g.
         ``{"n_iters": 20}``; the notebooks take them as a papermill parameter.
+    pad_hidden : bool
+        Train search runs in groups per activation with padded widths (fewer, larger
+        batched products; see :func:`rc.train_population`), e.g. on a GPU.
+
+    Attributes
+    ----------
+    deadline : float or None
+        A ``time.monotonic()`` value after which no computation starts and trainings stop
+        (:class:`~rc.training.DeadlineReached`); finished results are stored. Set by
+        budgeted runs (:mod:`rc.protocol`).
+    on_computed : callable or None
+        Called with an entry's name whenever a result has been computed and stored.
     """
 
     def __init__(self, profile: str | Profile = "default", *, recompute: bool | float = False,
                  compute: bool = True, device=None, progress: bool = True,
-                 root: Path | str | None = None, settings: dict | None = None):
+                 root: Path | str | None = None, settings: dict | None = None,
+                 pad_hidden: bool = False):
         self.profile = get_profile(profile).replace(**(settings or {}))
         self.device = resolve_device(device)
         self.progress = bool(progress)
+        self.pad_hidden = bool(pad_hidden)
+        self.deadline: float | None = None
+        self.on_computed: Callable[[str], None] | None = None
+        hint = ("compute the paper profile with `make paper` on a machine with a GPU "
+                "(see the README)" if self.profile.name == "paper" else
+                f"run rc.Pipeline({self.profile.name!r}) where it may compute")
         self.cache = Cache(Path(root or results_dir()) / self.profile.name,
-                           recompute=recompute, compute=compute,
-                           hint=f"run rc.Pipeline({self.profile.name!r}) where it may compute")
+                           recompute=recompute, compute=compute, hint=hint)
 
     def __repr__(self) -> str:
         return f"Pipeline(profile={self.profile.name!r}, device={str(self.device)!r})"
@@ -207,10 +234,19 @@ class Pipeline:
         ``inputs()``, parameters, a version of the computation).
         """
         def run():
+            self._check_deadline(describe or name)
             if self.progress:
                 tqdm.write(f"computing {describe or name} (not in {self.cache.root})")
             return compute()
-        return self.cache.fetch(name, inputs, run, kind, describe)
+        before = len(self.cache.computed)
+        value = self.cache.fetch(name, inputs, run, kind, describe)
+        if len(self.cache.computed) > before and self.on_computed is not None:
+            self.on_computed(name)
+        return value
+
+    def _check_deadline(self, what: str) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise DeadlineReached(f"the deadline passed before computing {what}")
 
     # -------------------------------------------------------------- data
     def test_spec(self, dataset: str) -> DataSpec:
@@ -274,7 +310,8 @@ class Pipeline:
         """The DAE trained as ``spec`` says (trained once, then loaded), on this device."""
         def compute():
             images, _ = self.load(spec.data)
-            result = train(spec, images, device=self.device, progress=self.progress)
+            result = train(spec, images, device=self.device, progress=self.progress,
+                           deadline=self.deadline)
             return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
         trained = self.cached(f"dae/{spec.name}", spec.inputs(), compute, TrainedDAE,
                               describe=f"the DAE {spec.name}")
@@ -340,22 +377,31 @@ class Pipeline:
 
         Runs not stored yet are trained side by side (:func:`rc.train_population`); each
         is scored with RC and stored as soon as it finishes, so an interrupted search
-        resumes without losing or redoing finished runs.
+        resumes without losing or redoing finished runs. If this pipeline may not compute,
+        the stored runs are returned (a partial search, labelled as such by the figures);
+        with none stored, :class:`~rc.cache.MissingResultError` is raised.
         """
         specs = self.run_specs(dataset, table, kind)
-        names = [f"{kind}/table{table}-{dataset}/run{i:03d}" for i in range(len(specs))]
+        names = self.run_names(dataset, table, kind)
         found: list[dict | None] = [self.cache.load(n, s.inputs()) for n, s in zip(names, specs)]
         todo = [i for i, doc in enumerate(found) if doc is None]
         if todo and not self.cache.compute:
+            if len(todo) < len(specs):
+                return [SearchRun(**doc) for doc in found if doc is not None]
             raise MissingResultError(
-                f"{len(todo)} of the {len(specs)} runs of the {kind} for Table {table} on "
-                f"{dataset} are not in {self.cache.root}; they have to be computed first: "
-                f"{self.cache.hint}")
+                f"none of the {len(specs)} runs of the {kind} for Table {table} on {dataset} "
+                f"is in {self.cache.root}; they have to be computed first: {self.cache.hint}")
         if todo:
+            self._check_deadline(f"the {kind} for Table {table} on {dataset}")
             if self.progress:
                 tqdm.write(f"computing {len(todo)} {kind} runs for Table {table} on {dataset}")
             self._train_runs(specs, names, todo, found, table, kind)
         return [SearchRun(**doc) for doc in found]
+
+    def run_names(self, dataset: str, table: int = 1, kind: str = "search") -> list[str]:
+        """The cache names of the runs of :meth:`run_specs`."""
+        n = self.profile.search_runs if kind == "search" else self.profile.loss_runs
+        return [f"{kind}/table{table}-{dataset}/run{i:03d}" for i in range(n)]
 
     def _train_runs(self, specs, names, todo, found, table, kind) -> None:
         first = specs[todo[0]].dae
@@ -364,23 +410,27 @@ class Pipeline:
 
         def finished(j: int, dae: DAE, hist: TrainHistory) -> None:
             i = todo[j]
-            ev = evaluate(specs[i], dae, test, groups)
+            start = time.perf_counter()
+            run_score = final_score(specs[i], dae, test, groups)
             cfg = specs[i].dae
             doc = SearchRun(
                 run=i, kind=kind, dataset=cfg.data.dataset, table=table,
-                config=cfg.config.to_dict(), seed=cfg.seed, score=ev.score,
+                config=cfg.config.to_dict(), seed=cfg.seed, score=run_score,
                 best_val_loss=hist.best_val_loss, epochs=hist.epochs,
                 best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
-                rc_seconds=ev.provenance["seconds"], n_images=cfg.data.n, n_test=len(test),
+                rc_seconds=time.perf_counter() - start, n_images=cfg.data.n, n_test=len(test),
                 provenance=self.provenance()).to_dict()
             self.cache.store(names[i], specs[i].inputs(), doc)
             self.cache.computed.append(names[i])
             found[i] = doc
+            if self.on_computed is not None:
+                self.on_computed(names[i])
 
         train_population(images, [specs[i].dae.member() for i in todo],
                          batch_size=first.batch_size, patience=first.patience,
                          val_fraction=first.val_fraction, device=self.device,
-                         progress=self.progress, on_member_done=finished)
+                         progress=self.progress, on_member_done=finished,
+                         pad_hidden=self.pad_hidden, deadline=self.deadline)
 
     def search(self, dataset: str, table: int = 1) -> list[SearchRun]:
         """The random search of Appendix B for Table 1 (single-object training, soft RC)

@@ -139,5 +139,7 @@ def provenance(device: str | None = None, **extra) -> dict:
         "git_commit": git_commit(), "host": platform.node(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if device.startswith("cuda"):
+        info["tf32"] = bool(torch.backends.cuda.matmul.allow_tf32)
     info.update(to_jsonable(extra))
     return info

@@ -181,6 +181,21 @@ def _tidy_parameter_cells(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _report_stored(profile: str) -> None:
+    """Say how much of the profile's protocol is stored before rendering from it."""
+    sys.path.insert(0, str(REPO))
+    import rc
+    from rc import protocol
+
+    rows = protocol.status(rc.Pipeline(profile, compute=False, progress=False))
+    done, total = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    print(f"run_book: rendering from stored results only: {done}/{total} results of the "
+          f"{profile} protocol are stored", flush=True)
+    for name, d, units, _ in rows:
+        if d < units:
+            print(f"  missing: {name} ({d}/{units})", flush=True)
+
+
 def _record_timings(path: Path, profile: str, parameters: dict, timings: dict) -> None:
     """Merge this run's wall times into ``path`` (a JSON file beside the executed notebooks)."""
     try:
@@ -232,6 +247,9 @@ def main(argv: list[str] | None = None) -> int:
                              "OUT/_build (sources copied there); default: the repository")
     parser.add_argument("--build", action="store_true",
                         help="then build the book: jupyter-book build -W -n --keep-going")
+    parser.add_argument("--compute", action="store_true",
+                        help="with --profile paper: compute what results/paper/ lacks instead "
+                             "of stopping (hours on a CPU; `make paper` is the GPU way)")
     parser.add_argument("--list", action="store_true", help="print the notebook order and exit")
     args = parser.parse_args(argv)
 
@@ -247,12 +265,19 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in names if n not in missing]
 
     parameters = {"profile": args.profile}
+    if args.profile == "paper" and not args.compute:
+        # the paper profile renders from stored results (results/paper/, made by
+        # `make paper` on a GPU); a missing result stops the run with a message naming it
+        parameters["compute"] = False
     for key, value in args.parameter:
         parameters[key] = _parse_value(value)
     if parameters.get("recompute") is True:
         # one point in time for all notebooks: each cached result is recomputed once per
         # run, not once per notebook that uses it (see rc.cache.Cache)
         parameters["recompute"] = time.time()
+
+    if parameters.get("compute") is False:
+        _report_stored(parameters["profile"])
 
     root = REPO if args.out is None else args.out.resolve()
     if args.out is not None:

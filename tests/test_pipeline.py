@@ -124,10 +124,18 @@ def test_nothing_is_computed_when_computing_is_off(results):
         pipeline(compute=False).evaluation("bars")
     with pytest.raises(MissingResultError, match="the DAE bars-train_single"):
         pipeline(compute=False).table_dae("bars")
-    with pytest.raises(MissingResultError, match="2 of the 2 runs of the search"):
+    with pytest.raises(MissingResultError, match="none of the 2 runs of the search"):
         pipeline(compute=False).search("bars")
     pipeline().evaluation("bars")
     assert pipeline(compute=False).evaluation("bars").n_images == 16
+
+
+def test_a_search_run_scores_as_its_evaluation(results):
+    pipe = pipeline()
+    spec = pipe.eval_spec("bars")
+    dae = pipe.dae(spec.dae).dae
+    images, groups = pipe.load(spec.data)
+    assert rc.pipeline.final_score(spec, dae, images, groups) == pipe.evaluate(spec).score
 
 
 def test_examples_reproduce_the_evaluation(results):

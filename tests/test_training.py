@@ -193,3 +193,23 @@ def test_train_dae_starts_from_the_given_weights_and_trains_in_place():
     h2 = rc.train_dae(fresh, IMAGES, learning_rate=0.1, noise=0.1, seed=1, progress=False, **KW)
     assert h1.val_loss[0] != h2.val_loss[0]
     assert not torch.equal(dae.decoder.bias, fresh.decoder.bias)
+
+
+def test_padded_hidden_sizes_train_as_the_unpadded_ones():
+    configs = [cfg(0.3, 0.2, 16, "sigmoid", 1), cfg(0.3, 0.1, 8, "sigmoid", 2),
+               cfg(0.2, 0.0, 4, "relu", 3), cfg(0.2, 0.3, 16, "relu", 4)]
+    assert population_groups(configs, pad_hidden=True) == [[0, 1], [2, 3]]
+    plain = train_population(IMAGES, configs, progress=False, **KW)
+    padded = train_population(IMAGES, configs, progress=False, pad_hidden=True, **KW)
+    for (dae_a, h_a), (dae_b, h_b), c in zip(plain, padded, configs):
+        assert dae_b.n_hidden == c["n_hidden"]  # handed back at its own width
+        assert_same_run((dae_a, h_a), (dae_b, h_b), atol=1e-4)
+
+
+def test_a_deadline_stops_training_and_keeps_the_finished_members():
+    configs = [cfg(0.05, 0.0, 16, "relu", 2), dict(CONFIGS[0], max_epochs=0)]  # one group
+    done = []
+    with pytest.raises(rc.training.DeadlineReached):
+        train_population(IMAGES, configs, progress=False, deadline=0.0,
+                         on_member_done=lambda i, d, h: done.append((i, h.epochs)), **KW)
+    assert done == [(1, 0)]  # the zero-epoch member finished; the other was dropped

@@ -1,0 +1,255 @@
+"""The whole protocol of a profile as a resumable plan, run within a time budget.
+
+``make paper`` (``scripts/paper.py``) runs :func:`run` for the ``paper`` profile: the
+random searches with single-object training (Table 1, Figure 8), with multi-object
+training (Table 2, Figure 9) and the loss-vs-score study (Figure 6a), then the DAEs of
+both tables, then every element of the paper (their RC evaluations and example runs)
+and the scorecard. Each step is a list of cached computations (:class:`rc.Pipeline`), so
+everything finished is stored at once and a later run resumes where this one stopped.
+
+The budget is enforced with the pipeline's deadline: no computation starts after it, and
+a training in progress stops at the end of the epoch in which it passes (a search keeps
+its finished runs). Progress shows runs and results done out of the total, and the time
+left projected from a cost model: the multiply-adds of every training, with the epoch
+counts that early stopping gave in a measurement (``rc/epoch_counts.json``, written by
+``benchmarks/epoch_counts.py``), divided by the FLOP rate measured so far.
+
+The record of all sessions, ``provenance.json`` in the profile's results folder, holds
+the device, versions, commit, the wall time of every step, their sum
+(``protocol_wall_seconds``) and whether the protocol is ``complete``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from .cache import MissingResultError
+from .datasets import dataset_info
+from .pipeline import TABLES, Pipeline
+from .specs import TrainSpec
+from .storage import read_json, write_json
+from .training import DeadlineReached, train_split
+
+__all__ = ["Step", "estimated_epochs", "plan", "run", "status", "train_flop"]
+
+#: Epochs assumed per training where no measurement applies.
+DEFAULT_EPOCHS = 100
+#: FLOP rates assumed before any training has been timed (FLOP/s).
+DEFAULT_RATE = {"cpu": 5e10, "cuda": 5e13}
+#: Seconds kept back at the end of a budget for writing the record.
+MARGIN = 5.0
+_COUNTS = Path(__file__).with_name("epoch_counts.json")
+
+
+@dataclass
+class Step:
+    """One step of the plan: ``units`` results (search runs, a DAE, a figure's data)."""
+
+    name: str
+    units: int
+    done: Callable[[], int]       # units stored already
+    flop: Callable[[], float]     # estimated FLOPs still to do
+    run: Callable[[], object]     # compute what is missing (under pipe.deadline)
+
+
+# ------------------------------------------------------------------------------ cost model
+def estimated_epochs(dataset: str, table: int, kind: str) -> float:
+    """Mean epochs early stopping gave in the measurement (largest size measured)."""
+    try:
+        rows = read_json(_COUNTS)["rows"]
+    except (OSError, ValueError, KeyError):
+        return DEFAULT_EPOCHS
+    match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, kind)]
+    if not match:
+        return DEFAULT_EPOCHS
+    largest = max(match, key=lambda r: r["n_images"])
+    return float(np.mean(largest["epochs"]))
+
+
+def train_flop(spec: TrainSpec, epochs: float) -> float:
+    """FLOPs of a training of ``epochs`` epochs (capped by the spec's ``max_epochs``):
+    per training image 10·D·H (two products forward, three backward), per validation
+    image 4·D·H."""
+    info = dataset_info(spec.data.dataset)
+    d, h = info.shape[0] * info.shape[1], spec.config.n_hidden
+    n_train = train_split(spec.data.n, spec.val_fraction)
+    n_val = spec.data.n - n_train
+    return min(epochs, spec.max_epochs) * (10.0 * d * h * n_train + 4.0 * d * h * n_val)
+
+
+# ------------------------------------------------------------------------------ the plan
+def _probe(pipe: Pipeline) -> Pipeline:
+    """A pipeline on the same results that may not compute (to ask what is stored)."""
+    return Pipeline(pipe.profile, compute=False, device=pipe.device, progress=False,
+                    root=pipe.cache.root.parent)
+
+
+def _stored(probe: Pipeline, compute: Callable[[Pipeline], object]) -> bool:
+    try:
+        compute(probe)
+    except MissingResultError:
+        return False
+    return True
+
+
+def _runs_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int, kind: str) -> Step:
+    specs = pipe.run_specs(dataset, table, kind)
+    names = pipe.run_names(dataset, table, kind)
+    epochs = estimated_epochs(dataset, table, kind)
+
+    def missing() -> list[int]:
+        return [i for i, (n, s) in enumerate(zip(names, specs))
+                if not probe.cache.has(n, s.inputs())]
+
+    what = "search" if kind == "search" else "loss-vs-score study"
+    return Step(f"{what}, Table {table}, {dataset}" if kind == "search"
+                else f"{what}, {dataset}", len(specs),
+                lambda: len(specs) - len(missing()),
+                lambda: sum(train_flop(specs[i].dae, epochs) for i in missing()),
+                lambda: pipe.runs(dataset, table, kind))
+
+
+def _table_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int) -> Step:
+    def flop() -> float:
+        if _stored(probe, lambda p: p.table_dae(dataset, table)):
+            return 0.0
+        try:
+            spec = probe.table_spec(dataset, table)
+        except MissingResultError:  # the search is not done: estimate from the paper's
+            spec = Pipeline(pipe.profile.replace(tables_from_search=False), compute=False,
+                            progress=False, root=probe.cache.root.parent).table_spec(
+                dataset, table)
+        return train_flop(spec, estimated_epochs(dataset, table, "search"))
+
+    return Step(f"DAE of Table {table}, {dataset}", 1,
+                lambda: int(_stored(probe, lambda p: p.table_dae(dataset, table))), flop,
+                lambda: pipe.table_dae(dataset, table))
+
+
+def _compute_step(pipe: Pipeline, probe: Pipeline, name: str,
+                  compute: Callable[[Pipeline], object], flop: float = 1e12) -> Step:
+    return Step(name, 1, lambda: int(_stored(probe, compute)),
+                lambda: 0.0 if _stored(probe, compute) else flop, lambda: compute(pipe))
+
+
+def plan(pipe: Pipeline) -> list[Step]:
+    """Every step of the protocol of ``pipe``'s profile, in the order they run."""
+    from . import paper, scorecard
+
+    probe = _probe(pipe)
+    datasets = list(pipe.profile.datasets)
+    steps = []
+    for table, kind in ((1, "search"), (2, "search"), (1, "loss")):
+        steps += [_runs_step(pipe, probe, d, table, kind) for d in datasets
+                  if not (table == 2 and d == "simple_superposition")]
+    steps += [_table_step(pipe, probe, d, table) for table in TABLES for d in datasets
+              if not (table == 2 and d == "simple_superposition")]
+    for element in paper.ELEMENTS:
+        module = paper.home(element)
+        steps.append(_compute_step(pipe, probe, element, module.compute))
+    # what the chapters use beyond the elements: the other normalisation of the AMI
+    steps.append(_compute_step(pipe, probe, "AMI with the arithmetic normaliser, Shapes",
+                               lambda p: p.evaluation("shapes", average_method="arithmetic")))
+    steps.append(Step("scorecard", 1, lambda: int(_scorecard_current(pipe)), lambda: 0.0,
+                      lambda: scorecard.build(pipe)))
+    return steps
+
+
+def _scorecard_current(pipe: Pipeline) -> bool:
+    """Whether ``scorecard.json`` is newer than every result it is built from."""
+    card = pipe.cache.root / "scorecard.json"
+    if not card.exists():
+        return False
+    entries = [f.stat().st_mtime for f in pipe.cache.root.rglob("*.*")
+               if f.name not in ("scorecard.json", "provenance.json")]
+    return card.stat().st_mtime >= max(entries, default=0.0)
+
+
+def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
+    """(step, units done, units, estimated FLOPs left) for every step of the plan."""
+    return [(s.name, s.done(), s.units, s.flop()) for s in plan(pipe)]
+
+
+# ------------------------------------------------------------------------------ running
+def _record(pipe: Pipeline, session: dict, steps_done: int, steps: int, units: tuple) -> dict:
+    """Add this session to ``provenance.json`` of the profile and return the whole record."""
+    path = pipe.cache.root / "provenance.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = {"sessions": []}
+    record["sessions"] = [s for s in record.get("sessions", [])
+                          if s.get("started") != session["started"]] + [session]
+    record.update(pipe.provenance())
+    record["profile"] = pipe.profile.to_dict()
+    record["protocol_wall_seconds"] = round(sum(c["seconds"] for s in record["sessions"]
+                                                for c in s["chunks"]), 2)
+    record["units_done"], record["units_total"] = units
+    record["complete"] = steps_done == steps
+    write_json(path, record)
+    return record
+
+
+def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = True,
+        log: Callable[[str], None] = print) -> dict:
+    """Run what is missing of the protocol, in order, within ``budget_seconds``.
+
+    Returns the updated record of ``provenance.json`` (see the module doc).
+    """
+    start = time.monotonic()
+    pipe.deadline = None if budget_seconds is None else start + budget_seconds - MARGIN
+    steps = plan(pipe)
+    done = [s.done() for s in steps]
+    total = sum(s.units for s in steps)
+    remaining = [s.flop() for s in steps]
+    device = pipe.device.type
+    rate = DEFAULT_RATE.get(device, DEFAULT_RATE["cpu"])
+    session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": str(pipe.device),
+               "budget_seconds": budget_seconds, "chunks": []}
+    bar = tqdm(total=total, initial=sum(done), unit="result", disable=not progress,
+               desc=f"protocol ({pipe.profile.name})")
+    pipe.on_computed = lambda name: bar.update(1)
+
+    def projection() -> str:
+        return f"{sum(remaining) / rate / 60:.1f} min left (projected)"
+
+    bar.set_postfix_str(projection())
+    steps_done = sum(d == s.units for d, s in zip(done, steps))
+    stopped = None
+    for i, step in enumerate(steps):
+        if done[i] == step.units:
+            continue
+        t0, flop0 = time.monotonic(), remaining[i]
+        try:
+            step.run()
+        except DeadlineReached as exc:
+            stopped = f"budget reached during '{step.name}' ({exc})"
+        seconds = time.monotonic() - t0
+        done[i], remaining[i] = step.done(), step.flop()
+        now_done = done[i]
+        bar.n = sum(done)  # exact again (on_computed counted the results as they came)
+        bar.refresh()
+        worked = flop0 - remaining[i]
+        if worked > 0 and seconds > 1:
+            rate = 0.5 * rate + 0.5 * worked / seconds
+        session["chunks"].append({"step": step.name, "seconds": round(seconds, 2),
+                                  "units_done": now_done, "units": step.units,
+                                  "estimated_flop": flop0})
+        steps_done += now_done == step.units
+        bar.set_postfix_str(projection())
+        log(f"{step.name}: {now_done}/{step.units} in {seconds:.1f} s; "
+            f"{sum(done)}/{total} results, {projection()}")
+        if stopped:
+            break
+    bar.close()
+    pipe.deadline = None
+    pipe.on_computed = None
+    record = _record(pipe, session, steps_done, len(steps), (sum(done), total))
+    log(stopped or ("protocol complete" if record["complete"] else "protocol incomplete"))
+    return record

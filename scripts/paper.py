@@ -1,0 +1,67 @@
+#!/usr/bin/env python
+"""Run the paper's whole protocol (or what is missing of it) within a time budget.
+
+The ``paper`` profile's random searches, loss-vs-score study, table DAEs, every figure's
+RC runs and the scorecard, in resumable steps (``rc.protocol``): every finished result is
+stored under ``results/<profile>/`` at once, the run stops before ``--budget-seconds``,
+and the next run goes on where it stopped. Meant for a GPU (``make paper``); any profile
+works, e.g. ``--profile ci`` for a dry run of the same code on a CPU.
+
+Examples::
+
+    python scripts/paper.py --budget-seconds 420            # the paper profile
+    python scripts/paper.py --status                        # what is done, what is left
+    python scripts/paper.py --profile ci --budget-seconds 60
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import rc  # noqa: E402
+from rc import protocol  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="paper", choices=sorted(rc.PROFILES))
+    ap.add_argument("--budget-seconds", type=float, default=None,
+                    help="stop before this many seconds (default: no limit)")
+    ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA if any)")
+    ap.add_argument("--pad-hidden", action="store_true",
+                    help="train search runs per activation with padded widths (GPU)")
+    ap.add_argument("--tf32", action="store_true",
+                    help="allow TF32 matrix products on the GPU (recorded in provenance)")
+    ap.add_argument("--status", action="store_true", help="print the plan's state and exit")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+
+    if args.tf32:
+        import torch
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    pipe = rc.Pipeline(args.profile, device=args.device, progress=False,
+                       pad_hidden=args.pad_hidden)
+    if args.status:
+        rows = protocol.status(pipe)
+        for name, done, units, flop in rows:
+            mark = "done" if done == units else f"{done}/{units}"
+            print(f"  {name:48s} {mark:>9s}  ~{flop / 1e12:9.1f} TFLOP left")
+        done = sum(r[1] for r in rows)
+        total = sum(r[2] for r in rows)
+        print(f"{done}/{total} results; ~{sum(r[3] for r in rows) / 1e12:.1f} TFLOP of "
+              f"training left (cost model: rc.protocol)")
+        return 0
+    record = protocol.run(pipe, args.budget_seconds, progress=not args.quiet)
+    print(f"protocol_wall_seconds={record['protocol_wall_seconds']} "
+          f"complete={record['complete']} results={record['units_done']}/"
+          f"{record['units_total']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

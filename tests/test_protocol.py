@@ -1,0 +1,109 @@
+"""rc.protocol and scripts/paper.py: the whole protocol in resumable steps within a budget.
+
+The dry run uses the same code as the paper profile's GPU run, at tiny sizes on the CPU.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import rc
+from rc import protocol
+
+REPO = Path(__file__).resolve().parent.parent
+TINY = rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
+                                    n_test=16, loss_runs=2, search_runs=2)
+
+
+def test_cost_model_counts_the_products_of_training():
+    pipe = rc.Pipeline(TINY, progress=False)
+    spec = pipe.table_spec("bars")
+    d, h = 400, spec.config.n_hidden
+    n_train = int(spec.data.n * 0.9)
+    expected = 3 * (10 * d * h * n_train + 4 * d * h * (spec.data.n - n_train))
+    assert protocol.train_flop(spec, 3) == expected
+    assert protocol.train_flop(spec, 10**6) == protocol.train_flop(spec, spec.max_epochs)
+    assert protocol.estimated_epochs("no_such_set", 1, "search") == protocol.DEFAULT_EPOCHS
+
+
+def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
+    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    names = [s.name for s in protocol.plan(pipe)]
+    assert names[:3] == ["search, Table 1, simple_superposition", "search, Table 1, bars",
+                         "search, Table 2, bars"]
+    assert "loss-vs-score study, bars" in names and "DAE of Table 2, bars" in names
+    assert set(rc.paper.ELEMENTS) <= set(names) and names[-1] == "scorecard"
+    rows = protocol.status(pipe)
+    assert sum(r[2] for r in rows) == len(rows) - 5 + 5 * 2  # five run steps of two runs
+    assert all(r[3] > 0 for r in rows if r[0].startswith(("search", "loss", "DAE")))
+
+
+def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
+    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    start = time.monotonic()
+    first = protocol.run(pipe, budget_seconds=protocol.MARGIN + 1.0, progress=False,
+                         log=lambda s: None)
+    assert time.monotonic() - start < protocol.MARGIN + 30  # stopped, not run to the end
+    assert not first["complete"] and first["units_done"] < first["units_total"]
+    second = protocol.run(rc.Pipeline(TINY, progress=False, root=tmp_path), progress=False,
+                          log=lambda s: None)
+    assert second["complete"] and second["units_done"] == second["units_total"]
+    assert len(second["sessions"]) == 2
+    assert second["protocol_wall_seconds"] == pytest.approx(
+        sum(c["seconds"] for s in second["sessions"] for c in s["chunks"]), abs=0.05)
+    for key in ("device", "torch", "git_commit", "profile"):
+        assert key in second
+    again = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    third = protocol.run(again, progress=False, log=lambda s: None)
+    assert third["complete"] and again.cache.computed == []  # nothing left to do
+    stored = json.loads((tmp_path / "ci" / "provenance.json").read_text())
+    assert stored["complete"] is True and len(stored["sessions"]) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_dry_run_of_make_paper_then_the_book_from_stored_results(tmp_path):
+    """scripts/paper.py (the ci profile), then every chapter with compute=False."""
+    env = {**os.environ, "RC_RESULTS": str(tmp_path / "results")}
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",
+                           "ci", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "complete=True" in done.stdout
+    book = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile",
+                           "ci", "-p", "compute", "false", "--out", str(tmp_path / "book")],
+                          cwd=REPO, env=env, capture_output=True, text=True)
+    assert book.returncode == 0, book.stderr[-3000:]
+    status = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",
+                             "ci", "--status"], cwd=REPO, env=env, capture_output=True,
+                            text=True)
+    assert status.returncode == 0 and "68/68 results" in status.stdout
+
+
+def test_results_are_packed_into_few_bounded_archives(tmp_path):
+    import tarfile
+
+    root = tmp_path / "results" / "paper"
+    (root / "search").mkdir(parents=True)
+    for i in range(5):
+        (root / "search" / f"run{i}.json").write_bytes(os.urandom(3000))
+    old = root / "old.json"
+    old.write_text("{}")
+    os.utime(old, (0, 0))
+    out = tmp_path / "out"
+    spec = subprocess.run([sys.executable, str(REPO / "scripts" / "pack_results.py"), "--root",
+                           str(root), "--since", "1000", "--out", str(out), "--max-bytes",
+                           "7000"], capture_output=True, text=True)
+    assert spec.returncode == 0, spec.stderr
+    parts = sorted(out.iterdir())
+    assert len(parts) == 3  # two files of 3000 bytes fit in 7000
+    names = [n for p in parts for n in tarfile.open(p).getnames()]
+    assert sorted(names) == [f"results/paper/search/run{i}.json" for i in range(5)]
+    too_many = subprocess.run([sys.executable, str(REPO / "scripts" / "pack_results.py"),
+                               "--root", str(root), "--out", str(tmp_path / "o2"),
+                               "--max-bytes", "3500", "--max-files", "2"],
+                              capture_output=True, text=True)
+    assert too_many.returncode != 0 and "more than 2" in too_many.stderr
