@@ -2,9 +2,9 @@
 
 Trains ``--members`` configurations of the ``paper`` profile's multi-object search on the
 first ``--n`` images of a data set's ``train_multi`` split for ``--epochs`` epochs each
-(no early stopping), three ways: one by one (a population of one each, as ``train_dae``),
-as one population grouped by architecture, and as one population per activation with
-padded widths. Prints DAE-epochs per second and the achieved TFLOP/s (useful multiply-adds
+(no early stopping): one by one (a population of one each, as ``train_dae``) and as one
+population with each grouping of ``rc.training.GROUPINGS`` (by architecture, by
+activation with padded widths, all in one group). Prints DAE-epochs per second and the achieved TFLOP/s (useful multiply-adds
 of training, padding not counted) beside a plain float32 matrix product on the same
 device, with TF32 as set by ``--tf32``. Runs anywhere; meant for the GPU script.
 
@@ -23,7 +23,7 @@ import rc
 from rc.protocol import train_flop
 from rc.search import search_configs
 from rc.specs import DAEConfig, DataSpec, TrainSpec
-from rc.training import train_population
+from rc.training import GROUPINGS, train_population
 
 
 def sync(device: torch.device) -> None:
@@ -82,8 +82,8 @@ def main() -> None:
             "dataset": args.dataset, "members": args.members, "epochs": args.epochs,
             "n_images": len(images), "useful_tflop": flop / 1e12,
             "matmul_tflops": peak}
-    ways = {"grouped": lambda: train_population(images, configs, **kw),
-            "padded": lambda: train_population(images, configs, pad_hidden=True, **kw)}
+    ways = {g: (lambda g=g: train_population(images, configs, grouping=g, **kw))
+            for g in GROUPINGS}
     if not args.skip_single:
         ways["one_by_one"] = lambda: [train_population(images, [c], **kw) for c in configs]
     print(f"{device} ({rows['device_name']}), torch {torch.__version__}, TF32 {args.tf32}; "
@@ -94,11 +94,11 @@ def main() -> None:
         rows[name] = {"seconds": seconds,
                       "dae_epochs_per_s": args.members * args.epochs / seconds,
                       "tflops": flop / seconds / 1e12}
-        print(f"  {name:10s} {seconds:8.2f} s  {rows[name]['dae_epochs_per_s']:8.2f} "
+        print(f"  {name:12s} {seconds:8.2f} s  {rows[name]['dae_epochs_per_s']:8.2f} "
               f"DAE-epochs/s  {rows[name]['tflops']:7.2f} TFLOP/s "
               f"({100 * rows[name]['tflops'] / peak:.0f}% of matmul)", flush=True)
     if "one_by_one" in rows:
-        for name in ("grouped", "padded"):
+        for name in GROUPINGS:
             print(f"  {name} / one by one: "
                   f"{rows['one_by_one']['seconds'] / rows[name]['seconds']:.2f}x")
     if args.json:

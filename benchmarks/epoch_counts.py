@@ -16,7 +16,6 @@ Usage: python benchmarks/epoch_counts.py [--runs 8] [--sizes 1000 3000] [--write
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 

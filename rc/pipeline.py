@@ -187,9 +187,10 @@ class Pipeline:
     settings : dict, optional
         Changes to the profile's settings (:meth:`rc.config.Profile.replace`), e.g.
         ``{"n_iters": 20}``; the notebooks take them as a papermill parameter.
-    pad_hidden : bool
-        Train search runs in groups per activation with padded widths (fewer, larger
-        batched products; see :func:`rc.train_population`), e.g. on a GPU.
+    grouping : str
+        How search runs share batched products (:func:`rc.train_population`):
+        ``"architecture"`` (default), ``"activation"`` or ``"all"`` (padded widths; fewer,
+        larger products, e.g. for a GPU).
 
     Attributes
     ----------
@@ -204,11 +205,11 @@ class Pipeline:
     def __init__(self, profile: str | Profile = "default", *, recompute: bool | float = False,
                  compute: bool = True, device=None, progress: bool = True,
                  root: Path | str | None = None, settings: dict | None = None,
-                 pad_hidden: bool = False):
+                 grouping: str = "architecture"):
         self.profile = get_profile(profile).replace(**(settings or {}))
         self.device = resolve_device(device)
         self.progress = bool(progress)
-        self.pad_hidden = bool(pad_hidden)
+        self.grouping = grouping
         self.deadline: float | None = None
         self.on_computed: Callable[[str], None] | None = None
         hint = ("compute the paper profile with `make paper` on a machine with a GPU "
@@ -430,7 +431,7 @@ class Pipeline:
                          batch_size=first.batch_size, patience=first.patience,
                          val_fraction=first.val_fraction, device=self.device,
                          progress=self.progress, on_member_done=finished,
-                         pad_hidden=self.pad_hidden, deadline=self.deadline)
+                         grouping=self.grouping, deadline=self.deadline)
 
     def search(self, dataset: str, table: int = 1) -> list[SearchRun]:
         """The random search of Appendix B for Table 1 (single-object training, soft RC)

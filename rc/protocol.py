@@ -36,7 +36,7 @@ from .specs import TrainSpec
 from .storage import read_json, write_json
 from .training import DeadlineReached, train_split
 
-__all__ = ["Step", "estimated_epochs", "plan", "run", "status", "train_flop"]
+__all__ = ["Step", "estimated_epochs", "plan", "project", "run", "status", "train_flop"]
 
 #: Epochs assumed per training where no measurement applies.
 DEFAULT_EPOCHS = 100
@@ -81,6 +81,55 @@ def train_flop(spec: TrainSpec, epochs: float) -> float:
     n_train = train_split(spec.data.n, spec.val_fraction)
     n_val = spec.data.n - n_train
     return min(epochs, spec.max_epochs) * (10.0 * d * h * n_train + 4.0 * d * h * n_val)
+
+
+def _measured_epochs(dataset: str, table: int, kind: str) -> list[int]:
+    """Every run's epochs in the measurement (largest size), or [DEFAULT_EPOCHS]."""
+    try:
+        rows = read_json(_COUNTS)["rows"]
+    except (OSError, ValueError, KeyError):
+        return [DEFAULT_EPOCHS]
+    match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, kind)]
+    return max(match, key=lambda r: r["n_images"])["epochs"] if match else [DEFAULT_EPOCHS]
+
+
+def project(pipe: Pipeline, tflops: float, step_overhead: float,
+            grouping: str = "architecture") -> dict[str, float]:
+    """Projected seconds of the training still to do, per step of the plan.
+
+    Simulates every population epoch by epoch: each member trains for the epochs of a run
+    of the measurement (run i of a search gets the i-th measured count, cyclically), a
+    group's minibatch step takes the longer of ``step_overhead`` seconds (launching its
+    kernels) and its FLOPs (padding included) at ``tflops`` TFLOP/s, and members leave
+    their group when they stop. RC, data and validation overheads are not modelled.
+    """
+    from .training import population_groups
+
+    out = {}
+    for step in plan(pipe):
+        if not step.name.startswith(("search", "loss")):
+            continue
+        kind = "search" if step.name.startswith("search") else "loss"
+        table = 2 if "Table 2" in step.name else 1
+        dataset = step.name.rsplit(", ", 1)[1]
+        specs = [e.dae for e in pipe.run_specs(dataset, table, kind)]
+        measured = _measured_epochs(dataset, table, kind)
+        info = dataset_info(dataset)
+        d = info.shape[0] * info.shape[1]
+        n_train = train_split(specs[0].data.n, specs[0].val_fraction)
+        steps_per_epoch = -(-n_train // specs[0].batch_size)
+        members = [s.member() for s in specs]
+        seconds = 0.0
+        for group in population_groups(members, grouping=grouping):
+            epochs = np.array([min(measured[i % len(measured)], specs[i].max_epochs)
+                               for i in group])
+            width = max(specs[i].config.n_hidden for i in group)
+            for e in range(1, int(epochs.max()) + 1):
+                active = int((epochs >= e).sum())
+                flop = 10.0 * d * width * n_train * active
+                seconds += max(steps_per_epoch * step_overhead, flop / (tflops * 1e12))
+        out[step.name] = seconds
+    return out
 
 
 # ------------------------------------------------------------------------------ the plan

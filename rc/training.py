@@ -48,7 +48,8 @@ from tqdm import tqdm
 from ._checks import as_binary_images, check_choice, check_positive_int
 from .dae import ACTIVATIONS, DAE, resolve_device, salt_and_pepper
 
-__all__ = ["CONFIG_KEYS", "VERSION", "DeadlineReached", "TrainHistory", "population_groups",
+__all__ = ["CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached", "TrainHistory",
+           "population_groups",
            "train_dae", "train_population", "train_split"]
 
 #: Version of the training procedure; part of every cached DAE's key. Bump it when a change
@@ -144,23 +145,37 @@ def _member_config(cfg: Any, i: int, max_epochs: int) -> dict:
             "activation": activation, "seed": int(seed), "max_epochs": cap}
 
 
-def population_groups(configs: Sequence[Mapping[str, Any]], max_members: int | None = None,
-                      pad_hidden: bool = False) -> list[list[int]]:
-    """Indices of ``configs`` trained together: one group per (n_hidden, activation), or
-    with ``pad_hidden`` one group per activation (widths padded to the group's widest).
+#: How a population is split into groups trained side by side: one group per
+#: (width, activation), per activation (widths padded), or one group for all.
+GROUPINGS = ("architecture", "activation", "all")
 
-    Groups come in the order of their first member; a group larger than ``max_members``
-    is split into consecutive sub-groups of at most that many members.
+
+def population_groups(configs: Sequence[Mapping[str, Any]], max_members: int | None = None,
+                      grouping: str = "architecture") -> list[list[int]]:
+    """Indices of ``configs`` trained together, per ``grouping`` (:data:`GROUPINGS`):
+    ``"architecture"``, one group per (n_hidden, activation); ``"activation"``, one per
+    activation, narrower members padded to the widest; ``"all"``, a single group of mixed
+    activations and padded widths, ordered by activation.
+
+    Groups come in the order of their first member (members of a group in the order of
+    ``configs``, except that ``"all"`` sorts them by activation); a group larger than
+    ``max_members`` is split into consecutive sub-groups of at most that many members.
     """
     if max_members is not None:
         max_members = check_positive_int(max_members, "max_members")
-    by_arch: dict[tuple, list[int]] = {}
+    check_choice(grouping, "grouping", GROUPINGS)
+    by_key: dict[tuple, list[int]] = {}
     for i, cfg in enumerate(configs):
         act = str(cfg["activation"]).lower()
-        key = (act,) if pad_hidden else (int(cfg["n_hidden"]), act)
-        by_arch.setdefault(key, []).append(i)
+        key = {"architecture": (int(cfg["n_hidden"]), act), "activation": (act,),
+               "all": ()}[grouping]
+        by_key.setdefault(key, []).append(i)
     groups = []
-    for members in by_arch.values():
+    for members in by_key.values():
+        if grouping == "all":
+            order = {a: r for r, a in enumerate(ACTIVATIONS)}
+            members = sorted(members, key=lambda i: (order[str(configs[i]["activation"])
+                                                           .lower()], i))
         step = max_members or len(members)
         groups += [members[j:j + step] for j in range(0, len(members), step)]
     return groups
@@ -180,13 +195,32 @@ def _act_backward(activation: str, h: torch.Tensor, grad: torch.Tensor) -> torch
     return torch.ops.aten.sigmoid_backward(grad, h)
 
 
-def _hidden(activation: str, pre: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Hidden activations; padded units (``mask`` 0) are held at exactly 0."""
-    h = ACTIVATIONS[activation](pre)
+#: The activations of a group: (activation, first member, end) ranges over its members.
+Ranges = list[tuple[str, int, int]]
+
+
+def _hidden(ranges: Ranges, pre: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Hidden activations, each member's own; padded units (``mask`` 0) are held at 0."""
+    if len(ranges) == 1:
+        h = ACTIVATIONS[ranges[0][0]](pre)
+    else:
+        h = torch.empty_like(pre)
+        for act, a, b in ranges:
+            h[a:b] = ACTIVATIONS[act](pre[a:b])
     return h if mask is None else h.mul_(mask)
 
 
-def _sgd_step(params: list[torch.Tensor], activation: str, x_noisy: torch.Tensor,
+def _hidden_backward(ranges: Ranges, h: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+    """Gradient w.r.t. the pre-activations, each member with its own activation."""
+    if len(ranges) == 1:
+        return _act_backward(ranges[0][0], h, grad)
+    out = torch.empty_like(grad)
+    for act, a, b in ranges:
+        out[a:b] = _act_backward(act, h[a:b], grad[a:b])
+    return out
+
+
+def _sgd_step(params: list[torch.Tensor], ranges: Ranges, x_noisy: torch.Tensor,
               x_clean: torch.Tensor, neg_lr: torch.Tensor,
               mask: torch.Tensor | None = None) -> torch.Tensor:
     """One SGD step of every member on its minibatch; returns the members' losses (M,).
@@ -198,11 +232,11 @@ def _sgd_step(params: list[torch.Tensor], activation: str, x_noisy: torch.Tensor
     """
     w1, b1, w2, b2 = params
     n = x_clean.shape[1]
-    h = _hidden(activation, torch.baddbmm(b1, x_noisy, w1), mask)  # (M, B, H)
+    h = _hidden(ranges, torch.baddbmm(b1, x_noisy, w1), mask)  # (M, B, H)
     z = torch.baddbmm(b2, h, w2)                                   # (M, B, D) logits
     loss = F.binary_cross_entropy_with_logits(z, x_clean, reduction="none").sum((1, 2)) / n
     g_z = torch.sigmoid(z).sub_(x_clean).mul_(1.0 / n)            # dL/dz
-    g_pre = _act_backward(activation, h, torch.bmm(g_z, w2.transpose(1, 2)))
+    g_pre = _hidden_backward(ranges, h, torch.bmm(g_z, w2.transpose(1, 2)))
     w2.addcmul_(torch.bmm(h.transpose(1, 2), g_z), neg_lr)
     b2.addcmul_(g_z.sum(1, keepdim=True), neg_lr)
     w1.addcmul_(torch.bmm(x_noisy.transpose(1, 2), g_pre), neg_lr)
@@ -210,7 +244,7 @@ def _sgd_step(params: list[torch.Tensor], activation: str, x_noisy: torch.Tensor
     return loss
 
 
-def _val_losses(params: list[torch.Tensor], activation: str, x_val: torch.Tensor,
+def _val_losses(params: list[torch.Tensor], ranges: Ranges, x_val: torch.Tensor,
                 val_noisy: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean validation loss of every member (M,), float64, from its corrupted inputs."""
     w1, b1, w2, b2 = params
@@ -219,7 +253,7 @@ def _val_losses(params: list[torch.Tensor], activation: str, x_val: torch.Tensor
     total = torch.zeros(m, dtype=torch.float64, device=x_val.device)
     for i in range(0, n_val, chunk):
         xn = val_noisy[:, i:i + chunk].to(x_val.dtype)
-        z = torch.baddbmm(b2, _hidden(activation, torch.baddbmm(b1, xn, w1), mask), w2)
+        z = torch.baddbmm(b2, _hidden(ranges, torch.baddbmm(b1, xn, w1), mask), w2)
         target = x_val[i:i + chunk].expand_as(z)
         total += F.binary_cross_entropy_with_logits(z, target, reduction="none"
                                                     ).sum((1, 2)).double()
@@ -230,8 +264,9 @@ def _val_losses(params: list[torch.Tensor], activation: str, x_val: torch.Tensor
 class _Group:
     """Stacked state of the members of one group still training.
 
-    A group shares an activation and, unless its hidden sizes are padded (``pad``), a
-    width. Padded members hold zeros in their extra units, masked to stay zero.
+    Members narrower than the group's widest hold zeros in their extra hidden units,
+    masked to stay zero; members of mixed activations are ordered by activation, and each
+    activation is applied to its range of members.
     """
 
     def __init__(self, members: list[int], cfgs: list[dict], daes: list[DAE],
@@ -239,7 +274,6 @@ class _Group:
         self.members = list(members)
         self.cfgs = [cfgs[m] for m in members]
         self.daes = daes
-        self.activation = self.cfgs[0]["activation"]
         self.widths = [d.n_hidden for d in daes]
         width = max(self.widths)
 
@@ -271,11 +305,29 @@ class _Group:
         self.p_half = t([c["noise"] / 2 for c in self.cfgs])  # as salt_and_pepper's p / 2
         self.gens = [torch.Generator(device=dev).manual_seed(c["seed"]) for c in self.cfgs]
         self.batch_size, self.dev = batch_size, dev
+        self._set_ranges()
         d = self.params[0].shape[1]
         #: minibatches whose noise is drawn at once: a function of the image size only, so
         #: that a member's random stream does not depend on its group
         self.block_steps = max(1, _NOISE_BLOCK // (batch_size * d))
         self._new_noise_buffer()
+
+    @property
+    def name(self) -> str:
+        acts = "/".join(a for a, _, _ in self.ranges)
+        widths = sorted(set(self.widths))
+        return f"{widths[0] if len(widths) == 1 else f'{widths[0]}-{widths[-1]}'} {acts}"
+
+    def _set_ranges(self) -> None:
+        acts = [c["activation"] for c in self.cfgs]
+        if acts != sorted(acts, key=list(ACTIVATIONS).index):
+            raise ValueError("internal error: a group's members must be sorted by activation")
+        self.ranges: Ranges = []
+        for j, act in enumerate(acts):
+            if self.ranges and self.ranges[-1][0] == act:
+                self.ranges[-1] = (act, self.ranges[-1][1], j + 1)
+            else:
+                self.ranges.append((act, j, j + 1))
 
     def _new_noise_buffer(self) -> None:
         # ones: members without noise draw nothing and their u must never be < p = 0
@@ -309,7 +361,7 @@ class _Group:
                     noisy = torch.where(u < self.p, (u < self.p_half).to(batch.dtype), batch)
                 else:
                     noisy = batch
-                total += _sgd_step(self.params, self.activation, noisy, batch, self.neg_lr,
+                total += _sgd_step(self.params, self.ranges, noisy, batch, self.neg_lr,
                                    self.mask) * n
         return total.double() / n_train
 
@@ -318,7 +370,7 @@ class _Group:
         each member's stream as train_dae draws it (binary, kept as bool)."""
         val_noisy = torch.stack([salt_and_pepper(x_val, c["noise"], g).bool()
                                  for c, g in zip(self.cfgs, self.gens)])
-        return _val_losses(self.params, self.activation, x_val, val_noisy, self.mask)
+        return _val_losses(self.params, self.ranges, x_val, val_noisy, self.mask)
 
     def snapshot(self, positions: list[int]) -> None:
         """Current weights of the members at ``positions`` become their best weights."""
@@ -351,6 +403,7 @@ class _Group:
             self.mask = sel(self.mask)
         for name in ("members", "cfgs", "daes", "gens", "widths"):
             setattr(self, name, [getattr(self, name)[j] for j in positions])
+        self._set_ranges()
         self._new_noise_buffer()
 
 
@@ -375,7 +428,7 @@ def _train_group(members: list[int], cfgs: list[dict], daes: list[DAE],
     start = time.perf_counter()
     cap = max(cfgs[m]["max_epochs"] for m in members)
     bar = tqdm(total=cap, disable=not progress, leave=False,
-               desc=f"DAEs {cfgs[members[0]]['n_hidden']} {group.activation} x{len(members)}")
+               desc=f"DAEs {group.name} x{len(members)}")
     epoch = 0
     while True:
         # decide who stops after `epoch` (epoch 0: only members with max_epochs 0)
@@ -433,7 +486,7 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
                      device=None, max_members: int | None = None,
                      max_seconds: float | None = None, progress: bool = True,
                      on_member_done: MemberCallback | None = None,
-                     initial: Sequence[DAE] | None = None, pad_hidden: bool = False,
+                     initial: Sequence[DAE] | None = None, grouping: str = "architecture",
                      deadline: float | None = None
                      ) -> list[tuple[DAE, TrainHistory]]:
     """Train one DAE per configuration on ``images``, many at once; see the module doc.
@@ -457,10 +510,12 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     weights instead of ``DAE(D, n_hidden, activation, seed=seed)``; those modules are then
     trained in place and returned.
 
-    ``pad_hidden=True`` trains all members of an activation as one group, padding the
-    narrower ones with hidden units held at zero: fewer, larger batched products (faster
-    where kernel launches dominate, e.g. on a GPU) at the price of the padding's
-    arithmetic; the results equal the unpadded ones up to float rounding.
+    ``grouping`` (:func:`population_groups`) decides which members share batched products:
+    by architecture (the default; the results equal single trainings bit for bit on the
+    CPU), by activation or all together, padding narrower members with hidden units held
+    at zero: fewer, larger products (faster where kernel launches dominate, e.g. on a GPU)
+    at the price of the padding's arithmetic; the results equal the unpadded ones up to
+    float rounding.
     ``deadline`` (a ``time.monotonic()`` value) stops training after the epoch in which it
     passes by raising :class:`DeadlineReached`; members finished by then have been handed
     to ``on_member_done``, the others are dropped (for budgets of resumable searches).
@@ -499,7 +554,7 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
         if on_member_done is not None:
             on_member_done(index, dae, hist)
 
-    for members in population_groups(cfgs, max_members, pad_hidden):
+    for members in population_groups(cfgs, max_members, grouping):
         _train_group(members, cfgs, daes, hists, x_train, x_val, batch_size=batch_size,
                      patience=patience, max_seconds=max_seconds, dev=dev,
                      progress=progress, finish=finish, deadline=deadline)

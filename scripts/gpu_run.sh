@@ -17,6 +17,7 @@ PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}                   # DEVICE=cpu rehearses the script without a GPU
 BENCH_ARGS=${BENCH_ARGS:---dataset shapes --members 24 --epochs 2 --n 20000}
 RESULTS=${RC_RESULTS:-results}
+SMOKE=${SMOKE_SECONDS:-60}
 LOG="$OUT/gpu_run.log"
 elapsed() { echo $(( $(date +%s) - T0 )); }
 say() { echo "[gpu_run ${1}s] ${*:2}" | tee -a "$LOG"; }
@@ -25,21 +26,22 @@ say "$(elapsed)" "start; limit ${LIMIT}s; $(nvidia-smi --query-gpu=name,memory.t
 $PY -c "import torch, rc; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())" 2>&1 | tee -a "$LOG"
 
 # (a) smoke test: every step of the protocol at the ci profile's sizes, on the GPU
-RC_RESULTS=/tmp/rc-smoke-$T0 timeout 90 $PY scripts/paper.py --profile ci --device "$DEVICE" --tf32 \
-    --budget-seconds 60 --quiet 2>&1 | tail -n 3 | tee -a "$LOG"
+RC_RESULTS=/tmp/rc-smoke-$T0 timeout $(( SMOKE + 30 )) $PY scripts/paper.py --profile ci \
+    --device "$DEVICE" --tf32 --budget-seconds "$SMOKE" --quiet 2>&1 | tail -n 3 | tee -a "$LOG"
 if [ "${PIPESTATUS[0]}" != 0 ]; then say "$(elapsed)" "smoke test FAILED"; exit 1; fi
 say "$(elapsed)" "smoke test done"
 
 # (b) benchmark: batched vs one by one, padded vs grouped, against a plain matmul
 timeout 120 $PY benchmarks/bench_gpu.py $BENCH_ARGS --device "$DEVICE" --tf32 \
     --json "$OUT/bench_gpu.json" 2>&1 | tee -a "$LOG"
-PAD=$($PY -c "import json; r=json.load(open('$OUT/bench_gpu.json')); print('--pad-hidden' if r['padded']['seconds'] < r['grouped']['seconds'] else '')" 2>/dev/null || echo "")
-say "$(elapsed)" "benchmark done; protocol flags: --tf32 $PAD"
+GROUPING=$($PY -c "import json; r=json.load(open('$OUT/bench_gpu.json')); print(min(('architecture', 'activation', 'all'), key=lambda g: r[g]['seconds']))" 2>/dev/null || echo architecture)
+say "$(elapsed)" "benchmark done; protocol: --tf32 --grouping $GROUPING"
 
 # (c) the protocol, resumable, until shortly before the limit
 BUDGET=$(( LIMIT - $(elapsed) - 45 ))
 if [ "$BUDGET" -gt 30 ]; then
-    $PY scripts/paper.py --device "$DEVICE" --tf32 $PAD --budget-seconds "$BUDGET" --quiet 2>&1 \
+    $PY scripts/paper.py --device "$DEVICE" --tf32 --grouping "$GROUPING" \
+        --budget-seconds "$BUDGET" --quiet 2>&1 \
         | tee -a "$LOG" | tail -n 40
 fi
 $PY scripts/paper.py --status 2>&1 | tail -n 1 | tee -a "$LOG"

@@ -32,11 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget-seconds", type=float, default=None,
                     help="stop before this many seconds (default: no limit)")
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA if any)")
-    ap.add_argument("--pad-hidden", action="store_true",
-                    help="train search runs per activation with padded widths (GPU)")
+    ap.add_argument("--grouping", default="architecture", choices=rc.training.GROUPINGS,
+                    help="how search runs share batched products (GPU: fewer groups)")
     ap.add_argument("--tf32", action="store_true",
                     help="allow TF32 matrix products on the GPU (recorded in provenance)")
     ap.add_argument("--status", action="store_true", help="print the plan's state and exit")
+    ap.add_argument("--project", nargs=2, type=float, metavar=("TFLOPS", "STEP_US"),
+                    help="print the projected training time at TFLOPS and a minimum of "
+                         "STEP_US microseconds per minibatch step (kernel launches), per "
+                         "grouping, and exit")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
 
@@ -45,7 +49,16 @@ def main(argv: list[str] | None = None) -> int:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     pipe = rc.Pipeline(args.profile, device=args.device, progress=False,
-                       pad_hidden=args.pad_hidden)
+                       grouping=args.grouping)
+    if args.project:
+        tflops, step_us = args.project
+        for grouping in rc.training.GROUPINGS:
+            parts = protocol.project(pipe, tflops, step_us * 1e-6, grouping)
+            print(f"grouping {grouping:12s}: {sum(parts.values()):8.0f} s of training "
+                  f"(at {tflops:g} TFLOP/s, >= {step_us:g} us per step)")
+            for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1])[:5]:
+                print(f"    {name:44s} {seconds:8.1f} s")
+        return 0
     if args.status:
         rows = protocol.status(pipe)
         for name, done, units, flop in rows:

@@ -107,3 +107,24 @@ def test_results_are_packed_into_few_bounded_archives(tmp_path):
                                "--max-bytes", "3500", "--max-files", "2"],
                               capture_output=True, text=True)
     assert too_many.returncode != 0 and "more than 2" in too_many.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_the_gpu_script_rehearsed_on_the_cpu(tmp_path):
+    """scripts/gpu_run.sh with DEVICE=cpu: smoke test, benchmark, protocol, packing."""
+    out = tmp_path / "out"
+    env = {**os.environ, "DEVICE": "cpu", "OUT": str(out), "PY": sys.executable,
+           "RC_RESULTS": str(tmp_path / "results"), "GPU_RUN_SECONDS": "140",
+           "SMOKE_SECONDS": "15", "RC_DATA": os.environ.get("RC_DATA", ""),
+           "BENCH_ARGS": "--members 3 --epochs 1 --n 300 --matmul 256"}
+    done = subprocess.run(["bash", str(REPO / "scripts" / "gpu_run.sh")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=400)
+    log = (out / "gpu_run.log").read_text()
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "smoke test done" in log and "benchmark done" in log and log.endswith("done\n")
+    bench = json.loads((out / "bench_gpu.json").read_text())
+    assert {"architecture", "activation", "all", "one_by_one"} <= set(bench)
+    archives = sorted(out.glob("results-*.tar.gz"))
+    assert archives and len(list(out.iterdir())) <= 8
+    assert all(a.stat().st_size <= 16 << 20 for a in archives)

@@ -198,12 +198,16 @@ def test_train_dae_starts_from_the_given_weights_and_trains_in_place():
 def test_padded_hidden_sizes_train_as_the_unpadded_ones():
     configs = [cfg(0.3, 0.2, 16, "sigmoid", 1), cfg(0.3, 0.1, 8, "sigmoid", 2),
                cfg(0.2, 0.0, 4, "relu", 3), cfg(0.2, 0.3, 16, "relu", 4)]
-    assert population_groups(configs, pad_hidden=True) == [[0, 1], [2, 3]]
+    assert population_groups(configs, grouping="activation") == [[0, 1], [2, 3]]
+    assert population_groups(configs, grouping="all") == [[2, 3, 0, 1]]  # relu first
     plain = train_population(IMAGES, configs, progress=False, **KW)
-    padded = train_population(IMAGES, configs, progress=False, pad_hidden=True, **KW)
-    for (dae_a, h_a), (dae_b, h_b), c in zip(plain, padded, configs):
-        assert dae_b.n_hidden == c["n_hidden"]  # handed back at its own width
-        assert_same_run((dae_a, h_a), (dae_b, h_b), atol=1e-4)
+    for grouping in ("activation", "all"):
+        padded = train_population(IMAGES, configs, progress=False, grouping=grouping, **KW)
+        for (dae_a, h_a), (dae_b, h_b), c in zip(plain, padded, configs):
+            assert dae_b.n_hidden == c["n_hidden"]  # handed back at its own width
+            assert_same_run((dae_a, h_a), (dae_b, h_b), atol=1e-4)
+    with pytest.raises(ValueError, match="grouping"):
+        train_population(IMAGES, configs, progress=False, grouping="width", **KW)
 
 
 def test_a_deadline_stops_training_and_keeps_the_finished_members():

@@ -73,6 +73,13 @@ class LossVsScore:
                 for d in self.losses}
 
     @property
+    def scale(self) -> str:
+        """How many DAEs per data set, against the paper's."""
+        from .fig8 import runs_text
+        return runs_text([len(v) for v in self.losses.values()], PAPER_RUNS).replace(
+            "runs", "DAEs")
+
+    @property
     def n_negative(self) -> int:
         return sum(bool(r < 0) for r in self.rho.values())
 

@@ -44,8 +44,20 @@ class SearchScores:
         return max((len(s) for s in self.scores.values()), default=0)
 
     @property
+    def scale(self) -> str:
+        """How many runs per data set, against the paper's (partial searches say so)."""
+        return runs_text([len(s) for s in self.scores.values()], PAPER_RUNS)
+
+    @property
     def best(self) -> dict[str, float]:
         return {d: float(np.nanmax(s)) for d, s in self.scores.items()}
+
+
+def runs_text(counts: list[int], paper: int) -> str:
+    """"6 of the paper's 100 runs per data set", or "62 to 100 of ..." when they differ."""
+    lo, hi = min(counts, default=0), max(counts, default=0)
+    n = str(hi) if lo == hi else f"{lo} to {hi}"
+    return f"{n} of the paper's {paper} runs per data set"
 
 
 def compute_search(pipe, table: int) -> SearchScores:
