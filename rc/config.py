@@ -65,6 +65,34 @@ class Profile:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def scale(self, what: str) -> str:
+        """At what scale this profile computes ``what``, for a figure's caption.
+
+        ``what``: ``"tables"`` (the DAEs of Tables 1 and 2 and every RC evaluation of
+        them), ``"search"`` (the random searches), ``"loss"`` (the loss-vs-score DAEs).
+        """
+        images = "the paper's 1,000 test images (all 120 of Simple Superposition)" \
+            if self.n_test is None else f"{self.n_test} test images per data set"
+        if what == "tables":
+            if self.tables_from_search and self.train_limit is None and self.search_tflop is None:
+                dae = "the best DAEs of its own 100-run searches, trained in full"
+            else:
+                dae = ("the paper's configurations, trained on "
+                       + ("all" if self.train_limit is None else f"at most {self.train_limit:,}")
+                       + " images" + ("" if self.train_tflop is None
+                                      else f" within {self.train_tflop:g} TFLOP each")
+                       + f", at most {self.max_epochs} epochs")
+            return f"{self.name} profile: {dae}; {images}; one RC run per image"
+        if what in ("search", "loss"):
+            runs = self.search_runs if what == "search" else self.loss_runs
+            noun = "runs" if what == "search" else "DAEs"
+            data = ("all" if self.search_train_limit is None
+                    else f"at most {self.search_train_limit:,}")
+            cap = "" if self.search_tflop is None else f" within {self.search_tflop:g} TFLOP"
+            return (f"{self.name} profile: {runs} of the paper's 100 {noun} per data set, "
+                    f"each trained on {data} images{cap}, at most {self.max_epochs} epochs")
+        raise ValueError(f"what must be 'tables', 'search' or 'loss'; got {what!r}")
+
 
 PROFILES: dict[str, Profile] = {
     "ci": Profile(

@@ -57,6 +57,7 @@ class LossVsScore:
     profile: str
     losses: dict[str, np.ndarray]
     scores: dict[str, np.ndarray]
+    scale: str                      # the profile's scale, with the DAEs stored
 
     @property
     def datasets(self) -> list[str]:
@@ -73,13 +74,6 @@ class LossVsScore:
                 for d in self.losses}
 
     @property
-    def scale(self) -> str:
-        """How many DAEs per data set, against the paper's."""
-        from .fig8 import runs_text
-        return runs_text([len(v) for v in self.losses.values()], PAPER_RUNS).replace(
-            "runs", "DAEs")
-
-    @property
     def n_negative(self) -> int:
         return sum(bool(r < 0) for r in self.rho.values())
 
@@ -92,10 +86,13 @@ class LossVsScore:
 
 def compute(pipe) -> LossVsScore:
     """The loss-vs-score runs of every data set of the profile."""
+    from .fig8 import scale_text
+
     runs = {d: pipe.loss_runs(d) for d in pipe.profile.datasets}
     return LossVsScore(pipe.profile.name,
                        {d: np.array([r.best_val_loss for r in rs], float) for d, rs in runs.items()},
-                       {d: np.array([r.score for r in rs], float) for d, rs in runs.items()})
+                       {d: np.array([r.score for r in rs], float) for d, rs in runs.items()},
+                       scale_text(pipe.profile, "loss", [len(rs) for rs in runs.values()]))
 
 
 def claims(result: LossVsScore) -> list[Claim]:

@@ -38,36 +38,33 @@ class SearchScores:
     profile: str
     scores: dict[str, np.ndarray]
     paper_best: dict[str, float]
+    scale: str                      # the profile's scale, with the runs stored
 
     @property
     def runs(self) -> int:
         return max((len(s) for s in self.scores.values()), default=0)
 
     @property
-    def scale(self) -> str:
-        """How many runs per data set, against the paper's (partial searches say so)."""
-        return runs_text([len(s) for s in self.scores.values()], PAPER_RUNS)
-
-    @property
     def best(self) -> dict[str, float]:
         return {d: float(np.nanmax(s)) for d, s in self.scores.items()}
 
 
-def runs_text(counts: list[int], paper: int) -> str:
-    """"6 of the paper's 100 runs per data set", or "62 to 100 of ..." when they differ."""
+def scale_text(profile, what: str, counts: list[int]) -> str:
+    """The profile's scale for ``what`` ("search" or "loss"), with the number of runs that
+    are stored ("62 to 100 of the paper's 100 runs" for a search still in progress)."""
+    planned = profile.search_runs if what == "search" else profile.loss_runs
     lo, hi = min(counts, default=0), max(counts, default=0)
-    n = str(hi) if lo == hi else f"{lo} to {hi}"
-    return f"{n} of the paper's {paper} runs per data set"
+    stored = str(hi) if lo == hi else f"{lo} to {hi}"
+    return profile.scale(what).replace(f" {planned} of the paper's", f" {stored} of the paper's", 1)
 
 
 def compute_search(pipe, table: int) -> SearchScores:
     """The search of Table ``table`` for every data set of the profile that has it."""
     paper = (table1.PAPER if table == 1 else table2.PAPER)
     datasets = [d for d in pipe.profile.datasets if d in paper]
-    return SearchScores(table, pipe.profile.name,
-                        {d: np.array([r.score for r in pipe.search(d, table)], float)
-                         for d in datasets},
-                        {d: paper[d].score for d in datasets})
+    scores = {d: np.array([r.score for r in pipe.search(d, table)], float) for d in datasets}
+    return SearchScores(table, pipe.profile.name, scores, {d: paper[d].score for d in datasets},
+                        scale_text(pipe.profile, "search", [len(s) for s in scores.values()]))
 
 
 def compute(pipe) -> SearchScores:

@@ -1,0 +1,37 @@
+"""Small Sphinx additions for the book (loaded from _config.yml).
+
+* Each inline or external script is included once per page: Jupyter Book 1.x adds the
+  configuration script of sphinx-thebe twice to notebook pages, which browsers report as
+  an error ("Identifier 'THEBE_JS_URL' has already been declared").
+* ``numfig`` stays as _config.yml sets it: sphinx-jupyterbook-latex switches it on for
+  every builder, which would add automatic numbers ("Fig. 7") to figures that carry the
+  paper's numbers in their captions.
+"""
+from __future__ import annotations
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        name = getattr(script, "filename", script) or ""  # inline: None or ""
+        key = (str(name), repr(sorted(getattr(script, "attributes", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"] = unique
+
+
+def _remember_numfig(app, config) -> None:
+    app._rc_book_numfig = config.numfig
+
+
+def _restore_numfig(app) -> None:
+    if app.builder.format == "html":
+        app.config.numfig = app._rc_book_numfig
+
+
+def setup(app):
+    app.connect("config-inited", _remember_numfig, priority=100)  # before the others
+    app.connect("builder-inited", _restore_numfig, priority=900)
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
