@@ -19,7 +19,7 @@ endif
 BUDGET ?=
 PAPER_ARGS ?=
 
-.PHONY: install test test-fast book book-build paper paper-status clean bench
+.PHONY: install test test-fast book book-build paper paper-status lock clean bench
 
 ifeq ($(PYTHON),.venv/bin/python)
 $(PYTHON):
@@ -27,10 +27,11 @@ $(PYTHON):
 VENV_DEP := $(PYTHON)
 endif
 
-$(STAMP): pyproject.toml | $(VENV_DEP)
-	$(PYTHON) -m pip install -q --upgrade pip
-	$(PYTHON) -m pip install -q "$(TORCH_SPEC)"
-	$(PYTHON) -m pip install -q -e ".[book,test]"
+# Exact versions from the lock (constraints.txt; `make lock` updates it).
+$(STAMP): pyproject.toml constraints.txt | $(VENV_DEP)
+	$(PYTHON) -m pip install -q -c constraints.txt --upgrade pip
+	$(PYTHON) -m pip install -q -c constraints.txt "$(TORCH_SPEC)"
+	$(PYTHON) -m pip install -q -c constraints.txt -e ".[book,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -62,6 +63,16 @@ book-build: $(STAMP)
 bench: $(STAMP)
 	$(PYTHON) benchmarks/bench_rc.py
 	$(PYTHON) benchmarks/bench_train.py
+
+# Re-resolve the environment from pyproject.toml's ranges and write the lock
+# (constraints.txt and environment.yml) from what got installed.
+lock:
+	rm -rf .venv-lock && python3 -m venv .venv-lock
+	.venv-lock/bin/python -m pip install -q --upgrade pip
+	.venv-lock/bin/python -m pip install -q "$(TORCH_SPEC)"
+	.venv-lock/bin/python -m pip install -q -e ".[book,test]"
+	.venv-lock/bin/python scripts/lock.py --python .venv-lock/bin/python
+	rm -rf .venv-lock
 
 clean:
 	rm -rf _build book/executed .pytest_cache

@@ -34,6 +34,21 @@ class RCResult:
     coefficients. With ``groups``: ami and confidence (N, n_iters + 1), for the initial
     gamma and after every E-step. With ``keep_history``: gamma_history (n_iters + 1, N, H,
     W, K) and mu_history (n_iters, N, H, W, K), the DAE outputs of every R-step.
+
+    Attributes
+    ----------
+    gamma : ndarray, shape (N, H, W, K)
+        Final assignments.
+    log_likelihood : ndarray, shape (N, 2 * n_iters + 1)
+        The traced log-likelihood.
+    pi : ndarray, shape (N, K)
+        Final mixing coefficients.
+    ami, confidence : ndarray, shape (N, n_iters + 1), or None
+        Scores per iteration (given ``groups``).
+    gamma_history, mu_history : ndarray or None
+        Assignments and reconstructions of every iteration (given ``keep_history``).
+    config : dict
+        The settings of the run.
     """
 
     gamma: np.ndarray
@@ -55,7 +70,7 @@ def initial_gamma(k: int, image_ids, shape: tuple[int, int], init: str, seed: in
                   ) -> np.ndarray:
     """Initial assignments (len(image_ids), K, H*W), float32, summing to one over K.
 
-    gaussian: |n| / sum_j |n_j| with n ~ N(0, 1) per pixel and cluster (the paper's);
+    gaussian: ``|n| / sum_j |n_j|`` with n ~ N(0, 1) per pixel and cluster (the paper's);
     uniform: U(0.25, 0.75) normalised; spatial: a fixed, seed-free partition of the image
     into K overlapping linear ramps along the columns (hat functions). The random inits
     of image ``i`` come from its own stream ``(seed, i)``, so a run on a subset of images
@@ -163,6 +178,45 @@ def reconstruction_clustering(
     ``image_ids[i]``) on the CPU (default ids 0..N-1), so results do not depend on the
     chunk size or the device beyond float rounding, and re-running a subset of images
     with their ids (e.g. with ``keep_history``) reproduces their runs.
+
+    Parameters
+    ----------
+    dae : torch.nn.Module or callable
+        Maps a (B, H*W) batch to Bernoulli means of the same shape.
+    images : array_like, shape (N, H, W)
+        Binary images.
+    k : int
+        Number of clusters.
+    n_iters : int
+        RC iterations (R-step then E-step).
+    e_step : {"soft", "hard"}
+        Posterior assignments, or their one-hot argmax (K-means-like).
+    init : {"gaussian", "uniform", "spatial"}
+        Initial assignments (:func:`initial_gamma`).
+    estimate_pi : bool
+        Re-estimate the mixing coefficients after every E-step (else uniform).
+    seed : int
+        Seed of the initial assignments.
+    groups : array_like, shape (N, H, W), optional
+        True groups: adds AMI and confidence after every iteration.
+    keep_history : bool
+        Keep the assignments and reconstructions of every iteration.
+    average_method : str
+        Normaliser of the AMI (``"max"``: the paper's).
+    image_ids : array_like of int, optional
+        The images' indices for their random starts (default ``0..N-1``).
+    batch_size : int, optional
+        Images per chunk (default: chunks of bounded memory).
+    device : str or torch.device, optional
+        Where to run (default: the model's device).
+    progress : bool
+        Show a progress bar over chunks.
+
+    Returns
+    -------
+    RCResult
+        Final assignments, log-likelihood traces, mixing coefficients, and the scores and
+        histories asked for.
     """
     x_np = as_binary_images(images)
     n, h, w = x_np.shape

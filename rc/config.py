@@ -25,6 +25,37 @@ class Profile:
     ``train_tflop * 1e12 / (6 * n_pixels * n_hidden * n_train)`` (the multiply-adds of
     the forward and backward passes), a machine-independent stand-in for a time limit
     that keeps results deterministic. None means no cap beyond ``max_epochs``.
+
+    Attributes
+    ----------
+    name, description : str
+        The profile's name (its results folder) and what it is for.
+    n_test : int or None
+        Scored test images per data set (None: the paper's 1,000, or all 120).
+    train_limit : int or None
+        First images of a training split used for the table DAEs (None: all).
+    max_epochs, patience : int
+        The stopping rule of every training.
+    train_tflop : float or None
+        Compute cap per table DAE.
+    ks : tuple of int
+        The numbers of clusters of Figure 4a.
+    n_iters : int
+        RC iterations.
+    tables_from_search : bool
+        The table DAEs are the best runs of our searches (else the paper's configurations).
+    search_runs, loss_runs : int
+        Runs per random search and DAEs per loss-vs-score study.
+    search_train_limit : int or None
+        First training images used by search and loss-study DAEs.
+    search_tflop : float or None
+        Compute cap per search or loss-study DAE.
+    cache_data : bool
+        Cache generated data sets on disk.
+    seed : int
+        Seed of the data, the table DAEs and RC.
+    datasets : tuple of str
+        The data sets the experiments cover.
     """
 
     name: str
@@ -149,7 +180,17 @@ def profile_table(names=("ci", "default", "paper")):
 
 
 def get_profile(profile: str | Profile) -> Profile:
-    """The :class:`Profile` named ``profile`` (or ``profile`` itself if it is one)."""
+    """Look up a profile by name.
+
+    Parameters
+    ----------
+    profile : str or Profile
+        ``"ci"``, ``"default"`` or ``"paper"``; a :class:`Profile` is returned as it is.
+
+    Returns
+    -------
+    Profile
+    """
     if isinstance(profile, Profile):
         return profile
     if profile not in PROFILES:

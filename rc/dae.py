@@ -2,7 +2,7 @@
 
 One fully connected hidden layer, a linear output layer squashed by a logistic sigmoid
 (the Bernoulli means), trained (in :mod:`rc.training`) to undo salt-and-pepper noise with
-the binomial cross-entropy (PROTOCOL.md).
+the binomial cross-entropy (the book's protocol page, book/protocol.md).
 """
 from __future__ import annotations
 
@@ -35,6 +35,17 @@ class DAE(nn.Module):
     give its initialisation; PyTorch's default (+-1/sqrt(fan_in), biases included) killed
     most ReLU units of the Bars DAE at Table 1's learning rate of 0.77 and RC failed
     (AMI 0.07), whereas Glorot reached 0.93 (see the library notes in the book).
+
+    Parameters
+    ----------
+    n_pixels : int
+        Input and output size (H * W).
+    n_hidden : int
+        Hidden units.
+    activation : {"relu", "tanh", "sigmoid"}
+        Activation of the hidden layer.
+    seed : int, optional
+        Seed of the initial weights.
     """
 
     def __init__(self, n_pixels: int, n_hidden: int, activation: str = "relu",
@@ -86,6 +97,20 @@ def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator | None
     """Corrupt each pixel with probability ``p``: a corrupted pixel becomes 1 or 0 (1/2 each).
 
     One uniform draw per pixel decides both: u < p/2 -> 1, p/2 <= u < p -> 0, else kept.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        Binary images (any shape).
+    p : float
+        Corruption probability; 0 returns ``x`` itself and draws nothing.
+    generator : torch.Generator, optional
+        Source of the uniform draws (on ``x``'s device).
+
+    Returns
+    -------
+    torch.Tensor
+        The corrupted copy.
     """
     if p <= 0:
         return x
@@ -102,8 +127,23 @@ def save_dae(path, dae: DAE, history=None, **meta) -> Path:
     """Write the DAE's config, weights, optional training history and metadata to ``path``.
 
     The file is an ``.npz`` (:func:`rc.storage.write_npz`): one array per weight tensor and
-    a JSON part, readable without ``rc`` or pickles. ``history`` is a
-    :class:`~rc.training.TrainHistory` (or its dict); ``meta`` any JSON-able values.
+    a JSON part, readable without ``rc`` or pickles; it is written atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write.
+    dae : DAE
+        The network.
+    history : TrainHistory or dict, optional
+        How it was trained.
+    **meta
+        Any JSON-able values to store beside it.
+
+    Returns
+    -------
+    Path
+        ``path``.
     """
     arrays, doc = dae_record(dae)
     doc["history"] = history.to_dict() if hasattr(history, "to_dict") else history
@@ -125,7 +165,22 @@ def dae_from_record(arrays: dict[str, np.ndarray], doc: dict, device=None) -> DA
 
 
 def load_dae(path, device=None) -> tuple[DAE, dict]:
-    """Read a DAE saved by :func:`save_dae`; returns (dae, {"history": ..., "meta": ...})."""
+    """Read a DAE saved by :func:`save_dae`.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    device : str or torch.device, optional
+        Where to put the network (default: CUDA if available).
+
+    Returns
+    -------
+    dae : DAE
+        In evaluation mode.
+    info : dict
+        ``{"history": ..., "meta": ...}`` as saved.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved DAE at {path}")

@@ -240,7 +240,18 @@ def label(name: str) -> str:
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """Return the :class:`DatasetInfo` of data set ``name`` (a fresh copy each call)."""
+    """The static facts of a data set: image shape, K, objects per image, split sizes.
+
+    Parameters
+    ----------
+    name : str
+        A data set of :data:`DATASETS`.
+
+    Returns
+    -------
+    DatasetInfo
+        A fresh copy on every call.
+    """
     check_choice(name, "data set", DATASETS)
     info = _INFO[name]
     return dataclasses.replace(info, split_sizes=dict(info.split_sizes))
@@ -549,6 +560,26 @@ def load_dataset(
     With ``cache=True`` the full split is generated once and stored as a compressed file
     (see :func:`cache_path`); later calls read it. ``cache=False`` neither reads nor writes
     that file and renders only the requested images.
+
+    Parameters
+    ----------
+    name : str
+        A data set of :data:`DATASETS`.
+    split : str
+        ``"train_single"``, ``"train_multi"`` or ``"test"``.
+    seed : int
+        Seed of the generator (every random choice of the split comes from it).
+    n : int, optional
+        How many images, from the first; default all of the split.
+    cache : bool
+        Keep the whole split in ``$RC_DATA/generated/`` and read it from there.
+
+    Returns
+    -------
+    images : ndarray of float32, shape (n, H, W)
+        Binary images.
+    groups : ndarray of int64, shape (n, H, W)
+        The object of every pixel; 0 for background and overlaps.
     """
     seed = _check_args(name, split, seed)
     size = _INFO[name].split_sizes[split]

@@ -377,8 +377,9 @@ def ami(
 
     Returns
     -------
-    (N,) float64 array: entry n equals ``sklearn.metrics.adjusted_mutual_info_score(
-    labels_true[n][mask[n]], labels_pred[n][mask[n]], average_method=average_method)``,
+    (N,) float64 array: entry n equals
+    ``adjusted_mutual_info_score(labels_true[n][mask[n]], labels_pred[n][mask[n]])`` of
+    ``sklearn.metrics`` (with ``average_method``),
     including its conventions: 1.0 when both labelings have a single class or no pixel,
     0.0 when exactly one of them has a single class. Images whose AMI is ill-conditioned
     (round-off could move it by > 1e-10, e.g. all-distinct labels) are computed by calling

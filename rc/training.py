@@ -11,7 +11,8 @@ and one batched matrix product (``torch.baddbmm`` / ``torch.bmm``) serves all M 
 of a minibatch step. The members stay independent: each has its own learning rate, noise
 level, early stopping, best-weights snapshot and random stream.
 
-The procedure (PROTOCOL.md, Appendix B of the paper), for every member:
+The procedure (Appendix B of the paper; the book's protocol page, book/protocol.md), for
+every member:
 
 * its weights start as ``DAE(D, n_hidden, activation, seed=seed)``'s (or as a given DAE's);
 * its own ``torch.Generator`` seeded with ``seed`` draws, in this order: the validation
@@ -75,7 +76,25 @@ class DeadlineReached(RuntimeError):
 
 @dataclass
 class TrainHistory:
-    """What happened while training: per-epoch losses (index 0 = before training)."""
+    """What happened while training: per-epoch losses (index 0 = before training).
+
+    Attributes
+    ----------
+    train_loss, val_loss : list of float
+        Mean training and validation loss per epoch (``train_loss[0]`` is NaN).
+    best_epoch : int
+        The epoch of the kept weights; ``best_val_loss`` its validation loss.
+    epochs : int
+        Epochs trained.
+    seconds : float
+        Wall time.
+    stopped : str
+        "early stopping", "max epochs", "time limit" or "diverged".
+    device : str
+        Where it trained.
+    config : dict
+        The training's settings.
+    """
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
@@ -519,6 +538,36 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     ``deadline`` (a ``time.monotonic()`` value) stops training after the epoch in which it
     passes by raising :class:`DeadlineReached`; members finished by then have been handed
     to ``on_member_done``, the others are dropped (for budgets of resumable searches).
+
+    Parameters
+    ----------
+    images : array_like, shape (N, H, W) or (N, D)
+        Binary training images, shared by all members.
+    configs : list of dict
+        One configuration per member (keys above).
+    batch_size, max_epochs, patience, val_fraction : int, int, int, float
+        The training settings of :func:`train_dae`, shared by all members.
+    device : str or torch.device, optional
+        Where to train (default: CUDA if available).
+    max_members : int, optional
+        Largest (sub-)group trained at once.
+    max_seconds : float, optional
+        Wall-time limit of each (sub-)group.
+    progress : bool
+        Progress bars.
+    on_member_done : callable, optional
+        ``on_member_done(index, dae, history)`` as each member stops.
+    initial : list of DAE, optional
+        Starting modules, trained in place.
+    grouping : {"architecture", "activation", "all"}
+        Which members share batched products.
+    deadline : float, optional
+        ``time.monotonic()`` value after which training stops.
+
+    Returns
+    -------
+    list of (DAE, TrainHistory)
+        Per configuration, in the order of ``configs``.
     """
     if isinstance(configs, Mapping) or not isinstance(configs, Sequence):
         raise ValueError(f"configs must be a list of dicts; got {type(configs).__name__}")
@@ -609,6 +658,23 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
         Binary training images.
     learning_rate, noise : float
         SGD step size (> 0) and salt-and-pepper probability in [0, 1).
+    batch_size : int
+        Images per minibatch.
+    max_epochs, patience : int
+        Stopping rule: at most ``max_epochs``; stop after ``patience`` epochs without a
+        new best validation loss.
+    val_fraction : float
+        The last fraction of ``images`` that validates.
+    seed : int
+        Seed of the corruption and ordering stream.
+    device : str or torch.device, optional
+        Where to train (default: CUDA if available).
+    max_seconds : float, optional
+        Wall-time limit.
+    progress : bool
+        Progress bar.
+    deadline : float, optional
+        ``time.monotonic()`` value after which training stops with an error.
 
     Returns
     -------

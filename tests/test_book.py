@@ -274,3 +274,32 @@ def test_a_changed_setting_gives_what_an_empty_cache_gives(tmp_path):
     page = "book/executed/04_results.ipynb"
     assert _outputs(tmp_path / "after" / page) == _outputs(tmp_path / "fresh" / page)
     assert _outputs(tmp_path / "after" / page) != _outputs(tmp_path / "before" / page)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_the_built_site_in_a_browser_without_network(shared_ci_book):
+    """Every page in headless Chromium, offline: math typeset, images loaded, no errors,
+    the paper's figure numbers in the captions; screenshots of every page."""
+    import shutil
+
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("Debian's chromium and chromium-driver are not installed (.ci/run "
+                    "installs them)")
+    out, result, _ = shared_ci_book
+    assert result.returncode == 0
+    shots = out / "screenshots"
+    check = subprocess.run([sys.executable, str(REPO / "scripts" / "check_site.py"),
+                            str(out / "_build" / "html"), "--screenshots", str(shots),
+                            "--report", str(out / "site-report.json")],
+                           cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert check.returncode == 0, check.stdout[-4000:] + check.stderr[-2000:]
+    report = json.loads((out / "site-report.json").read_text())
+    assert len(report) == len(_toc_files(yaml.safe_load((REPO / "_toc.yml").read_text())
+                                         ["parts"])) + 1  # every page, the root too
+    captions = " ".join(c for page in report.values() for c in page["captions"])
+    for number in ("1c", "2b", "3", "4a", "4b", "5", "6a", "6b", "7", "8", "9", "10", "11"):
+        assert f"Figure {number}" in captions, number
+    # MathJax is served by the site on every page with math (the raw-TeX check is above)
+    assert sum(r["mathjax"] for r in report.values()) >= 6
+    assert len(list(shots.glob("*.png"))) == len(report)
