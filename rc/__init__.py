@@ -19,7 +19,7 @@ from .clustering import RCResult, reconstruction_clustering
 from .config import PROFILES, Profile, get_profile
 from .dae import DAE, load_dae, salt_and_pepper, save_dae
 from .datasets import DATASETS, SPLITS, dataset_info, load_dataset
-from .metrics import ami, score
+from .metrics import ami, ari, score
 from .pipeline import Pipeline
 from .training import TrainHistory, train_dae, train_population
 
@@ -35,7 +35,7 @@ def __getattr__(name):  # rc.plots / rc.scorecard on first use: matplotlib is no
 
 __all__ = [
     "DATASETS", "SPLITS", "DAE", "MissingResultError", "PROFILES", "Pipeline", "Profile",
-    "RCResult", "TrainHistory", "ami", "dataset_info", "get_profile", "load_dae",
+    "RCResult", "TrainHistory", "ami", "ari", "dataset_info", "get_profile", "load_dae",
     "load_dataset", "paper", "reconstruction_clustering", "salt_and_pepper", "save_dae",
     "score", "train_dae", "train_population",
 ]

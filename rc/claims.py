@@ -38,6 +38,7 @@ class Claim:
     rule: str        # how ours is compared with the paper's value
     holds: bool | None
     detail: str = ""  # how ours was measured, or why the claim is not tested
+    spread: str = ""  # how much ours varies (over trainings, restarts, test images)
 
     @property
     def verdict(self) -> str:

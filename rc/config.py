@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .datasets import DATASETS
+from .datasets import DATASETS, label
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,21 @@ class Profile:
         Seed of the data, the table DAEs and RC.
     datasets : tuple of str
         The data sets the experiments cover.
+    full_searches : tuple of str
+        Data sets whose single-object search and loss-vs-score study run at the paper's
+        full size (100 runs, all images, no compute cap) whatever the other settings.
+    spread_seeds : int
+        Trainings per table configuration (its own seed and others) for the spread of a
+        score over trainings.
+    spread_tables : tuple of int
+        The tables whose configurations get that spread.
+    rc_restarts : int
+        RC runs (random starts) per table DAE for the spread over restarts.
+    n_val : int or None
+        Validation images that score every search run for the unbiased selection rule
+        (None: 1,000).
+    n_boot : int
+        Bootstrap resamples of the test images for the intervals of the scores.
     """
 
     name: str
@@ -73,6 +88,12 @@ class Profile:
     search_tflop: float | None = None  # compute cap per search / loss-vs-score DAE
     loss_runs: int = 100               # DAEs per data set for the loss-vs-score figure
     cache_data: bool = True            # cache generated data sets on disk
+    full_searches: tuple[str, ...] = ()  # searches at the paper's full size regardless
+    spread_seeds: int = 5              # trainings per table configuration (robustness)
+    spread_tables: tuple[int, ...] = (1, 2)
+    rc_restarts: int = 10              # RC random starts per table DAE (robustness)
+    n_val: int | None = None           # validation images per search run; None: 1,000
+    n_boot: int = 1000                 # bootstrap resamples of the test images
     seed: int = 0
     datasets: tuple[str, ...] = DATASETS
 
@@ -88,9 +109,8 @@ class Profile:
         if unknown:
             raise ValueError(f"unknown profile setting(s) {unknown}; the settings are "
                              f"{sorted(fields)}")
-        if "ks" in changes or "datasets" in changes:
-            changes = {**changes, **{k: tuple(changes[k]) for k in ("ks", "datasets")
-                                     if k in changes}}
+        tuples = ("ks", "datasets", "full_searches", "spread_tables")
+        changes = {k: tuple(v) if k in tuples else v for k, v in changes.items()}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -120,8 +140,14 @@ class Profile:
             data = ("all" if self.search_train_limit is None
                     else f"at most {self.search_train_limit:,}")
             cap = "" if self.search_tflop is None else f" within {self.search_tflop:g} TFLOP"
-            return (f"{self.name} profile: {runs} of the paper's 100 {noun} per data set, "
+            text = (f"{self.name} profile: {runs} of the paper's 100 {noun} per data set, "
                     f"each trained on {data} images{cap}, at most {self.max_epochs} epochs")
+            full = [label(d) for d in self.full_searches if d in self.datasets]
+            if full and (runs, self.search_train_limit, self.search_tflop) != (100, None, None):
+                text += (f"; {' and '.join(full)} at the paper's full size (100 {noun}, all "
+                         f"images, up to {self.max_epochs} epochs)"
+                         + ("" if what == "loss" else " for single-object training"))
+            return text
         raise ValueError(f"what must be 'tables', 'search' or 'loss'; got {what!r}")
 
 
@@ -130,7 +156,7 @@ PROFILES: dict[str, Profile] = {
         name="ci", description="tiny sizes for tests: every notebook in seconds",
         n_test=24, train_limit=400, max_epochs=4, patience=2, ks=(2, 3), n_iters=4,
         tables_from_search=False, search_runs=2, search_train_limit=200, loss_runs=3,
-        cache_data=False,
+        cache_data=False, spread_seeds=2, rc_restarts=2, n_val=16, n_boot=200,
     ),
     "default": Profile(
         name="default",
@@ -138,6 +164,8 @@ PROFILES: dict[str, Profile] = {
                     "full scored test sets, a small random search",
         train_limit=10_000, train_tflop=1.5, tables_from_search=False,
         search_runs=6, search_train_limit=2_000, search_tflop=0.15, loss_runs=6,
+        full_searches=("simple_superposition", "bars"), spread_seeds=3, spread_tables=(1,),
+        rc_restarts=5, n_val=300,
     ),
     "paper": Profile(
         name="paper", description="the full protocol of the paper (meant for a GPU)",
@@ -159,7 +187,8 @@ MEANING: dict[str, str] = {
 #: The profile settings shown in the book's comparison of profiles.
 SHOWN_FIELDS = ("n_test", "train_limit", "max_epochs", "train_tflop", "ks", "n_iters",
                 "tables_from_search", "search_runs", "search_train_limit", "search_tflop",
-                "loss_runs")
+                "loss_runs", "full_searches", "spread_seeds", "spread_tables", "rc_restarts",
+                "n_val", "n_boot")
 
 
 def meaning(profile: str | Profile) -> str:

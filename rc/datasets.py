@@ -53,7 +53,10 @@ DATASETS: tuple[str, ...] = (
     "mnist_shape",
     "multi_mnist",
 )
-SPLITS: tuple[str, ...] = ("train_single", "train_multi", "test")
+SPLITS: tuple[str, ...] = ("train_single", "train_multi", "test", "validation")
+#: First MNIST test digit of the validation split (digits of the scored test images come
+#: before it; MNIST+Shape uses the test digits in order).
+_VALIDATION_DIGITS = 5000
 #: Display names of the data sets (the one place they are defined).
 LABELS: dict[str, str] = {
     "simple_superposition": "Simple Superposition",
@@ -225,11 +228,11 @@ _INFO: dict[str, DatasetInfo] = {
     info.name: info
     for info in (
         DatasetInfo("simple_superposition", (8, 8), 2, 2, {"train_single": 16, "test": 120}, 120),
-        DatasetInfo("shapes", (28, 28), 3, 3, {"train_single": 10000, "train_multi": 60000, "test": 10000}, 1000),
-        DatasetInfo("bars", (20, 20), 12, 12, {"train_single": 200, "train_multi": 60000, "test": 10000}, 1000),
-        DatasetInfo("corners", (28, 28), 5, 5, {"train_single": 5000, "train_multi": 60000, "test": 10000}, 1000),
-        DatasetInfo("mnist_shape", (28, 28), 2, 2, {"train_single": 10000, "train_multi": 60000, "test": 10000}, 1000),
-        DatasetInfo("multi_mnist", (48, 48), 3, 3, {"train_single": 60000, "train_multi": 60000, "test": 10000}, 1000),
+        DatasetInfo("shapes", (28, 28), 3, 3, {"train_single": 10000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+        DatasetInfo("bars", (20, 20), 12, 12, {"train_single": 200, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+        DatasetInfo("corners", (28, 28), 5, 5, {"train_single": 5000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+        DatasetInfo("mnist_shape", (28, 28), 2, 2, {"train_single": 10000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+        DatasetInfo("multi_mnist", (48, 48), 3, 3, {"train_single": 60000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
     )
 }
 
@@ -460,15 +463,18 @@ def _plan_mnist_shape(rng: np.random.Generator, split: str, size: int) -> _Plan:
         cols = np.where(is_shape, shape_cols, 0)
         return _Plan((28, 28), size, (_Slot(bank, ids, rows, cols, 1),))
     raw, _ = load_mnist("train" if split == "train_multi" else "test")
-    digits = _Slot(_binarise(raw[:size]), np.arange(size), zeros, zeros, 1)
+    first = _VALIDATION_DIGITS if split == "validation" else 0
+    digits = _Slot(_binarise(raw[first:first + size]), np.arange(size), zeros, zeros, 1)
     return _Plan((28, 28), size, (digits, *_shape_slots(rng, size, 1, (28, 28), 2)))
 
 
 def _plan_multi_mnist(rng: np.random.Generator, split: str, size: int) -> _Plan:
-    raw, _ = load_mnist("test" if split == "test" else "train")
+    raw, _ = load_mnist("test" if split in ("test", "validation") else "train")
     bank, box = _cropped_digits(raw)
     if split == "train_single":
         ids = np.arange(size)[:, None]
+    elif split == "validation":
+        ids = rng.integers(_VALIDATION_DIGITS, len(raw), size=(size, 3))
     else:
         ids = rng.integers(0, len(raw), size=(size, 3))
     rows = _positions(rng, 48 - box[ids, 0])
@@ -566,7 +572,7 @@ def load_dataset(
     name : str
         A data set of :data:`DATASETS`.
     split : str
-        ``"train_single"``, ``"train_multi"`` or ``"test"``.
+        ``"train_single"``, ``"train_multi"``, ``"test"`` or ``"validation"``.
     seed : int
         Seed of the generator (every random choice of the split comes from it).
     n : int, optional

@@ -34,11 +34,12 @@ from sklearn.metrics import adjusted_mutual_info_score
 
 from ._checks import check_choice
 
-__all__ = ["ami", "score", "AVERAGE_METHODS"]
+__all__ = ["ami", "ari", "score", "AVERAGE_METHODS"]
 
 AVERAGE_METHODS = ("max", "min", "arithmetic", "geometric")
 #: Version of the per-image scores; part of every cached evaluation's key.
-VERSION = 1
+#: 2: evaluations also hold the final ARI and AMI with the arithmetic normaliser.
+VERSION = 2
 
 _EPS = float(np.finfo(np.float64).eps)
 # Largest number of cells of a dense (images x true labels x predicted labels) table.
@@ -399,6 +400,55 @@ def ami(
             lt[i][m[i]], lp[i][m[i]], average_method=average_method
         )
     return out
+
+
+def ari(labels_true: np.ndarray, labels_pred: np.ndarray,
+        mask: np.ndarray | None = None) -> np.ndarray:
+    """Adjusted Rand index of every image (row) of two labelings.
+
+    Computed as scikit-learn computes it, from the pair confusion matrix in integers
+    (true positives ``tp``: pairs together in both labelings, ``fn``: together only in
+    ``labels_true``, ``fp``: only in ``labels_pred``, ``tn``: in neither), as
+    ``2 (tp tn - fn fp) / ((tp + fn)(fn + tn) + (tp + fp)(fp + tn))``, and 1.0 when
+    ``fn = fp = 0`` (identical partitions, or fewer than two pixels). Over the pixels of
+    ``mask`` with ``groups != 0`` this is the foreground ARI ("FG-ARI") of later
+    object-discovery work.
+
+    Parameters
+    ----------
+    labels_true, labels_pred : array_like, shape (N, P)
+        Non-negative integer labels.
+    mask : array_like of bool, shape (N, P), optional
+        The pixels to score (default: all).
+
+    Returns
+    -------
+    ndarray of float64, shape (N,)
+        Entry n equals ``sklearn.metrics.adjusted_rand_score`` of the masked row n.
+    """
+    lt = _as_labels(labels_true, "labels_true")
+    lp = _as_labels(labels_pred, "labels_pred")
+    if lt.shape != lp.shape:
+        raise ValueError(
+            f"labels_true and labels_pred must have the same shape; got {lt.shape} and {lp.shape}"
+        )
+    m = _as_mask(mask, lt.shape)
+    n_img = lt.shape[0]
+    row_img, a, col_img, b, cell_row, _, nij, n = _tables(lt, lp, m)
+    a, b, nij, n = (x.astype(np.int64) for x in (a, b, nij, n))
+    sum_squares = np.bincount(row_img[cell_row], weights=nij * nij, minlength=n_img)
+    sum_squares = np.rint(sum_squares).astype(np.int64)
+    rows = np.rint(np.bincount(row_img, weights=a * a, minlength=n_img)).astype(np.int64)
+    cols = np.rint(np.bincount(col_img, weights=b * b, minlength=n_img)).astype(np.int64)
+    tp = sum_squares - n
+    fp = cols - sum_squares            # contingency . n_k, summed: sum_j b_j^2
+    fn = rows - sum_squares
+    tn = n * n - fp - fn - sum_squares
+    num = 2.0 * (tp.astype(np.float64) * tn - fn.astype(np.float64) * fp)
+    den = ((tp + fn).astype(np.float64) * (fn + tn) + (tp + fp).astype(np.float64) * (fp + tn))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = num / den
+    return np.where((fn == 0) & (fp == 0), 1.0, out)
 
 
 def score(groups, gamma, average_method: str = "max") -> tuple[np.ndarray, np.ndarray]:

@@ -32,7 +32,7 @@ from .cache import Cache, MissingResultError, Record
 from .config import Profile, epoch_cap, get_profile
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
-from .metrics import score
+from .metrics import ami, ari, score
 from .search import search_configs
 from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
 from .storage import REPO, provenance
@@ -82,11 +82,16 @@ class TrainedDAE:
 @dataclass(frozen=True)
 class Evaluation(Record):
     """RC on a set of test images, per image: ``ami`` and ``confidence`` (N, T+1), for the
-    initial assignments and after every iteration, and ``log_likelihood`` (N, 2T+1)."""
+    initial assignments and after every iteration, ``log_likelihood`` (N, 2T+1), and after
+    the last iteration the adjusted Rand index ``ari`` and the AMI normalised by the
+    arithmetic mean of the entropies, ``ami_arithmetic`` (N,), on the same pixels (those
+    of an object: the "FG-ARI" of later work)."""
 
     ami: np.ndarray
     confidence: np.ndarray
     log_likelihood: np.ndarray
+    ari: np.ndarray
+    ami_arithmetic: np.ndarray
     dataset: str
     k: int
     e_step: str
@@ -102,6 +107,14 @@ class Evaluation(Record):
     @property
     def n_images(self) -> int:
         return int(self.ami.shape[0])
+
+    @property
+    def mean_ari(self) -> float:
+        return float(np.mean(self.ari))
+
+    @property
+    def mean_ami_arithmetic(self) -> float:
+        return float(np.mean(self.ami_arithmetic))
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,8 @@ class SearchRun:
     n_images: int
     n_test: int
     provenance: dict
+    val_score: float | None = None   # on the validation images (searches; None: not scored)
+    n_val: int = 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -151,8 +166,13 @@ def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
     start = time.perf_counter()
     res = spec.rc.run(model, images, groups=groups, average_method=spec.average_method,
                       progress=progress)
+    truth = np.asarray(groups).reshape(len(groups), -1)
+    labels = res.labels.reshape(len(groups), -1)
     return Evaluation(ami=res.ami, confidence=res.confidence,
-                      log_likelihood=res.log_likelihood, dataset=spec.data.dataset,
+                      log_likelihood=res.log_likelihood,
+                      ari=ari(truth, labels, truth != 0),
+                      ami_arithmetic=ami(truth, labels, truth != 0, "arithmetic"),
+                      dataset=spec.data.dataset,
                       k=spec.rc.k, e_step=spec.rc.e_step, average_method=spec.average_method,
                       dae=spec.dae.name,
                       provenance={"seconds": time.perf_counter() - start})
@@ -257,6 +277,15 @@ class Pipeline:
             n = min(n, self.profile.n_test)
         return DataSpec(dataset, "test", n, self.profile.seed)
 
+    def val_spec(self, dataset: str) -> DataSpec | None:
+        """The validation images that score every search run for the unbiased selection
+        (None for Simple Superposition, whose 120 possible images are all test images)."""
+        size = dataset_info(dataset).split_sizes.get("validation")
+        if size is None:
+            return None
+        n = size if self.profile.n_val is None else min(size, self.profile.n_val)
+        return DataSpec(dataset, "validation", n, self.profile.seed)
+
     def train_data_spec(self, dataset: str, split: str, limit: int | None) -> DataSpec:
         """The first ``limit`` images (all if None) of a training split."""
         size = dataset_info(dataset).split_sizes.get(split)
@@ -319,19 +348,51 @@ class Pipeline:
         trained.dae.to(self.device).eval()
         return trained
 
+    def daes(self, specs: list[TrainSpec]) -> list[TrainedDAE]:
+        """The DAEs of ``specs``; those not cached are trained side by side as one
+        population per training set (:func:`rc.train_population`) and stored."""
+        missing = [s for s in specs if not self.cache.has(f"dae/{s.name}", s.inputs(),
+                                                          TrainedDAE)]
+        by_data: dict[tuple, list[TrainSpec]] = {}
+        for s in missing:
+            key = (s.data, s.batch_size, s.patience, s.val_fraction)
+            by_data.setdefault(key, []).append(s)
+        for (data, batch_size, patience, val_fraction), group in by_data.items():
+            names = ", ".join(s.name for s in group)
+            self._check_deadline(f"the DAEs {names}")
+            if not self.cache.compute:
+                raise MissingResultError(f"the DAEs {names} are not in {self.cache.root}; "
+                                         f"they have to be computed first: {self.cache.hint}")
+            if self.progress:
+                tqdm.write(f"computing the DAEs {names} (not in {self.cache.root})")
+            images, _ = self.load(data)
+            trained = train_population(images, [s.member() for s in group],
+                                       batch_size=batch_size, patience=patience,
+                                       val_fraction=val_fraction, device=self.device,
+                                       progress=self.progress, deadline=self.deadline)
+            for s, (dae, hist) in zip(group, trained):
+                result = TrainedDAE(dae, hist, self.provenance(seconds=hist.seconds))
+                self.cache.store(f"dae/{s.name}", s.inputs(), result, TrainedDAE)
+                self.cache.computed.append(f"dae/{s.name}")
+                if self.on_computed is not None:
+                    self.on_computed(f"dae/{s.name}")
+        return [self.dae(s) for s in specs]
+
     def table_dae(self, dataset: str, table: int = 1) -> TrainedDAE:
         """The trained DAE of Table 1 (single-object) or Table 2 (multi-object)."""
         return self.dae(self.table_spec(dataset, table))
 
     # -------------------------------------------------------------- RC evaluation
     def eval_spec(self, dataset: str, table: int = 1, k: int | None = None,
-                  e_step: str | None = None, average_method: str = "max") -> EvalSpec:
+                  e_step: str | None = None, average_method: str = "max",
+                  restart: int = 0) -> EvalSpec:
         """RC with a table's DAE on the scored test images; ``k`` defaults to the data
-        set's K, ``e_step`` to the table's (soft for Table 1, hard for Table 2)."""
+        set's K, ``e_step`` to the table's (soft for Table 1, hard for Table 2);
+        ``restart`` r > 0 draws other random starts (RC seed: the profile's seed + r)."""
         _check_table(dataset, table)
         rc_spec = RCSpec(k=dataset_info(dataset).k if k is None else int(k),
                          n_iters=self.profile.n_iters, e_step=e_step or TABLES[table][1],
-                         seed=self.profile.seed)
+                         seed=self.profile.seed + int(restart))
         return EvalSpec(self.table_spec(dataset, table), self.test_spec(dataset), rc_spec,
                         average_method)
 
@@ -346,9 +407,11 @@ class Pipeline:
                            describe=f"the RC evaluation {spec.name}")
 
     def evaluation(self, dataset: str, table: int = 1, k: int | None = None,
-                   e_step: str | None = None, average_method: str = "max") -> Evaluation:
+                   e_step: str | None = None, average_method: str = "max",
+                   restart: int = 0) -> Evaluation:
         """Shorthand for ``evaluate(eval_spec(...))``."""
-        return self.evaluate(self.eval_spec(dataset, table, k, e_step, average_method))
+        return self.evaluate(self.eval_spec(dataset, table, k, e_step, average_method,
+                                            restart))
 
     # -------------------------------------------------------------- random searches
     def run_specs(self, dataset: str, table: int = 1, kind: str = "search"
@@ -360,18 +423,34 @@ class Pipeline:
         if kind not in ("search", "loss"):
             raise ValueError(f"kind must be 'search' or 'loss'; got {kind!r}")
         p = self.profile
+        runs, limit, tflop = self._search_size(dataset, table, kind)
         if kind == "search":
-            configs = search_configs(p.search_runs, p.seed + 100 * table)
+            configs = search_configs(runs, p.seed + 100 * table)
         else:
-            configs = search_configs(p.loss_runs, p.seed, kind="loss")
+            configs = search_configs(runs, p.seed, kind="loss")
         split, e_step = TABLES[table]
-        data = self.train_data_spec(dataset, split, p.search_train_limit)
+        data = self.train_data_spec(dataset, split, limit)
         rc_spec = RCSpec(k=dataset_info(dataset).k, n_iters=p.n_iters, e_step=e_step,
                          seed=p.seed)
         test = self.test_spec(dataset)
-        return [EvalSpec(self.train_spec(data, DAEConfig.from_mapping(c), c["seed"],
-                                         p.search_tflop), test, rc_spec)
+        return [EvalSpec(self.train_spec(data, DAEConfig.from_mapping(c), c["seed"], tflop),
+                         test, rc_spec)
                 for c in configs]
+
+    def _search_size(self, dataset: str, table: int, kind: str
+                     ) -> tuple[int, int | None, float | None]:
+        """(runs, training images, compute cap) of a search or loss study."""
+        p = self.profile
+        if table == 1 and dataset in p.full_searches:  # the paper's size whatever the rest
+            return 100, None, None
+        return (p.search_runs if kind == "search" else p.loss_runs, p.search_train_limit,
+                p.search_tflop)
+
+    def _run_inputs(self, spec: EvalSpec, kind: str) -> dict:
+        """Cache inputs of a search run: its training and RC, and the validation images
+        that score it too (searches only)."""
+        val = self.val_spec(spec.data.dataset) if kind == "search" else None
+        return {**spec.inputs(), "validation": None if val is None else val.inputs()}
 
     def runs(self, dataset: str, table: int = 1, kind: str = "search") -> list[SearchRun]:
         """All runs of a search or loss study; missing ones are trained as one population.
@@ -384,7 +463,8 @@ class Pipeline:
         """
         specs = self.run_specs(dataset, table, kind)
         names = self.run_names(dataset, table, kind)
-        found: list[dict | None] = [self.cache.load(n, s.inputs()) for n, s in zip(names, specs)]
+        found: list[dict | None] = [self.cache.load(n, self._run_inputs(s, kind))
+                                    for n, s in zip(names, specs)]
         todo = [i for i, doc in enumerate(found) if doc is None]
         if todo and not self.cache.compute:
             if len(todo) < len(specs):
@@ -401,18 +481,27 @@ class Pipeline:
 
     def run_names(self, dataset: str, table: int = 1, kind: str = "search") -> list[str]:
         """The cache names of the runs of :meth:`run_specs`."""
-        n = self.profile.search_runs if kind == "search" else self.profile.loss_runs
+        n = self._search_size(dataset, table, kind)[0]
         return [f"{kind}/table{table}-{dataset}/run{i:03d}" for i in range(n)]
+
+    def run_inputs(self, dataset: str, table: int = 1, kind: str = "search") -> list[dict]:
+        """The cache inputs of the runs of :meth:`run_specs`."""
+        return [self._run_inputs(s, kind) for s in self.run_specs(dataset, table, kind)]
 
     def _train_runs(self, specs, names, todo, found, table, kind) -> None:
         first = specs[todo[0]].dae
         images, _ = self.load(first.data)
         test, groups = self.load(specs[todo[0]].data)
+        val = self.val_spec(first.data.dataset) if kind == "search" else None
+        val_images, val_groups = self.load(val) if val is not None else (None, None)
 
         def finished(j: int, dae: DAE, hist: TrainHistory) -> None:
             i = todo[j]
             start = time.perf_counter()
             run_score = final_score(specs[i], dae, test, groups)
+            val_score = (None if val is None else
+                         final_score(dataclasses.replace(specs[i], data=val), dae, val_images,
+                                     val_groups))
             cfg = specs[i].dae
             doc = SearchRun(
                 run=i, kind=kind, dataset=cfg.data.dataset, table=table,
@@ -420,8 +509,9 @@ class Pipeline:
                 best_val_loss=hist.best_val_loss, epochs=hist.epochs,
                 best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
                 rc_seconds=time.perf_counter() - start, n_images=cfg.data.n, n_test=len(test),
-                provenance=self.provenance()).to_dict()
-            self.cache.store(names[i], specs[i].inputs(), doc)
+                provenance=self.provenance(), val_score=val_score,
+                n_val=0 if val is None else val.n).to_dict()
+            self.cache.store(names[i], self._run_inputs(specs[i], kind), doc)
             self.cache.computed.append(names[i])
             found[i] = doc
             if self.on_computed is not None:

@@ -150,11 +150,12 @@ def _stored(probe: Pipeline, compute: Callable[[Pipeline], object]) -> bool:
 def _runs_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int, kind: str) -> Step:
     specs = pipe.run_specs(dataset, table, kind)
     names = pipe.run_names(dataset, table, kind)
+    inputs = pipe.run_inputs(dataset, table, kind)
     epochs = estimated_epochs(dataset, table, kind)
 
     def missing() -> list[int]:
-        return [i for i, (n, s) in enumerate(zip(names, specs))
-                if not probe.cache.has(n, s.inputs())]
+        return [i for i, (n, inp) in enumerate(zip(names, inputs))
+                if not probe.cache.has(n, inp)]
 
     what = "search" if kind == "search" else "loss-vs-score study"
     return Step(f"{what}, Table {table}, {dataset}" if kind == "search"
@@ -202,9 +203,10 @@ def plan(pipe: Pipeline) -> list[Step]:
     for element in paper.ELEMENTS:
         module = paper.home(element)
         steps.append(_compute_step(pipe, probe, element, module.compute))
-    # what the chapters use beyond the elements: the other normalisation of the AMI
-    steps.append(_compute_step(pipe, probe, "AMI with the arithmetic normaliser, Shapes",
-                               lambda p: p.evaluation("shapes", average_method="arithmetic")))
+    from .beyond import robustness
+
+    steps.append(_compute_step(pipe, probe, "robustness: spreads and selection",
+                               robustness.compute))
     steps.append(Step("scorecard", 1, lambda: int(_scorecard_current(pipe)), lambda: 0.0,
                       lambda: scorecard.build(pipe)))
     return steps

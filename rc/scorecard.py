@@ -48,18 +48,25 @@ class Scorecard:
                 "claims": [c.to_dict() for c in self.claims]}
 
     def table(self) -> Markdown:
-        """Element, claim, the paper's value, ours, the rule and the verdict."""
+        """Element, claim, the paper's value, ours (with its spread), rule and verdict."""
+        def ours(c):
+            value = c.ours if not isinstance(c.ours, float) else f"{c.ours:.3f}"
+            return f"{value} ({c.spread})" if c.spread else value
         return markdown_table(["element", "claim", "paper", "ours", "rule", "verdict"],
-                              [[c.element, c.statement, c.paper, c.ours, c.rule, c.verdict]
+                              [[c.element, c.statement, c.paper, ours(c), c.rule, c.verdict]
                                for c in self.claims])
 
 
 def collect(pipe) -> Scorecard:
-    """Compute every element that makes a claim (loading what is cached) and gather them."""
+    """Compute every element that makes a claim (loading what is cached) and gather them,
+    with the spread of our Table 1 and 2 scores (:mod:`rc.beyond.robustness`)."""
+    from .beyond import robustness
+
     claims = []
     for element in WITH_CLAIMS:
         module = home(element)
         claims += module.claims(module.compute(pipe))
+    claims = robustness.annotate(claims, robustness.compute(pipe))
     return Scorecard(pipe.profile.to_dict(), claims, pipe.provenance())
 
 

@@ -46,7 +46,8 @@ NOTEBOOKS: tuple[str, ...] = (
     "04_results",
     "05_appendix_derivation",
     "06_appendix_figures",
-    "07_scorecard",
+    "07_robustness",
+    "90_scorecard",
 )
 
 PROFILES: tuple[str, ...] = ("ci", "default", "paper")

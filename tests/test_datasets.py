@@ -144,11 +144,11 @@ def test_patterns_are_read_only():
 # ====================================================================== metadata
 EXPECTED = {
     "simple_superposition": ((8, 8), 2, 2, {"train_single": 16, "test": 120}, 120),
-    "shapes": ((28, 28), 3, 3, {"train_single": 10000, "train_multi": 60000, "test": 10000}, 1000),
-    "bars": ((20, 20), 12, 12, {"train_single": 200, "train_multi": 60000, "test": 10000}, 1000),
-    "corners": ((28, 28), 5, 5, {"train_single": 5000, "train_multi": 60000, "test": 10000}, 1000),
-    "mnist_shape": ((28, 28), 2, 2, {"train_single": 10000, "train_multi": 60000, "test": 10000}, 1000),
-    "multi_mnist": ((48, 48), 3, 3, {"train_single": 60000, "train_multi": 60000, "test": 10000}, 1000),
+    "shapes": ((28, 28), 3, 3, {"train_single": 10000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+    "bars": ((20, 20), 12, 12, {"train_single": 200, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+    "corners": ((28, 28), 5, 5, {"train_single": 5000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+    "mnist_shape": ((28, 28), 2, 2, {"train_single": 10000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+    "multi_mnist": ((48, 48), 3, 3, {"train_single": 60000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
 }
 
 
@@ -165,7 +165,7 @@ def test_dataset_info(name):
 
 def test_constants():
     assert DATASETS == ("simple_superposition", "shapes", "bars", "corners", "mnist_shape", "multi_mnist")
-    assert SPLITS == ("train_single", "train_multi", "test")
+    assert SPLITS == ("train_single", "train_multi", "test", "validation")
     assert GENERATOR_VERSION == 1
 
 
@@ -262,6 +262,29 @@ def test_full_cheap_splits(name, split):
     images, groups = load_dataset(name, split, cache=False)
     assert len(images) == dataset_info(name).split_sizes[split]
     _check_consistent(name, images, groups)
+
+
+def test_validation_images_are_drawn_like_the_test_images_but_are_others():
+    for name in ("shapes", "bars", "corners"):
+        val, val_groups = load_dataset(name, "validation", n=100, cache=False)
+        test, _ = load_dataset(name, "test", n=100, cache=False)
+        _check_consistent(name, val, val_groups)
+        assert not any((v == t).all() for v in val for t in test)
+        assert np.array_equal(val.mean(), val.mean())  # finite
+        objects = [len(np.unique(g[g > 0])) for g in val_groups]
+        assert max(objects) == dataset_info(name).n_objects
+    assert "validation" not in dataset_info("simple_superposition").splits
+
+
+@needs_mnist
+def test_mnist_validation_digits_are_not_those_of_the_scored_test_images():
+    from rc.datasets import _VALIDATION_DIGITS
+    assert _VALIDATION_DIGITS >= dataset_info("mnist_shape").n_scored
+    val, val_groups = load_dataset("mnist_shape", "validation", n=50, cache=False)
+    test, test_groups = load_dataset("mnist_shape", "test", n=50, cache=False)
+    assert not np.array_equal(val_groups == 1, test_groups == 1)
+    _check_consistent("mnist_shape", val, val_groups)
+    _check_consistent("multi_mnist", *load_dataset("multi_mnist", "validation", n=50, cache=False))
 
 
 # ====================================================================== per data set

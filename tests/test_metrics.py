@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import adjusted_mutual_info_score
 
+import rc
 import rc.metrics as metrics
 from rc.metrics import AVERAGE_METHODS, ami, score
 
@@ -358,3 +359,51 @@ def test_score_errors():
         score(-groups, gamma)
     with pytest.raises(ValueError, match="average_method"):
         score(groups, gamma, average_method="median")
+
+
+# --------------------------------------------------------------------------------------
+# ari() against scikit-learn
+# --------------------------------------------------------------------------------------
+def assert_ari_matches_sklearn(lt, lp, mask=None):
+    from sklearn.metrics import adjusted_rand_score
+
+    ours = rc.ari(lt, lp, mask)
+    m = np.ones(lt.shape, bool) if mask is None else mask
+    ref = np.array([adjusted_rand_score(lt[i][m[i]], lp[i][m[i]]) for i in range(len(lt))])
+    assert ours.shape == (len(lt),) and ours.dtype == np.float64
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-9)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(label_batches())
+def test_ari_matches_sklearn_random(batch):
+    """Random, identical-up-to-renaming, all-distinct and constant labelings, with masks."""
+    assert_ari_matches_sklearn(*batch)
+
+
+@pytest.mark.parametrize("n_pix", [0, 1, 2, 3, 4])
+def test_ari_matches_sklearn_on_all_tiny_labelings(n_pix):
+    parts = set_partitions(n_pix)
+    lt = np.array([a for a in parts for _ in parts], dtype=int).reshape(len(parts) ** 2, n_pix)
+    lp = np.array([b for _ in parts for b in parts], dtype=int).reshape(len(parts) ** 2, n_pix)
+    assert_ari_matches_sklearn(lt, lp)
+
+
+def test_ari_identical_constant_and_realistic():
+    rng = np.random.default_rng(3)
+    lt = rng.integers(1, 4, (20, 784))
+    assert_ari_matches_sklearn(lt, lt * 7 + 2)                     # identical up to names
+    np.testing.assert_array_equal(rc.ari(lt, lt * 7 + 2), 1.0)
+    assert_ari_matches_sklearn(lt, np.zeros_like(lt))              # constant prediction
+    assert_ari_matches_sklearn(np.zeros_like(lt), np.zeros_like(lt))
+    noisy = np.where(rng.random(lt.shape) < 0.8, lt, rng.integers(1, 4, lt.shape))
+    assert_ari_matches_sklearn(lt, noisy, rng.random(lt.shape) < 0.9)
+
+
+def test_ari_errors():
+    with pytest.raises(ValueError, match="same shape"):
+        rc.ari(np.zeros((2, 3), int), np.zeros((2, 4), int))
+    with pytest.raises(ValueError, match="non-negative"):
+        rc.ari(np.full((1, 3), -1), np.zeros((1, 3), int))
+    with pytest.raises(ValueError, match="mask"):
+        rc.ari(np.zeros((1, 3), int), np.zeros((1, 3), int), np.zeros((1, 2), bool))

@@ -53,6 +53,8 @@ def scale_text(profile, what: str, counts: list[int]) -> str:
     """The profile's scale for ``what`` ("search" or "loss"), with the number of runs that
     are stored ("62 to 100 of the paper's 100 runs" for a search still in progress)."""
     planned = profile.search_runs if what == "search" else profile.loss_runs
+    if profile.full_searches:  # those data sets have the paper's 100 runs, said separately
+        counts = [c for c in counts if c != PAPER_RUNS] or counts
     lo, hi = min(counts, default=0), max(counts, default=0)
     stored = str(hi) if lo == hi else f"{lo} to {hi}"
     return profile.scale(what).replace(f" {planned} of the paper's", f" {stored} of the paper's", 1)

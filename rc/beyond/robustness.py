@@ -1,0 +1,319 @@
+"""How robust are the paper's numbers?
+
+The paper reports single numbers: each score of Tables 1 and 2 is the best of 100 search
+runs, picked by its score on the test images themselves, with one RC run per image. This
+module measures, for the same DAEs and images:
+
+* **metrics** — the mean AMI with the paper's normaliser (the maximum entropy), with the
+  arithmetic mean (scikit-learn's default today) and the adjusted Rand index, all on the
+  object pixels (the "FG-ARI" of later object-discovery work);
+* **spread over trainings** — the table's configuration trained with other seeds
+  (the profile's ``spread_seeds``, for the tables in ``spread_tables``);
+* **spread over RC restarts** — other random starts of RC with the same DAE (from
+  :mod:`rc.paper.fig4a`, which averages its figure over them);
+* **intervals** — a 95% bootstrap interval of the mean AMI over the test images;
+* **selection** — for every random search, the paper's rule (the run with the best test
+  score) against an unbiased one (the run with the best score on separate validation
+  images, ``rc.load_dataset(..., "validation")``), both scored on the test images.
+
+:func:`annotate` adds the spreads to the Table 1 and Table 2 claims of the scorecard; the
+rule of those claims stays the one of :mod:`rc.claims`.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..claims import Claim
+from ..datasets import label
+from ..paper import table1, table2
+from ..report import Markdown, markdown_table
+from ..specs import EvalSpec
+
+#: Coverage of the bootstrap intervals.
+LEVEL = 0.95
+
+
+def bootstrap_interval(values, n_boot: int, seed: int, level: float = LEVEL
+                       ) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (resampled with
+    replacement ``n_boot`` times from a generator seeded with ``seed``).
+
+    Parameters
+    ----------
+    values : array_like, shape (N,)
+        Per-image scores.
+    n_boot : int
+        Resamples.
+    seed : int
+        Seed of the resampling.
+    level : float
+        Coverage, e.g. 0.95.
+
+    Returns
+    -------
+    (low, high) : tuple of float
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"values must be a non-empty 1-D array; got shape {values.shape}")
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, values.size, (int(n_boot), values.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(means, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
+def seed_specs(pipe, dataset: str, table: int) -> list:
+    """The table's training with its own seed first, then ``spread_seeds - 1`` others
+    (drawn from that seed, so the list is the same on every machine)."""
+    base = pipe.table_spec(dataset, table)
+    rng = np.random.default_rng([base.seed, table, 17])
+    others = [int(s) for s in rng.integers(0, 2**31, pipe.profile.spread_seeds - 1)]
+    return [base] + [dataclasses.replace(base, seed=s) for s in others]
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One table entry (a data set's DAE of Table 1 or 2) and how much it varies."""
+
+    dataset: str
+    table: int
+    paper: float                 # the paper's score
+    ami: float                   # ours, paper-faithful (max normaliser, one RC run)
+    ami_arithmetic: float
+    ari: float
+    interval: tuple[float, float]  # bootstrap over test images, of ``ami``
+    seed_scores: list[float]     # one per training, the table DAE's first
+    restart_scores: list[float]  # one per RC start, the table evaluation's first
+
+    @property
+    def seed_std(self) -> float:
+        return float(np.std(self.seed_scores)) if len(self.seed_scores) > 1 else float("nan")
+
+    @property
+    def restart_std(self) -> float:
+        return (float(np.std(self.restart_scores)) if len(self.restart_scores) > 1
+                else float("nan"))
+
+    def text(self) -> str:
+        """``"95% interval [0.921, 0.936]; 0.925 ± 0.004 over 3 trainings"``."""
+        lo, hi = self.interval
+        out = f"{LEVEL:.0%} interval [{lo:.3f}, {hi:.3f}]"
+        if len(self.seed_scores) > 1:
+            out += (f"; {np.mean(self.seed_scores):.3f} ± {self.seed_std:.3f} over "
+                    f"{len(self.seed_scores)} trainings")
+        return out
+
+
+@dataclass(frozen=True)
+class Selection:
+    """A random search scored on test and on validation images."""
+
+    dataset: str
+    table: int
+    test_scores: np.ndarray      # per run
+    val_scores: np.ndarray       # per run (NaN where not scored)
+
+    @property
+    def by_test(self) -> float:
+        """The paper's rule: the best test score."""
+        return float(np.nanmax(self.test_scores))
+
+    @property
+    def by_validation(self) -> float:
+        """The test score of the run with the best validation score."""
+        return float(self.test_scores[int(np.nanargmax(self.val_scores))])
+
+    @property
+    def optimism(self) -> float:
+        return self.by_test - self.by_validation
+
+
+@dataclass(frozen=True)
+class Robustness:
+    """Spreads per table and data set, and the selections of every search."""
+
+    profile: str
+    spreads: dict[int, dict[str, Spread]]
+    selections: dict[int, dict[str, Selection]]
+    n_boot: int
+
+    def mean_optimism(self, table: int) -> float:
+        return float(np.mean([s.optimism for s in self.selections[table].values()]))
+
+
+def _spread(pipe, dataset: str, table: int, paper: float) -> Spread:
+    ev = pipe.evaluation(dataset, table)
+    p = pipe.profile
+    restarts = [pipe.evaluation(dataset, table, restart=r).score for r in range(p.rc_restarts)]
+    seeds = [ev.score]
+    if table in p.spread_tables and p.spread_seeds > 1:
+        specs = seed_specs(pipe, dataset, table)
+        rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
+        evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
+        if not all(pipe.cache.has(f"rc/{e.name}", e.inputs(), type(ev)) for e in evals):
+            pipe.daes(specs[1:])  # the missing trainings, side by side
+        seeds += [pipe.evaluate(e).score for e in evals]
+    return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
+                  bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts)
+
+
+def compute(pipe) -> Robustness:
+    """Spreads of both tables and the selections of both searches, for every data set."""
+    spreads, selections = {}, {}
+    for table, paper in ((1, table1.PAPER), (2, table2.PAPER)):
+        datasets = [d for d in pipe.profile.datasets if d in paper]
+        spreads[table] = {d: _spread(pipe, d, table, paper[d].score) for d in datasets}
+        selections[table] = {}
+        for d in datasets:
+            runs = pipe.search(d, table)
+            val = np.array([np.nan if r.val_score is None else r.val_score for r in runs])
+            if np.isfinite(val).any():
+                selections[table][d] = Selection(
+                    d, table, np.array([r.score for r in runs]), val)
+    return Robustness(pipe.profile.name, spreads, selections, pipe.profile.n_boot)
+
+
+def annotate(claims: list[Claim], result: Robustness) -> list[Claim]:
+    """The claims with the spread of our value added to those of Tables 1 and 2."""
+    out = []
+    for c in claims:
+        table, _, dataset = c.id.partition(".")
+        spread = {"table1": result.spreads.get(1, {}), "table2": result.spreads.get(2, {})
+                  }.get(table, {}).get(dataset)
+        out.append(dataclasses.replace(c, spread=spread.text()) if spread else c)
+    return out
+
+
+def table(result: Robustness, table_no: int) -> Markdown:
+    """One table's scores with all three metrics, their interval and spreads."""
+    rows = []
+    for d, s in result.spreads[table_no].items():
+        seeds = (f"{np.mean(s.seed_scores):.3f} ± {s.seed_std:.3f} ({len(s.seed_scores)})"
+                 if len(s.seed_scores) > 1 else "—")
+        restarts = (f"± {s.restart_std:.3f} ({len(s.restart_scores)})"
+                    if len(s.restart_scores) > 1 else "—")
+        rows.append([label(d), s.paper, s.ami, f"[{s.interval[0]:.3f}, {s.interval[1]:.3f}]",
+                     seeds, restarts, s.ami_arithmetic, s.ari])
+    return markdown_table(["data set", "paper (AMI)", "ours: AMI", f"{LEVEL:.0%} interval",
+                           "over trainings (n)", "over RC starts (n)", "AMI (arithmetic)",
+                           "ARI"], rows)
+
+
+def selection_table(result: Robustness) -> Markdown:
+    """Per search: the best test score (the paper's rule), the test score of the run best
+    on validation images, and the difference."""
+    rows = [[f"Table {t}", label(d), len(s.test_scores), s.by_test, s.by_validation,
+             s.optimism] for t, sel in result.selections.items() for d, s in sel.items()]
+    return markdown_table(["search", "data set", "runs", "best by test (paper's rule)",
+                           "best by validation, on test", "optimism"], rows)
+
+
+# ------------------------------------------------------------------------------ figures
+def _rows(result: Robustness):
+    return [(t, d, s) for t, per in result.spreads.items() for d, s in per.items()]
+
+
+def draw_spread(result: Robustness):
+    """Per table entry: our score over trainings (dots) and RC starts (crosses), the 95%
+    interval over test images (bar) and the paper's value (diamond)."""
+    from ..plots import _ds_color, _styled
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    @_styled
+    def make():
+        rows = _rows(result)
+        fig, ax = plt.subplots(figsize=(8.0, 0.42 * len(rows) + 1.2), layout="constrained")
+        for i, (t, d, s) in enumerate(rows):
+            color = _ds_color(d)
+            ax.plot(s.interval, [i, i], color=color, lw=3, alpha=0.35, solid_capstyle="butt")
+            ax.plot(s.seed_scores, [i] * len(s.seed_scores), "o", color=color, ms=5,
+                    alpha=0.8)
+            ax.plot(s.restart_scores, [i + 0.22] * len(s.restart_scores), "x", color=color,
+                    ms=4, alpha=0.8)
+            ax.plot(s.paper, i, "D", mfc="none", mec="black", mew=1.2, ms=6)
+        ax.set_yticks(range(len(rows)), [f"Table {t} · {label(d)}" for t, d, _ in rows])
+        ax.set_ylim(len(rows) - 0.4, -0.6)
+        ax.set_xlabel("score (mean AMI over the test images)")
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+        handles = [Line2D([], [], marker="o", ls="none", color="0.4", label="one training"),
+                   Line2D([], [], marker="x", ls="none", color="0.4", label="one RC start"),
+                   Line2D([], [], lw=3, alpha=0.35, color="0.4",
+                          label=f"{LEVEL:.0%} interval over test images"),
+                   Line2D([], [], marker="D", ls="none", mfc="none", mec="black",
+                          label="paper")]
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4)
+        return fig
+    return make()
+
+
+def draw_selection(result: Robustness):
+    """Per search: every run's test score (faint), the best by test (the paper's rule,
+    filled) and the test score of the best run on validation (hollow)."""
+    from ..plots import _ds_color, _styled
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    @_styled
+    def make():
+        rows = [(t, d, s) for t, sel in result.selections.items() for d, s in sel.items()]
+        fig, ax = plt.subplots(figsize=(8.0, 0.42 * max(1, len(rows)) + 1.2),
+                               layout="constrained")
+        rng = np.random.default_rng(0)
+        for i, (t, d, s) in enumerate(rows):
+            color = _ds_color(d)
+            ax.scatter(s.test_scores, i + rng.uniform(-0.15, 0.15, s.test_scores.size), s=8,
+                       color=color, alpha=0.3, lw=0)
+            ax.plot([s.by_validation, s.by_test], [i, i], color=color, lw=1.2)
+            ax.plot(s.by_test, i, "o", color=color, ms=6)
+            ax.plot(s.by_validation, i, "o", mfc="white", mec=color, mew=1.5, ms=6)
+        ax.set_yticks(range(len(rows)), [f"Table {t} · {label(d)}" for t, d, _ in rows])
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_xlabel("test score of a search run (mean AMI)")
+        ax.grid(axis="x")
+        ax.set_axisbelow(True)
+        handles = [Line2D([], [], marker="o", ls="none", color="0.4",
+                          label="best by test score (the paper's rule)"),
+                   Line2D([], [], marker="o", ls="none", mfc="white", mec="0.4",
+                          label="best by validation score, its test score")]
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=2)
+        return fig
+    return make()
+
+
+def draw_metrics(result: Robustness, table_no: int = 1):
+    """Per data set of a table: the mean AMI (paper's normaliser), the AMI with the
+    arithmetic normaliser and the ARI of the same clusters."""
+    from ..plots import _ds_color, _styled
+    import matplotlib as mpl
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    @_styled
+    def make():
+        spreads = result.spreads[table_no]
+        fig, ax = plt.subplots(figsize=(8.0, 2.8), layout="constrained")
+        width = 0.26
+        names = ("AMI (max, the paper's)", "AMI (arithmetic)", "ARI")
+        for i, (d, s) in enumerate(spreads.items()):
+            color = _ds_color(d, i)
+            for j, (value, alpha) in enumerate(((s.ami, 1.0), (s.ami_arithmetic, 0.6),
+                                                (s.ari, 0.3))):
+                ax.bar(i + (j - 1) * width, value, width * 0.92,
+                       color=mpl.colors.to_rgba(color, alpha), edgecolor=color, lw=0.8)
+        ax.set_xticks(range(len(spreads)), [label(d) for d in spreads])
+        ax.tick_params(axis="x", length=0)
+        ax.set_ylim(min(0.0, min(min(s.ari, s.ami) for s in spreads.values())), 1.0)
+        ax.set_ylabel(f"mean over test images (Table {table_no} DAEs)")
+        ax.grid(axis="y")
+        ax.set_axisbelow(True)
+        handles = [Patch(facecolor=mpl.colors.to_rgba("0.4", a), edgecolor="0.4", label=n)
+                   for n, a in zip(names, (1.0, 0.6, 0.3))]
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3)
+        return fig
+    return make()

@@ -1,0 +1,79 @@
+"""rc.beyond.robustness: metrics, spreads, intervals and the selection on validation."""
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
+
+import rc
+from rc.beyond import robustness
+from rc.claims import Claim
+
+TINY = rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
+                                    n_test=16, loss_runs=2, search_runs=3, spread_seeds=3,
+                                    spread_tables=(1,), rc_restarts=3, n_val=12, n_boot=300)
+
+
+@pytest.fixture
+def pipe(tmp_path):
+    return rc.Pipeline(TINY, progress=False, root=tmp_path)
+
+
+def test_bootstrap_interval_holds_the_mean_and_narrows_with_more_images():
+    rng = np.random.default_rng(0)
+    small, large = rng.random(50), rng.random(5000)
+    lo, hi = robustness.bootstrap_interval(small, 2000, seed=1)
+    assert lo < small.mean() < hi
+    lo2, hi2 = robustness.bootstrap_interval(large, 2000, seed=1)
+    assert hi2 - lo2 < (hi - lo) / 4  # ~ 1/sqrt(100) as wide
+    assert robustness.bootstrap_interval(small, 500, 3) == robustness.bootstrap_interval(small, 500, 3)
+    assert robustness.bootstrap_interval(np.full(10, 0.5), 100, 0) == (0.5, 0.5)
+    with pytest.raises(ValueError, match="non-empty"):
+        robustness.bootstrap_interval([], 100, 0)
+
+
+def test_selection_rules():
+    sel = robustness.Selection("bars", 1, np.array([0.5, 0.9, 0.7]), np.array([0.6, 0.2, 0.8]))
+    assert (sel.by_test, sel.by_validation) == (0.9, 0.7)
+    assert sel.optimism == pytest.approx(0.2)
+    same = robustness.Selection("bars", 1, np.array([0.5, 0.9]), np.array([0.1, 0.3]))
+    assert same.optimism == 0.0
+
+
+def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
+    spec = pipe.eval_spec("bars")
+    ev = pipe.evaluate(spec)
+    images, groups = pipe.load(spec.data)
+    res = spec.rc.run(pipe.dae(spec.dae).dae, images)
+    for i in range(len(images)):
+        m = groups[i] > 0
+        truth, labels = groups[i][m], res.labels[i][m]
+        assert ev.ari[i] == pytest.approx(adjusted_rand_score(truth, labels), abs=1e-9)
+        assert ev.ami_arithmetic[i] == pytest.approx(
+            adjusted_mutual_info_score(truth, labels, average_method="arithmetic"), abs=1e-9)
+        assert ev.ami[i, -1] == pytest.approx(
+            adjusted_mutual_info_score(truth, labels, average_method="max"), abs=1e-9)
+
+
+def test_robustness_of_a_tiny_profile(pipe):
+    rob = robustness.compute(pipe)
+    s = rob.spreads[1]["bars"]
+    assert len(s.seed_scores) == 3 and len(s.restart_scores) == 3
+    assert s.seed_scores[0] == s.ami == pipe.evaluation("bars").score  # the table DAE first
+    assert s.restart_scores[0] == s.ami
+    assert len(set(s.seed_scores)) == 3  # other seeds, other networks
+    assert s.interval[0] <= s.ami <= s.interval[1]
+    assert -1 <= s.ari <= 1 and len(rob.spreads[2]["bars"].seed_scores) == 1  # Table 2: no
+    sel = rob.selections[1]["bars"]
+    assert len(sel.test_scores) == 3 and np.isfinite(sel.val_scores).all()
+    assert "simple_superposition" not in rob.selections[1]  # no validation images there
+    runs = pipe.search("bars")
+    assert all(r.n_val == 12 and r.val_score is not None for r in runs)
+    # the spreads are shown beside the table claims, and only there
+    claims = [Claim("table1.bars", "Table 1", "s", 0.9, s.ami, "r", False),
+              Claim("best_k.bars", "Figure 4a", "s", 12, 12, "r", True)]
+    annotated = robustness.annotate(claims, rob)
+    assert "interval" in annotated[0].spread and "3 trainings" in annotated[0].spread
+    assert annotated[1].spread == ""
+    # everything is cached: a second computation trains and runs nothing
+    again = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent)
+    robustness.compute(again)
+    assert again.cache.computed == []
