@@ -31,6 +31,28 @@ def as_binary_images(images, name: str = "images") -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
+def as_unit_images(images, name: str = "images") -> np.ndarray:
+    """Return ``images`` as a float32 array of shape (N, H, W) with values in [0, 1]
+    (grey levels), raising ValueError naming the problem otherwise."""
+    arr = np.asarray(images)
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{name} must have shape (N, H, W); got an array with shape {arr.shape}"
+        )
+    if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    if arr.dtype == bool:
+        return arr.astype(np.float32)
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must hold finite values")
+    if arr.min() < 0 or arr.max() > 1:
+        raise ValueError(f"{name} must hold grey levels in [0, 1]; found values in "
+                         f"[{arr.min():.3g}, {arr.max():.3g}]")
+    return arr.astype(np.float32, copy=False)
+
+
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
     """Return ``value`` as an int, raising ValueError if it is not an integer >= minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -9,18 +9,25 @@ go through the autoencoder in one batched forward pass per iteration.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+
+import math
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import as_binary_images, check_choice, check_positive_int
+from ._checks import as_binary_images, as_unit_images, check_choice, check_positive_int
 from .dae import resolve_device
 from .metrics import score_argmax
 
 #: Version of RC (initialisation, R- and E-steps, traces); part of every cached result's key.
 VERSION = 1
 E_STEPS = ("soft", "hard")
+#: Pixel likelihoods: the paper's Bernoulli (binary images) and three for grey levels
+#: (rc.beyond.grey): the cross-entropy of a DAE trained on grey targets (unnormalised),
+#: the continuous Bernoulli (normalised) and a Gaussian of fixed standard deviation.
+LIKELIHOODS = ("bernoulli", "cross_entropy", "continuous_bernoulli", "gaussian")
 INITS = ("gaussian", "uniform", "spatial")
 CLIP = 1e-6  # mu is clipped to [CLIP, 1 - CLIP] before taking logs
 
@@ -98,6 +105,16 @@ def initial_gamma(k: int, image_ids, shape: tuple[int, int], init: str, seed: in
     return g.astype(np.float32)
 
 
+@lru_cache(maxsize=4)
+def _initial_gamma_memo(k: int, ids: bytes, shape: tuple[int, int], init: str, seed: int
+                        ) -> np.ndarray:
+    """:func:`initial_gamma` remembered for the last few calls (read-only): the runs of a
+    search or a loss study all start from the same assignments of the same images."""
+    g = initial_gamma(k, np.frombuffer(ids, dtype=np.int64), shape, init, seed)
+    g.flags.writeable = False
+    return g
+
+
 def bernoulli_log_prob(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     """log P(x | mu) per pixel and cluster: x log mu + (1 - x) log(1 - mu), mu clipped.
 
@@ -108,6 +125,33 @@ def bernoulli_log_prob(x: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     xb = x[:, None, :]
     p = torch.addcmul(1.0 - xb, 2.0 * xb - 1.0, mu)
     return p.clamp_(CLIP, 1.0 - CLIP).log_()
+
+
+def pixel_log_prob(x: torch.Tensor, mu: torch.Tensor, likelihood: str = "bernoulli",
+                   sigma: float = 0.2) -> torch.Tensor:
+    """log P(x_i | mu_ik) per pixel and cluster, (B, K, D), for x (B, D) and mu (B, K, D).
+
+    ``bernoulli``: x binary (:func:`bernoulli_log_prob`); ``cross_entropy``:
+    x log mu + (1 - x) log(1 - mu) for x in [0, 1] (the training loss of a DAE on grey
+    targets; not a normalised density); ``continuous_bernoulli``: that plus log C(mu),
+    C(mu) = 2 artanh(1 - 2 mu) / (1 - 2 mu) (2 at mu = 1/2), which normalises it over
+    x in [0, 1]; ``gaussian``: log N(x; mu, sigma^2). mu is clipped to [CLIP, 1 - CLIP].
+    """
+    if likelihood == "bernoulli":
+        return bernoulli_log_prob(x, mu)
+    xb = x[:, None, :]
+    m = mu.clamp(CLIP, 1.0 - CLIP)
+    if likelihood == "gaussian":
+        return (-0.5 * ((xb - m) / sigma) ** 2 - math.log(sigma * math.sqrt(2 * math.pi)))
+    log_p = xb * torch.log(m) + (1.0 - xb) * torch.log1p(-m)
+    if likelihood == "continuous_bernoulli":
+        t = 1.0 - 2.0 * m
+        near = t.abs() < 1e-3  # the limit 2 (1 + t^2 / 3) of 2 artanh(t) / t near t = 0
+        safe = torch.where(near, torch.full_like(t, 0.5), t)
+        log_c = torch.where(near, math.log(2.0) + t * t / 3.0,
+                            torch.log(2.0 * torch.atanh(safe) / safe))
+        log_p = log_p + log_c
+    return log_p
 
 
 def _weighted_sum(gamma: torch.Tensor, log_p: torch.Tensor) -> torch.Tensor:
@@ -166,7 +210,7 @@ def reconstruction_clustering(
     dae, images, k: int, n_iters: int = 10, e_step: str = "soft", init: str = "gaussian",
     estimate_pi: bool = False, seed: int = 0, groups=None, keep_history: bool = False,
     average_method: str = "max", image_ids=None, batch_size: int | None = None,
-    device=None, progress: bool = False,
+    device=None, progress: bool = False, likelihood: str = "bernoulli", sigma: float = 0.2,
 ) -> RCResult:
     """Run RC with ``k`` clusters for ``n_iters`` iterations on binary ``images`` (N, H, W).
 
@@ -211,6 +255,12 @@ def reconstruction_clustering(
         Where to run (default: the model's device).
     progress : bool
         Show a progress bar over chunks.
+    likelihood : str
+        The pixel likelihood (:data:`LIKELIHOODS`): ``"bernoulli"`` (the paper's; binary
+        images) or, for grey levels in [0, 1], ``"cross_entropy"``,
+        ``"continuous_bernoulli"`` or ``"gaussian"`` (:func:`pixel_log_prob`).
+    sigma : float
+        Standard deviation of the ``"gaussian"`` likelihood.
 
     Returns
     -------
@@ -218,7 +268,10 @@ def reconstruction_clustering(
         Final assignments, log-likelihood traces, mixing coefficients, and the scores and
         histories asked for.
     """
-    x_np = as_binary_images(images)
+    check_choice(likelihood, "likelihood", LIKELIHOODS)
+    if not (float(sigma) > 0 and math.isfinite(float(sigma))):
+        raise ValueError(f"sigma must be a positive number; got {sigma!r}")
+    x_np = as_binary_images(images) if likelihood == "bernoulli" else as_unit_images(images)
     n, h, w = x_np.shape
     d = h * w
     k = check_positive_int(k, "k")
@@ -269,10 +322,16 @@ def reconstruction_clustering(
                 sl = slice(start, min(start + batch_size, n))
                 b = sl.stop - sl.start
                 x = torch.from_numpy(x_np[sl].reshape(b, d)).to(dev)
-                gamma = torch.from_numpy(initial_gamma(k, image_ids[sl], (h, w), init, seed)).to(dev)
+                gamma = torch.tensor(_initial_gamma_memo(k, image_ids[sl].astype(np.int64).tobytes(),
+                                                         (h, w), init, int(seed)), device=dev)
                 pi = torch.full((b, k), 1.0 / k, device=dev)
                 # before the first iteration mu = 0.5 everywhere
-                ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).sum(1).cpu().numpy()
+                if likelihood == "bernoulli":
+                    ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).sum(1).cpu().numpy()
+                else:
+                    half = torch.full((b, k, d), 0.5, device=dev)
+                    ll[sl, 0] = _weighted_sum(gamma, pixel_log_prob(x, half, likelihood,
+                                                                    sigma)).cpu().numpy()
                 record_scores(sl, 0, gamma)
                 if keep_history:
                     g_hist[0, sl] = gamma.cpu().numpy()
@@ -283,7 +342,7 @@ def reconstruction_clustering(
                     if t == 0 and start == 0:
                         _check_output(mu, (b * k, d))
                     mu = mu.reshape(b, k, d)
-                    log_p = bernoulli_log_prob(x, mu)
+                    log_p = pixel_log_prob(x, mu, likelihood, sigma)
                     ll[sl, 2 * t + 1] = _weighted_sum(gamma, log_p).cpu().numpy()
                     # E-step
                     gamma = posterior(log_p, pi if estimate_pi else None, hard)
@@ -309,6 +368,7 @@ def reconstruction_clustering(
         gamma_history=to_image_layout(g_hist) if keep_history else None,
         mu_history=to_image_layout(mu_hist) if keep_history else None,
         config={"k": k, "n_iters": n_iters, "e_step": e_step, "init": init,
+                "likelihood": likelihood, "sigma": float(sigma),
                 "estimate_pi": bool(estimate_pi), "seed": int(seed),
                 "average_method": average_method, "device": str(dev)},
     )

@@ -71,6 +71,8 @@ class Profile:
         (None: 1,000).
     n_boot : int
         Bootstrap resamples of the test images for the intervals of the scores.
+    rc_training_datasets : tuple of str
+        Data sets whose DAE is also trained through RC (:mod:`rc.beyond.rc_training`).
     """
 
     name: str
@@ -94,6 +96,8 @@ class Profile:
     rc_restarts: int = 10              # RC random starts per table DAE (robustness)
     n_val: int | None = None           # validation images per search run; None: 1,000
     n_boot: int = 1000                 # bootstrap resamples of the test images
+    rc_training_datasets: tuple[str, ...] = ("shapes", "bars", "corners", "mnist_shape",
+                                             "multi_mnist")
     seed: int = 0
     datasets: tuple[str, ...] = DATASETS
 
@@ -109,7 +113,7 @@ class Profile:
         if unknown:
             raise ValueError(f"unknown profile setting(s) {unknown}; the settings are "
                              f"{sorted(fields)}")
-        tuples = ("ks", "datasets", "full_searches", "spread_tables")
+        tuples = ("ks", "datasets", "full_searches", "spread_tables", "rc_training_datasets")
         changes = {k: tuple(v) if k in tuples else v for k, v in changes.items()}
         return dataclasses.replace(self, **changes)
 
@@ -157,15 +161,16 @@ PROFILES: dict[str, Profile] = {
         n_test=24, train_limit=400, max_epochs=4, patience=2, ks=(2, 3), n_iters=4,
         tables_from_search=False, search_runs=2, search_train_limit=200, loss_runs=3,
         cache_data=False, spread_seeds=2, rc_restarts=2, n_val=16, n_boot=200,
+        rc_training_datasets=("shapes", "bars"),
     ),
     "default": Profile(
         name="default",
         description="laptop CPU: Table 1/2 configurations within a compute budget, "
                     "full scored test sets, a small random search",
         train_limit=10_000, train_tflop=1.5, tables_from_search=False,
-        search_runs=6, search_train_limit=2_000, search_tflop=0.15, loss_runs=6,
-        full_searches=("simple_superposition", "bars"), spread_seeds=3, spread_tables=(1,),
-        rc_restarts=5, n_val=300,
+        search_runs=4, search_train_limit=2_000, search_tflop=0.15, loss_runs=4,
+        full_searches=("simple_superposition", "bars"), spread_seeds=2, spread_tables=(1,),
+        rc_restarts=3, n_val=200, rc_training_datasets=("shapes", "bars"),
     ),
     "paper": Profile(
         name="paper", description="the full protocol of the paper (meant for a GPU)",
@@ -188,7 +193,7 @@ MEANING: dict[str, str] = {
 SHOWN_FIELDS = ("n_test", "train_limit", "max_epochs", "train_tflop", "ks", "n_iters",
                 "tables_from_search", "search_runs", "search_train_limit", "search_tflop",
                 "loss_runs", "full_searches", "spread_seeds", "spread_tables", "rc_restarts",
-                "n_val", "n_boot")
+                "n_val", "n_boot", "rc_training_datasets")
 
 
 def meaning(profile: str | Profile) -> str:

@@ -31,7 +31,9 @@ from rc.cache import Cache, Record
 from rc.mnist import data_dir, load_mnist
 
 __all__ = [
+    "ALL_DATASETS",
     "DATASETS",
+    "GREY_DATASETS",
     "GENERATOR_VERSION",
     "LABELS",
     "PATTERNS",
@@ -57,6 +59,11 @@ SPLITS: tuple[str, ...] = ("train_single", "train_multi", "test", "validation")
 #: First MNIST test digit of the validation split (digits of the scored test images come
 #: before it; MNIST+Shape uses the test digits in order).
 _VALIDATION_DIGITS = 5000
+#: Grey-level data sets beyond the paper (rc.beyond.grey): Shapes with a random intensity
+#: per object, and Multi-MNIST without thresholding.
+GREY_DATASETS: tuple[str, ...] = ("shapes_grey", "multi_mnist_grey")
+#: Every data set :func:`load_dataset` knows.
+ALL_DATASETS: tuple[str, ...] = DATASETS + GREY_DATASETS
 #: Display names of the data sets (the one place they are defined).
 LABELS: dict[str, str] = {
     "simple_superposition": "Simple Superposition",
@@ -65,6 +72,8 @@ LABELS: dict[str, str] = {
     "corners": "Corners",
     "mnist_shape": "MNIST+Shape",
     "multi_mnist": "Multi-MNIST",
+    "shapes_grey": "Shapes (grey levels)",
+    "multi_mnist_grey": "Multi-MNIST (grey levels)",
 }
 #: Version of the generation procedure; part of every cache file name.
 GENERATOR_VERSION = 1
@@ -208,7 +217,8 @@ class DatasetInfo:
 
     ``k`` is the number of clusters RC uses for it; ``n_objects`` the number of objects in
     every test image; ``split_sizes`` maps each available split to its number of images;
-    ``n_scored`` is how many leading test images are scored.
+    ``n_scored`` is how many leading test images are scored; ``grey`` says whether its
+    pixels take grey levels in [0, 1] (else they are 0 or 1).
     """
 
     name: str
@@ -217,6 +227,7 @@ class DatasetInfo:
     n_objects: int
     split_sizes: dict[str, int] = field(hash=False)
     n_scored: int
+    grey: bool = False
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -233,6 +244,8 @@ _INFO: dict[str, DatasetInfo] = {
         DatasetInfo("corners", (28, 28), 5, 5, {"train_single": 5000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
         DatasetInfo("mnist_shape", (28, 28), 2, 2, {"train_single": 10000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
         DatasetInfo("multi_mnist", (48, 48), 3, 3, {"train_single": 60000, "train_multi": 60000, "test": 10000, "validation": 1000}, 1000),
+        DatasetInfo("shapes_grey", (28, 28), 3, 3, {"train_single": 10000, "train_multi": 60000, "test": 10000}, 1000, grey=True),
+        DatasetInfo("multi_mnist_grey", (48, 48), 3, 3, {"train_single": 60000, "train_multi": 60000, "test": 10000}, 1000, grey=True),
     )
 }
 
@@ -255,7 +268,7 @@ def dataset_info(name: str) -> DatasetInfo:
     DatasetInfo
         A fresh copy on every call.
     """
-    check_choice(name, "data set", DATASETS)
+    check_choice(name, "data set", ALL_DATASETS)
     info = _INFO[name]
     return dataclasses.replace(info, split_sizes=dict(info.split_sizes))
 
@@ -271,11 +284,12 @@ class _Slot:
     that the *true* extent of every stamped pattern lies inside the image.
     """
 
-    bank: np.ndarray  # (B, ph, pw) bool
+    bank: np.ndarray  # (B, ph, pw) bool, or uint8 grey levels (grey data sets; 0 = off)
     ids: np.ndarray  # (N,) int
     rows: np.ndarray  # (N,) int
     cols: np.ndarray  # (N,) int
     label: int  # group label of this object, 1..255 (at most 255 objects per image)
+    level: np.ndarray | None = None  # (N,) uint8 intensity of the object (grey data sets)
 
 
 @dataclass(frozen=True)
@@ -285,6 +299,7 @@ class _Plan:
     shape: tuple[int, int]
     size: int
     slots: tuple[_Slot, ...]
+    grey: bool = False  # render grey levels (uint8 0..255): the brightest object wins
 
 
 def _render(plan: _Plan, n: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -305,10 +320,12 @@ def _render(plan: _Plan, n: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndar
         stop = min(n, start + chunk)
         m = stop - start
         canvas = np.zeros(m * canvas_h * canvas_w, dtype=np.uint16)
+        levels = np.zeros(m * canvas_h * canvas_w, dtype=np.uint8) if plan.grey else None
         offset = (np.arange(m) * (canvas_h * canvas_w))[:, None, None]
         for slot in plan.slots:
             bank_h, bank_w = slot.bank.shape[1:]
-            masks = slot.bank[slot.ids[start:stop]]
+            entries = slot.bank[slot.ids[start:stop]]
+            masks = entries > 0 if entries.dtype != bool else entries
             flat = (
                 offset
                 + (slot.rows[start:stop, None, None] + np.arange(bank_h)[None, :, None]) * canvas_w
@@ -317,12 +334,21 @@ def _render(plan: _Plan, n: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndar
             )
             # Within one slot every flat index is distinct, so the buffered += is exact.
             canvas[flat[masks]] += np.uint16(1 + 256 * slot.label)
+            if levels is not None:
+                value = (entries.astype(np.uint16) if entries.dtype != bool
+                         else np.full(entries.shape, 255, np.uint16))
+                if slot.level is not None:
+                    value = value * slot.level[start:stop, None, None] // 255
+                np.maximum.at(levels, flat[masks], value[masks].astype(np.uint8))
         canvas = canvas.reshape(m, canvas_h, canvas_w)
         if canvas[:, height:, :].any() or canvas[:, :, width:].any():
             raise RuntimeError("internal error: an object was placed outside the image")
         canvas = canvas[:, :height, :width]
         count = (canvas & 0xFF).astype(np.uint8)
-        images[start:stop] = count > 0
+        if levels is None:
+            images[start:stop] = count > 0
+        else:
+            images[start:stop] = levels.reshape(m, canvas_h, canvas_w)[:, :height, :width]
         groups[start:stop] = np.where(count == 1, canvas >> 8, 0)
     return images, groups
 
@@ -355,13 +381,14 @@ def _binarise(raw: np.ndarray) -> np.ndarray:
     return raw >= _ON_FROM
 
 
-def _cropped_digits(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cropped_digits(raw: np.ndarray, grey: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Crop digits to their bounding box and move the box to the top-left corner.
 
-    The box covers every row/column with a non-zero RAW pixel; its content is binarised.
-    Returns (bank (N, h, w) bool, sizes (N, 2) of the boxes), where (h, w) is the largest
-    box size. Pixels outside a box are zero, so a cyclic shift moves the box to the corner
-    without wrapping any content around.
+    The box covers every row/column with a non-zero RAW pixel; its content is binarised
+    (or, with ``grey``, kept as the raw uint8 levels). Returns (bank (N, h, w) bool or
+    uint8, sizes (N, 2) of the boxes), where (h, w) is the largest box size. Pixels outside
+    a box are zero, so a cyclic shift moves the box to the corner without wrapping any
+    content around.
     """
     nonzero = raw > 0
     any_row = nonzero.any(axis=2)
@@ -376,8 +403,8 @@ def _cropped_digits(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     max_h, max_w = sizes.max(axis=0)
     rows = (top[:, None, None] + np.arange(max_h)[None, :, None]) % raw.shape[1]
     cols = (left[:, None, None] + np.arange(max_w)[None, None, :]) % raw.shape[2]
-    bank = _binarise(raw[np.arange(len(raw))[:, None, None], rows, cols])
-    return bank, sizes
+    cropped = raw[np.arange(len(raw))[:, None, None], rows, cols]
+    return (cropped if grey else _binarise(cropped)), sizes
 
 
 def _plan_simple_superposition(rng: np.random.Generator, split: str, size: int) -> _Plan:
@@ -483,6 +510,27 @@ def _plan_multi_mnist(rng: np.random.Generator, split: str, size: int) -> _Plan:
     return _Plan((48, 48), size, slots)
 
 
+def _plan_shapes_grey(rng: np.random.Generator, split: str, size: int) -> _Plan:
+    """Shapes, each object with its own intensity: uint8 levels 64..255 (0.25 to 1)."""
+    plan = _plan_shapes(rng, split, size)
+    slots = tuple(dataclasses.replace(s, level=rng.integers(64, 256, size=size).astype(np.uint8))
+                  for s in plan.slots)
+    return dataclasses.replace(plan, slots=slots, grey=True)
+
+
+def _plan_multi_mnist_grey(rng: np.random.Generator, split: str, size: int) -> _Plan:
+    """Multi-MNIST with the digits' grey levels (no thresholding); a digit covers the pixels
+    where its ink is non-zero."""
+    raw, _ = load_mnist("test" if split == "test" else "train")
+    bank, box = _cropped_digits(raw, grey=True)
+    ids = (np.arange(size)[:, None] if split == "train_single"
+           else rng.integers(0, len(raw), size=(size, 3)))
+    rows = _positions(rng, 48 - box[ids, 0])
+    cols = _positions(rng, 48 - box[ids, 1])
+    slots = tuple(_Slot(bank, ids[:, j], rows[:, j], cols[:, j], 1 + j) for j in range(ids.shape[1]))
+    return _Plan((48, 48), size, slots, grey=True)
+
+
 _PLANNERS: dict[str, Callable[[np.random.Generator, str, int], _Plan]] = {
     "simple_superposition": _plan_simple_superposition,
     "shapes": _plan_shapes,
@@ -490,6 +538,8 @@ _PLANNERS: dict[str, Callable[[np.random.Generator, str, int], _Plan]] = {
     "corners": _plan_corners,
     "mnist_shape": _plan_mnist_shape,
     "multi_mnist": _plan_multi_mnist,
+    "shapes_grey": _plan_shapes_grey,
+    "multi_mnist_grey": _plan_multi_mnist_grey,
 }
 
 
@@ -497,7 +547,7 @@ _PLANNERS: dict[str, Callable[[np.random.Generator, str, int], _Plan]] = {
 # Public loader
 # --------------------------------------------------------------------------------------
 def _check_args(name: str, split: str, seed: int) -> int:
-    check_choice(name, "data set", DATASETS)
+    check_choice(name, "data set", ALL_DATASETS)
     check_choice(split, "split", SPLITS)
     if split not in _INFO[name].split_sizes:
         raise ValueError(
@@ -602,4 +652,5 @@ def load_dataset(
         images, groups = stored.images, stored.groups
     else:
         images, groups = _render(_plan(name, split, seed), n)
-    return images[:n].astype(np.float32), groups[:n].astype(np.int64)
+    scale = np.float32(255.0 if _INFO[name].grey else 1.0)
+    return images[:n].astype(np.float32) / scale, groups[:n].astype(np.int64)

@@ -156,7 +156,8 @@ def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = 
                      noise=spec.config.noise, batch_size=spec.batch_size,
                      max_epochs=spec.max_epochs, patience=spec.patience,
                      val_fraction=spec.val_fraction, seed=spec.seed, device=device,
-                     progress=progress, deadline=deadline)
+                     progress=progress, deadline=deadline,
+                     grey=dataset_info(spec.data.dataset).grey)
     return TrainedDAE(dae, hist, {"seconds": hist.seconds})
 
 
@@ -369,7 +370,8 @@ class Pipeline:
             trained = train_population(images, [s.member() for s in group],
                                        batch_size=batch_size, patience=patience,
                                        val_fraction=val_fraction, device=self.device,
-                                       progress=self.progress, deadline=self.deadline)
+                                       progress=self.progress, deadline=self.deadline,
+                                       grey=dataset_info(data.dataset).grey)
             for s, (dae, hist) in zip(group, trained):
                 result = TrainedDAE(dae, hist, self.provenance(seconds=hist.seconds))
                 self.cache.store(f"dae/{s.name}", s.inputs(), result, TrainedDAE)
@@ -521,7 +523,8 @@ class Pipeline:
                          batch_size=first.batch_size, patience=first.patience,
                          val_fraction=first.val_fraction, device=self.device,
                          progress=self.progress, on_member_done=finished,
-                         grouping=self.grouping, deadline=self.deadline)
+                         grouping=self.grouping, deadline=self.deadline,
+                         grey=dataset_info(first.data.dataset).grey)
 
     def search(self, dataset: str, table: int = 1) -> list[SearchRun]:
         """The random search of Appendix B for Table 1 (single-object training, soft RC)

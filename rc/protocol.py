@@ -203,10 +203,12 @@ def plan(pipe: Pipeline) -> list[Step]:
     for element in paper.ELEMENTS:
         module = paper.home(element)
         steps.append(_compute_step(pipe, probe, element, module.compute))
-    from .beyond import robustness
+    from .beyond import choose_k, conv, grey, rc_training, robustness
 
-    steps.append(_compute_step(pipe, probe, "robustness: spreads and selection",
-                               robustness.compute))
+    for name, module in (("robustness: spreads and selection", robustness),
+                         ("grey levels", grey), ("convolutional DAE", conv),
+                         ("RC inside DAE training", rc_training), ("choosing K", choose_k)):
+        steps.append(_compute_step(pipe, probe, name, module.compute))
     steps.append(Step("scorecard", 1, lambda: int(_scorecard_current(pipe)), lambda: 0.0,
                       lambda: scorecard.build(pipe)))
     return steps

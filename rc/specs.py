@@ -18,7 +18,7 @@ import numpy as np
 from . import clustering, metrics, training
 from ._checks import check_choice, check_positive_int
 from .dae import ACTIVATIONS
-from .datasets import DATASETS, GENERATOR_VERSION, SPLITS, dataset_info, load_dataset
+from .datasets import ALL_DATASETS, GENERATOR_VERSION, SPLITS, dataset_info, load_dataset
 
 __all__ = ["DAEConfig", "DataSpec", "EvalSpec", "RCSpec", "TrainSpec"]
 
@@ -33,7 +33,7 @@ class DataSpec:
     seed: int = 0
 
     def __post_init__(self):
-        check_choice(self.dataset, "data set", DATASETS)
+        check_choice(self.dataset, "data set", ALL_DATASETS)
         check_choice(self.split, "split", SPLITS)
         size = dataset_info(self.dataset).split_sizes.get(self.split)
         if size is None:
@@ -129,6 +129,8 @@ class RCSpec:
     init: str = "gaussian"
     seed: int = 0
     estimate_pi: bool = False
+    likelihood: str = "bernoulli"
+    sigma: float = 0.2
 
     def __post_init__(self):
         check_positive_int(self.k, "k")
@@ -136,15 +138,28 @@ class RCSpec:
         check_choice(self.e_step, "e_step", clustering.E_STEPS)
         check_choice(self.init, "init", clustering.INITS)
         check_positive_int(self.seed, "seed", minimum=0)
+        check_choice(self.likelihood, "likelihood", clustering.LIKELIHOODS)
+        if isinstance(self.sigma, bool) or not isinstance(self.sigma, (int, float)) \
+                or not (0 < self.sigma < float("inf")):
+            raise ValueError(f"sigma must be a positive number; got {self.sigma!r}")
 
     def inputs(self) -> dict:
-        return {**dataclasses.asdict(self), "rc_version": clustering.VERSION}
+        """The settings that determine the result: ``likelihood`` only where it is not the
+        paper's Bernoulli, ``sigma`` only for the Gaussian (the only one that uses it), so
+        that the keys of binary runs are those they had before grey levels existed."""
+        d = {**dataclasses.asdict(self), "rc_version": clustering.VERSION}
+        if self.likelihood == "bernoulli":
+            del d["likelihood"]
+        if self.likelihood != "gaussian":
+            del d["sigma"]
+        return d
 
     def run(self, model, images, **kwargs) -> clustering.RCResult:
         """RC with these settings on ``images`` (keyword arguments are passed on)."""
         return clustering.reconstruction_clustering(
             model, images, k=self.k, n_iters=self.n_iters, e_step=self.e_step,
-            init=self.init, seed=self.seed, estimate_pi=self.estimate_pi, **kwargs)
+            init=self.init, seed=self.seed, estimate_pi=self.estimate_pi,
+            likelihood=self.likelihood, sigma=self.sigma, **kwargs)
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,11 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from ._checks import as_binary_images, check_choice, check_positive_int
+from ._checks import as_binary_images, as_unit_images, check_choice, check_positive_int
 from .dae import ACTIVATIONS, DAE, resolve_device, salt_and_pepper
 
 __all__ = ["CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached", "TrainHistory",
-           "population_groups",
+           "population_groups", "reconstruction_loss", "train_module",
            "train_dae", "train_population", "train_split"]
 
 #: Version of the training procedure; part of every cached DAE's key. Bump it when a change
@@ -110,12 +110,14 @@ class TrainHistory:
         return asdict(self)
 
 
-def flat_images(images) -> np.ndarray:
-    """Binary images (N, H, W), or already flattened (N, D), as float32 (N, D)."""
+def flat_images(images, grey: bool = False) -> np.ndarray:
+    """Binary images (N, H, W), or already flattened (N, D), as float32 (N, D); with
+    ``grey``, images with grey levels in [0, 1]."""
     arr = np.asarray(images)
     if arr.ndim == 2:  # already flattened (N, n_pixels)
         arr = arr[:, :, None]
-    return as_binary_images(arr).reshape(arr.shape[0], -1)
+    check = as_unit_images if grey else as_binary_images
+    return check(arr).reshape(arr.shape[0], -1)
 
 
 def train_split(n_images: int, val_fraction: float) -> int:
@@ -324,6 +326,7 @@ class _Group:
         self.p_half = t([c["noise"] / 2 for c in self.cfgs])  # as salt_and_pepper's p / 2
         self.gens = [torch.Generator(device=dev).manual_seed(c["seed"]) for c in self.cfgs]
         self.batch_size, self.dev = batch_size, dev
+        self.binary_val = bool(((x_val == 0) | (x_val == 1)).all())
         self._set_ranges()
         d = self.params[0].shape[1]
         #: minibatches whose noise is drawn at once: a function of the image size only, so
@@ -387,8 +390,9 @@ class _Group:
     def val_losses(self, x_val: torch.Tensor) -> torch.Tensor:
         """Validation losses (M,) on a fresh corruption of ``x_val`` per member, drawn from
         each member's stream as train_dae draws it (binary, kept as bool)."""
-        val_noisy = torch.stack([salt_and_pepper(x_val, c["noise"], g).bool()
-                                 for c, g in zip(self.cfgs, self.gens)])
+        noisy = [salt_and_pepper(x_val, c["noise"], g) for c, g in zip(self.cfgs, self.gens)]
+        # binary inputs are kept as bool (a quarter of the memory); grey levels as they are
+        val_noisy = torch.stack([v.bool() for v in noisy] if self.binary_val else noisy)
         return _val_losses(self.params, self.ranges, x_val, val_noisy, self.mask)
 
     def snapshot(self, positions: list[int]) -> None:
@@ -426,18 +430,20 @@ class _Group:
         self._new_noise_buffer()
 
 
-def _train_group(members: list[int], cfgs: list[dict], daes: list[DAE],
-                 hists: list[TrainHistory], x_train: torch.Tensor, x_val: torch.Tensor, *,
-                 batch_size: int, patience: int, max_seconds: float | None,
-                 dev: torch.device, progress: bool,
-                 finish: Callable[[int, DAE, TrainHistory], None],
+def _train_group(group, cfgs: list[dict], hists: list[TrainHistory], x_train: torch.Tensor,
+                 x_val: torch.Tensor, *, patience: int, max_seconds: float | None,
+                 progress: bool, finish: Callable[[int, DAE, TrainHistory], None],
                  deadline: float | None = None) -> None:
-    """Train one group; ``finish(index, dae, history)`` receives each member as it stops.
+    """The loop of every training: epochs, validation, early stopping, history.
 
+    ``group`` does the arithmetic (a :class:`_Group` of batched DAEs, or a
+    :class:`_ModuleGroup` of one autograd-trained module): ``epoch(x_train)`` and
+    ``val_losses(x_val)`` return per-member losses, ``snapshot``, ``best_dae`` and ``keep``
+    manage the members. ``finish(index, model, history)`` receives each member as it stops.
     Past ``deadline`` (a ``time.monotonic()`` value), :class:`DeadlineReached` is raised
     after the current epoch; members that have not finished are dropped.
     """
-    group = _Group(members, cfgs, [daes[m] for m in members], x_val, batch_size, dev)
+    members = list(group.members)
     with torch.no_grad():
         val0 = group.val_losses(x_val).tolist()
     for m, v in zip(group.members, val0):
@@ -506,7 +512,7 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
                      max_seconds: float | None = None, progress: bool = True,
                      on_member_done: MemberCallback | None = None,
                      initial: Sequence[DAE] | None = None, grouping: str = "architecture",
-                     deadline: float | None = None
+                     deadline: float | None = None, grey: bool = False
                      ) -> list[tuple[DAE, TrainHistory]]:
     """Train one DAE per configuration on ``images``, many at once; see the module doc.
 
@@ -563,6 +569,9 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
         Which members share batched products.
     deadline : float, optional
         ``time.monotonic()`` value after which training stops.
+    grey : bool
+        The images hold grey levels in [0, 1] (the cross-entropy then has soft targets;
+        salt-and-pepper noise still sets pixels to 0 or 1).
 
     Returns
     -------
@@ -573,7 +582,7 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
         raise ValueError(f"configs must be a list of dicts; got {type(configs).__name__}")
     if len(configs) == 0:
         raise ValueError("configs is empty: a population needs at least one member")
-    x_all = flat_images(images)
+    x_all = flat_images(images, grey)
     batch_size = check_positive_int(batch_size, "batch_size")
     max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
     patience = check_positive_int(patience, "patience")
@@ -604,9 +613,10 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
             on_member_done(index, dae, hist)
 
     for members in population_groups(cfgs, max_members, grouping):
-        _train_group(members, cfgs, daes, hists, x_train, x_val, batch_size=batch_size,
-                     patience=patience, max_seconds=max_seconds, dev=dev,
-                     progress=progress, finish=finish, deadline=deadline)
+        group = _Group(members, cfgs, [daes[m] for m in members], x_val, batch_size, dev)
+        _train_group(group, cfgs, hists, x_train, x_val, patience=patience,
+                     max_seconds=max_seconds, progress=progress, finish=finish,
+                     deadline=deadline)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
 
@@ -633,7 +643,7 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
               batch_size: int = 100, max_epochs: int = 500, patience: int = 10,
               val_fraction: float = 0.1, seed: int = 0, device=None,
               max_seconds: float | None = None, progress: bool = True,
-              deadline: float | None = None) -> TrainHistory:
+              deadline: float | None = None, grey: bool = False) -> TrainHistory:
     """Train ``dae`` in place as in the paper and return its :class:`TrainHistory`.
 
     A population of one (:func:`train_population`) that starts from ``dae``'s current
@@ -675,6 +685,8 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
         Progress bar.
     deadline : float, optional
         ``time.monotonic()`` value after which training stops with an error.
+    grey : bool
+        The images hold grey levels in [0, 1] instead of 0 and 1.
 
     Returns
     -------
@@ -691,8 +703,142 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
         [(_, history)] = train_population(
             images, [config], batch_size=batch_size, max_epochs=max_epochs,
             patience=patience, val_fraction=val_fraction, device=device,
-            max_seconds=max_seconds, progress=progress, initial=[dae], deadline=deadline)
+            max_seconds=max_seconds, progress=progress, initial=[dae], deadline=deadline,
+            grey=grey)
     except ValueError as exc:  # name the arguments of this function, not configs[0]
         raise ValueError(str(exc).replace("configs[0]: ", "").replace("configs[0] ", "")
                          ) from None
     return history
+
+
+# ---------------------------------------------------------------------------- any module
+#: ``loss(model, x_noisy, x_clean) -> scalar``: the training loss of :func:`train_module`.
+ModuleLoss = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def reconstruction_loss(model: torch.nn.Module, x_noisy: torch.Tensor,
+                        x_clean: torch.Tensor) -> torch.Tensor:
+    """The DAE's loss: binomial cross-entropy of ``model.logits(x_noisy)`` against the
+    clean images, summed over pixels and averaged over the minibatch."""
+    return F.binary_cross_entropy_with_logits(model.logits(x_noisy), x_clean,
+                                              reduction="sum") / x_clean.shape[0]
+
+
+class _ModuleGroup:
+    """One autograd-trained module with the interface of :class:`_Group` (a group of one),
+    so that it shares the training loop (:func:`_train_group`)."""
+
+    def __init__(self, model: torch.nn.Module, cfg: dict, loss: ModuleLoss,
+                 batch_size: int, dev: torch.device, optimizer: str = "sgd"):
+        self.members, self.cfgs, self.daes = [0], [cfg], [model]
+        self.model, self.loss, self.batch_size, self.dev = model.to(dev), loss, batch_size, dev
+        self.name = type(model).__name__
+        self.gens = [torch.Generator(device=dev).manual_seed(cfg["seed"])]
+        make = torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam
+        self.opt = make(model.parameters(), lr=cfg["learning_rate"])
+        self.best = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def epoch(self, x_train: torch.Tensor) -> torch.Tensor:
+        gen, noise = self.gens[0], self.cfgs[0]["noise"]
+        n_train = x_train.shape[0]
+        order = torch.randperm(n_train, generator=gen, device=self.dev)
+        total = torch.zeros((), device=self.dev)
+        self.model.train()
+        with torch.enable_grad():
+            for i in range(0, n_train, self.batch_size):
+                batch = x_train[order[i:i + self.batch_size]]
+                loss = self.loss(self.model, salt_and_pepper(batch, noise, gen), batch)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt.step()
+                total += loss.detach() * len(batch)
+        self.model.eval()
+        return (total.double() / n_train).reshape(1)
+
+    def val_losses(self, x_val: torch.Tensor) -> torch.Tensor:
+        noisy = salt_and_pepper(x_val, self.cfgs[0]["noise"], self.gens[0])
+        total = 0.0
+        for i in range(0, len(x_val), 500):
+            total += float(self.loss(self.model, noisy[i:i + 500], x_val[i:i + 500])
+                           ) * len(x_val[i:i + 500])
+        return torch.tensor([total / len(x_val)], dtype=torch.float64)
+
+    def snapshot(self, positions: list[int]) -> None:
+        if positions:
+            self.best = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def best_dae(self, j: int) -> torch.nn.Module:
+        self.model.load_state_dict(self.best)
+        return self.model.eval()
+
+    def keep(self, positions: list[int]) -> None:  # a group of one never shrinks
+        pass
+
+
+#: Optimisers of :func:`train_module`.
+OPTIMIZERS = ("sgd", "adam")
+
+
+def train_module(model: torch.nn.Module, images, *, learning_rate: float, noise: float,
+                 loss: ModuleLoss = reconstruction_loss, batch_size: int = 100,
+                 max_epochs: int = 500, patience: int = 10, val_fraction: float = 0.1,
+                 seed: int = 0, device=None, progress: bool = True,
+                 deadline: float | None = None, grey: bool = False,
+                 optimizer: str = "sgd") -> TrainHistory:
+    """Train any ``torch.nn.Module`` in place with the paper's procedure and loop.
+
+    The loop of :func:`train_dae` (the same corruption, minibatches, validation on fresh
+    corruptions, early stopping and best weights; :func:`_train_group`), with autograd and
+    ``torch.optim.SGD`` (the paper's plain SGD; or Adam) for the step, so that models other than the fully connected DAE
+    (e.g. :class:`rc.beyond.conv.ConvDAE`) and other losses (e.g. through unrolled RC,
+    :mod:`rc.beyond.rc_training`) train the same way.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps a (B, D) batch to outputs the ``loss`` understands; with the default loss it
+        needs a ``logits(x)`` method (pre-sigmoid outputs).
+    images : array_like, shape (N, H, W) or (N, D)
+        Training images (binary, or grey levels in [0, 1] with ``grey``).
+    learning_rate, noise : float
+        Step size and salt-and-pepper probability.
+    loss : callable
+        ``loss(model, x_noisy, x_clean)`` -> scalar tensor.
+    batch_size, max_epochs, patience, val_fraction, seed, device, progress, deadline, grey
+        As for :func:`train_dae`.
+    optimizer : {"sgd", "adam"}
+        Plain SGD (the paper's) or Adam with its default betas.
+
+    Returns
+    -------
+    TrainHistory
+    """
+    check_choice(optimizer, "optimizer", OPTIMIZERS)
+    if not isinstance(model, torch.nn.Module):
+        raise ValueError(f"train_module needs a torch.nn.Module; got {type(model).__name__}")
+    if not callable(loss):
+        raise ValueError("loss must be callable as loss(model, x_noisy, x_clean)")
+    x_all = flat_images(images, grey)
+    expected = getattr(model, "n_pixels", None)
+    if expected is not None and expected != x_all.shape[1]:
+        raise ValueError(f"images have {x_all.shape[1]} pixels but the model expects {expected}")
+    cfg = _member_config({"learning_rate": learning_rate, "noise": noise,
+                          "n_hidden": getattr(model, "n_hidden", 1), "activation": "relu",
+                          "seed": seed}, 0, check_positive_int(max_epochs, "max_epochs",
+                                                               minimum=0))
+    batch_size = check_positive_int(batch_size, "batch_size")
+    patience = check_positive_int(patience, "patience")
+    n_train = train_split(len(x_all), val_fraction)
+    dev = resolve_device(device)
+    x = torch.from_numpy(x_all).to(dev)
+    hist = TrainHistory(device=str(dev), config={
+        "model": type(model).__name__, "optimizer": optimizer,
+        "learning_rate": cfg["learning_rate"],
+        "noise": cfg["noise"], "batch_size": batch_size, "max_epochs": cfg["max_epochs"],
+        "patience": patience, "val_fraction": val_fraction, "seed": cfg["seed"],
+        "n_train": n_train, "n_val": len(x_all) - n_train})
+    group = _ModuleGroup(model, cfg, loss, batch_size, dev, optimizer)
+    _train_group(group, [cfg], [hist], x[:n_train], x[n_train:], patience=patience,
+                 max_seconds=None, progress=progress, finish=lambda *a: None,
+                 deadline=deadline)
+    return hist

@@ -47,6 +47,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "05_appendix_derivation",
     "06_appendix_figures",
     "07_robustness",
+    "08_future_work",
     "90_scorecard",
 )
 
