@@ -4,12 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def as_binary_images(images, name: str = "images") -> np.ndarray:
-    """Return ``images`` as a float32 array of shape (N, H, W) with values in {0, 1}.
-
-    Raises ValueError naming the problem for a wrong number of dimensions, an empty
-    batch, non-finite values or values other than 0 and 1.
-    """
+def _image_batch(images, name: str) -> np.ndarray:
+    """``images`` as a non-empty numeric (or bool) array of shape (N, H, W)."""
     arr = np.asarray(images)
     if arr.ndim != 3:
         raise ValueError(
@@ -17,10 +13,20 @@ def as_binary_images(images, name: str = "images") -> np.ndarray:
         )
     if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
         raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    if arr.dtype != bool and not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
+    return arr
+
+
+def as_binary_images(images, name: str = "images") -> np.ndarray:
+    """Return ``images`` as a float32 array of shape (N, H, W) with values in {0, 1}.
+
+    Raises ValueError naming the problem for a wrong number of dimensions, an empty
+    batch, non-finite values or values other than 0 and 1.
+    """
+    arr = _image_batch(images, name)
     if arr.dtype == bool:
         return arr.astype(np.float32)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
     bad = (arr != 0) & (arr != 1)
     if bad.any():
         first = arr[bad].flat[0]
@@ -34,17 +40,9 @@ def as_binary_images(images, name: str = "images") -> np.ndarray:
 def as_unit_images(images, name: str = "images") -> np.ndarray:
     """Return ``images`` as a float32 array of shape (N, H, W) with values in [0, 1]
     (grey levels), raising ValueError naming the problem otherwise."""
-    arr = np.asarray(images)
-    if arr.ndim != 3:
-        raise ValueError(
-            f"{name} must have shape (N, H, W); got an array with shape {arr.shape}"
-        )
-    if arr.shape[0] == 0 or arr.shape[1] == 0 or arr.shape[2] == 0:
-        raise ValueError(f"{name} must not be empty; got shape {arr.shape}")
+    arr = _image_batch(images, name)
     if arr.dtype == bool:
         return arr.astype(np.float32)
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{name} must be numeric; got dtype {arr.dtype}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must hold finite values")
     if arr.min() < 0 or arr.max() > 1:

@@ -8,10 +8,9 @@ go through the autoencoder in one batched forward pass per iteration.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-
-import math
 
 import numpy as np
 import torch
@@ -28,6 +27,9 @@ E_STEPS = ("soft", "hard")
 #: (rc.beyond.grey): the cross-entropy of a DAE trained on grey targets (unnormalised),
 #: the continuous Bernoulli (normalised) and a Gaussian of fixed standard deviation.
 LIKELIHOODS = ("bernoulli", "cross_entropy", "continuous_bernoulli", "gaussian")
+#: Their display names (tables, figures, the book's prose).
+LIKELIHOOD_LABELS = {"bernoulli": "Bernoulli", "cross_entropy": "cross-entropy",
+                     "continuous_bernoulli": "continuous Bernoulli", "gaussian": "Gaussian"}
 INITS = ("gaussian", "uniform", "spatial")
 CLIP = 1e-6  # mu is clipped to [CLIP, 1 - CLIP] before taking logs
 

@@ -62,6 +62,17 @@ _AMI_TOL = 1e-10
 # --------------------------------------------------------------------------------------
 # validation
 # --------------------------------------------------------------------------------------
+def _as_labelings(labels_true, labels_pred, mask):
+    """Validated (labels_true, labels_pred, mask) of equal shape (N, P)."""
+    lt = _as_labels(labels_true, "labels_true")
+    lp = _as_labels(labels_pred, "labels_pred")
+    if lt.shape != lp.shape:
+        raise ValueError(
+            f"labels_true and labels_pred must have the same shape; got {lt.shape} and {lp.shape}"
+        )
+    return lt, lp, _as_mask(mask, lt.shape)
+
+
 def _as_labels(x, name: str) -> np.ndarray:
     """Return ``x`` as a 2-D integer array of non-negative labels, or raise ValueError."""
     arr = np.asarray(x)
@@ -387,13 +398,7 @@ def ami(
     scikit-learn itself; realistic images never are.
     """
     check_choice(average_method, "average_method", AVERAGE_METHODS)
-    lt = _as_labels(labels_true, "labels_true")
-    lp = _as_labels(labels_pred, "labels_pred")
-    if lt.shape != lp.shape:
-        raise ValueError(
-            f"labels_true and labels_pred must have the same shape; got {lt.shape} and {lp.shape}"
-        )
-    m = _as_mask(mask, lt.shape)
+    lt, lp, m = _as_labelings(labels_true, labels_pred, mask)
     out, general, n, mi, emi, normalizer = _ami_parts(lt, lp, m, average_method)
     for i in np.nonzero(_ill_conditioned(n, general, mi, emi, normalizer))[0]:
         out[i] = adjusted_mutual_info_score(
@@ -426,13 +431,7 @@ def ari(labels_true: np.ndarray, labels_pred: np.ndarray,
     ndarray of float64, shape (N,)
         Entry n equals ``sklearn.metrics.adjusted_rand_score`` of the masked row n.
     """
-    lt = _as_labels(labels_true, "labels_true")
-    lp = _as_labels(labels_pred, "labels_pred")
-    if lt.shape != lp.shape:
-        raise ValueError(
-            f"labels_true and labels_pred must have the same shape; got {lt.shape} and {lp.shape}"
-        )
-    m = _as_mask(mask, lt.shape)
+    lt, lp, m = _as_labelings(labels_true, labels_pred, mask)
     n_img = lt.shape[0]
     row_img, a, col_img, b, cell_row, _, nij, n = _tables(lt, lp, m)
     a, b, nij, n = (x.astype(np.int64) for x in (a, b, nij, n))

@@ -36,7 +36,13 @@ from .metrics import ami, ari, score
 from .search import search_configs
 from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
 from .storage import REPO, provenance
-from .training import DeadlineReached, TrainHistory, train_dae, train_population, train_split
+from .training import (
+    DeadlineReached,
+    TrainHistory,
+    train_dae,
+    train_population,
+    train_split,
+)
 
 __all__ = ["Evaluation", "Pipeline", "SearchRun", "TABLES", "TrainedDAE", "evaluate",
            "results_dir", "train"]

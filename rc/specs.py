@@ -18,7 +18,13 @@ import numpy as np
 from . import clustering, metrics, training
 from ._checks import check_choice, check_positive_int
 from .dae import ACTIVATIONS
-from .datasets import ALL_DATASETS, GENERATOR_VERSION, SPLITS, dataset_info, load_dataset
+from .datasets import (
+    ALL_DATASETS,
+    GENERATOR_VERSION,
+    SPLITS,
+    dataset_info,
+    load_dataset,
+)
 
 __all__ = ["DAEConfig", "DataSpec", "EvalSpec", "RCSpec", "TrainSpec"]
 

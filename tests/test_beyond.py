@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import stripes
 
 import rc
-from helpers import stripes
 from rc.beyond import choose_k, conv, grey, rc_training
 from rc.clustering import LIKELIHOODS, pixel_log_prob, posterior
 
@@ -162,6 +162,24 @@ def test_unrolled_rc_loss_is_a_reconstruction_by_the_mixture():
 
 
 # ------------------------------------------------------------------ choosing K
+def test_rc_training_answer_counts_gains_within_the_allowance_as_none():
+    def result(best):
+        sets = list(best)
+        return rc_training.RCTraining(
+            "t", {d: 0.9 for d in sets}, {d: 0.7 for d in sets},
+            {d: {v: best[d] for v in rc_training.VARIANTS} for d in sets},
+            {d: {v: 0.0 for v in rc_training.VARIANTS} for d in sets},
+            {d: {v: 1 for v in rc_training.VARIANTS} for d in sets})
+    tol = rc.claims.SCORE_TOLERANCE
+    assert rc_training.answer(result({"shapes": 0.7 + tol / 2})).startswith("No:")
+    assert "no better than Table 2" in rc_training.answer(result({"shapes": 0.7 + tol / 2}))
+    assert "worse than Table 2" in rc_training.answer(result({"bars": 0.1}))
+    assert rc_training.answer(result({"shapes": 0.85, "bars": 0.1})).startswith("Partly:")
+    assert rc_training.answer(result({"shapes": 0.85})).startswith("Yes:")
+    assert "75% of the gap closed" in rc_training.answer(result({"shapes": 0.85}))
+    assert rc_training.answer(result({"shapes": 0.75})).startswith("Partly:")
+
+
 def test_k_estimators_on_constructed_likelihoods():
     ks = [1, 2, 3, 4, 5]
     ll = np.array([[-100, -60, -30, -29.5, -29.4],    # elbow at 3, maximum at 5

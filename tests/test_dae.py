@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import stripes
 
 import rc
-from helpers import stripes
 from rc.dae import bce_loss
 
 

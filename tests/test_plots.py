@@ -12,8 +12,19 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import rc  # noqa: E402
 from rc import plots  # noqa: E402
-from rc.paper import (fig1c, fig2b, fig3, fig4a, fig4b, fig5, fig6a, fig6b, fig7,  # noqa: E402
-                      fig8, table1)
+from rc.paper import (  # noqa: E402
+    fig1c,
+    fig2b,
+    fig3,
+    fig4a,
+    fig4b,
+    fig5,
+    fig6a,
+    fig6b,
+    fig7,
+    fig8,
+    table1,
+)
 
 RNG = np.random.default_rng(0)
 

@@ -5,13 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
-
-import rc
 from helpers import stripes
 from torch.nn import functional as F
 
+import rc
 from rc.training import population_groups, train_population
-
 
 IMAGES = stripes()
 # batch 16 over 54 training images: three full minibatches and a partial one per epoch

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..claims import SCORE_TOLERANCE
+from ..clustering import LIKELIHOOD_LABELS
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec, RCSpec
@@ -110,7 +111,7 @@ def table(result: GreyLevels) -> Markdown:
     for g, scores in result.grey.items():
         b = PAIRS[g]
         rows.append([label(b), "Bernoulli (binary)", result.binary[b], result.binary_ari[b]])
-        rows += [[label(g), lik.replace("_", " "), s, result.grey_ari[g][lik]]
+        rows += [[label(g), LIKELIHOOD_LABELS[lik], s, result.grey_ari[g][lik]]
                  for lik, s in scores.items()]
     return markdown_table(["data set", "likelihood", "score (mean AMI)", "mean ARI"], rows)
 
@@ -130,7 +131,7 @@ def draw(result: GreyLevels):
         fig = plt.figure(figsize=(8.0, 2.6 + 1.1 * len(sets)), layout="constrained")
         grid = fig.add_gridspec(1 + len(sets), 1, height_ratios=[2.4] + [1.0] * len(sets))
         ax = fig.add_subplot(grid[0])
-        names = ["Bernoulli (binary)"] + [lik.replace("_", " ") for lik in LIKELIHOODS]
+        names = ["Bernoulli (binary)"] + [LIKELIHOOD_LABELS[lik] for lik in LIKELIHOODS]
         width = 0.8 / len(names)
         for i, g in enumerate(sets):
             color = _ds_color(PAIRS[g], i)
@@ -138,10 +139,10 @@ def draw(result: GreyLevels):
             for j, (name, v) in enumerate(zip(names, values)):
                 ax.bar(i - 0.4 + width * (j + 0.5), v, width * 0.9,
                        color=mpl.colors.to_rgba(color, 1.0 - 0.2 * j), edgecolor=color)
-                ax.text(i - 0.4 + width * (j + 0.5), v + 0.01, name.split()[0], rotation=90,
+                ax.text(i - 0.4 + width * (j + 0.5), v + 0.01, name, rotation=90,
                         ha="center", va="bottom", fontsize=7)
         ax.set_xticks(range(len(sets)), [label(PAIRS[g]) for g in sets])
-        ax.set_ylim(0, 1.25)
+        ax.set_ylim(0, 1.45)
         ax.set_yticks(np.linspace(0, 1, 6))
         ax.set_ylabel("score (mean AMI)")
         ax.grid(axis="y")

@@ -220,9 +220,10 @@ def _rows(result: Robustness):
 def draw_spread(result: Robustness):
     """Per table entry: our score over trainings (dots) and RC starts (crosses), the 95%
     interval over test images (bar) and the paper's value (diamond)."""
-    from ..plots import _ds_color, _styled
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+
+    from ..plots import _ds_color, _styled
 
     @_styled
     def make():
@@ -255,9 +256,10 @@ def draw_spread(result: Robustness):
 def draw_selection(result: Robustness):
     """Per search: every run's test score (faint), the best by test (the paper's rule,
     filled) and the test score of the best run on validation (hollow)."""
-    from ..plots import _ds_color, _styled
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+
+    from ..plots import _ds_color, _styled
 
     @_styled
     def make():
@@ -289,10 +291,11 @@ def draw_selection(result: Robustness):
 def draw_metrics(result: Robustness, table_no: int = 1):
     """Per data set of a table: the mean AMI (paper's normaliser), the AMI with the
     arithmetic normaliser and the ARI of the same clusters."""
-    from ..plots import _ds_color, _styled
     import matplotlib as mpl
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
+
+    from ..plots import _ds_color, _styled
 
     @_styled
     def make():

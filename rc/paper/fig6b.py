@@ -26,7 +26,6 @@ from ..plots import (
 )
 from . import table1, table2
 
-
 #: The identifiers of the claims declared here (``<data set>``: one per data set).
 CLAIM_IDS = ("single_beats_multi",)
 

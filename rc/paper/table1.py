@@ -26,7 +26,6 @@ from ..report import Markdown, markdown_table
 from ..specs import DAEConfig
 from ..training import TrainHistory
 
-
 #: The identifiers of the claims declared here (``<data set>``: one per data set).
 CLAIM_IDS = ("table1.<data set>",)
 
