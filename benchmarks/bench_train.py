@@ -38,7 +38,7 @@ def main():
                                 progress=False)
         n_train = hist.config["n_train"]
         rate = n_train * hist.epochs / hist.seconds
-        gflops = rate * 6 * d * cfg.n_hidden / 1e9
+        gflops = rate * rc.config.dae_image_flop(d, cfg.n_hidden) / 1e9
         label = f"{cfg.n_hidden} {cfg.activation} p={cfg.noise}"
         print(f"{ds:22s} {label:22s} {n_train:7d} {rate:9.0f} {gflops:8.1f}", flush=True)
 

@@ -22,9 +22,10 @@ class Profile:
     """Sizes and budgets of one run of the experiments.
 
     ``train_tflop`` caps the training compute of one DAE: its epochs are limited to
-    ``train_tflop * 1e12 / (6 * n_pixels * n_hidden * n_train)`` (the multiply-adds of
-    the forward and backward passes), a machine-independent stand-in for a time limit
-    that keeps results deterministic. None means no cap beyond ``max_epochs``.
+    ``train_tflop * 1e12 / (dae_image_flop(n_pixels, n_hidden) * n_train)`` (the FLOPs of
+    the forward and backward passes, :func:`dae_image_flop`), a machine-independent
+    stand-in for a time limit that keeps results deterministic. None means no cap beyond
+    ``max_epochs``.
 
     Attributes
     ----------
@@ -167,8 +168,8 @@ PROFILES: dict[str, Profile] = {
         name="default",
         description="laptop CPU: Table 1/2 configurations within a compute budget, "
                     "full scored test sets, a small random search",
-        train_limit=10_000, train_tflop=1.5, tables_from_search=False,
-        search_runs=4, search_train_limit=2_000, search_tflop=0.15, loss_runs=4,
+        train_limit=10_000, train_tflop=2.5, tables_from_search=False,
+        search_runs=3, search_train_limit=2_000, search_tflop=0.25, loss_runs=4,
         full_searches=("simple_superposition", "bars"), spread_seeds=2, spread_tables=(1,),
         rc_restarts=3, n_val=200, rc_training_datasets=("shapes", "bars"),
     ),
@@ -232,10 +233,18 @@ def get_profile(profile: str | Profile) -> Profile:
     return PROFILES[profile]
 
 
+def dae_image_flop(n_pixels: int, n_hidden: int) -> float:
+    """FLOPs of one training image through the paper's DAE: its two D x H products forward
+    (2 FLOPs per multiply-add: 4 D H) and backward (the weight gradients of both layers and
+    the hidden units' gradient: 6 D H). The one cost model of the project: compute caps,
+    :func:`rc.protocol.train_flop` and the benchmarks use it."""
+    return 10.0 * n_pixels * n_hidden
+
+
 def epoch_cap(profile_tflop: float | None, max_epochs: int, n_pixels: int, n_hidden: int,
               n_train: int) -> int:
     """Epochs allowed by a compute cap (at least 1, at most ``max_epochs``)."""
     if profile_tflop is None:
         return max_epochs
-    per_epoch = 6.0 * n_pixels * n_hidden * n_train
+    per_epoch = dae_image_flop(n_pixels, n_hidden) * n_train
     return int(max(1, min(max_epochs, profile_tflop * 1e12 // per_epoch)))

@@ -39,8 +39,14 @@ def test_profiles_and_errors():
 
 def test_epoch_cap_follows_the_compute_budget():
     assert epoch_cap(None, 500, 784, 100, 4500) == 500
-    per_epoch = 6 * 784 * 500 * 9000
+    # 10 FLOPs per pixel and hidden unit for a training image: 4 forward, 6 backward
+    per_epoch = 10 * 784 * 500 * 9000
     assert epoch_cap(1.0, 500, 784, 500, 9000) == int(1e12 // per_epoch)
+    # the benchmark's and the protocol's counts are the same model
+    pipe = rc.Pipeline(rc.get_profile("ci"), compute=False, progress=False)
+    spec = pipe.table_spec("shapes")
+    d, h = 784, spec.config.n_hidden
+    assert rc.protocol.train_flop(spec, 1) >= 10 * d * h * int(spec.data.n * 0.9)
     assert epoch_cap(1e-9, 500, 784, 500, 9000) == 1
 
 

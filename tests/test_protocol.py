@@ -28,6 +28,23 @@ def test_cost_model_counts_the_products_of_training():
     expected = 3 * (10 * d * h * n_train + 4 * d * h * (spec.data.n - n_train))
     assert protocol.train_flop(spec, 3) == expected
     assert protocol.train_flop(spec, 10**6) == protocol.train_flop(spec, spec.max_epochs)
+
+
+def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
+    default = protocol.beyond_flop(rc.Pipeline("default", compute=False, root=tmp_path))
+    paper = protocol.beyond_flop(rc.Pipeline("paper", compute=False, root=tmp_path))
+    p = rc.get_profile("default")
+    # under a budget every training costs at most the budget of a table DAE (plus the
+    # forward passes over its validation tenth, which the cap does not count: 4%)
+    n_trainings = {"robustness: spreads and selection": (p.spread_seeds - 1) * 6,
+                   "grey levels": 2, "convolutional DAE": 2,
+                   "RC inside DAE training": 2 * len(p.rc_training_datasets)}
+    for name, count in n_trainings.items():
+        assert 0 < default[name] <= count * p.train_tflop * 1e12 * 1.045, name
+        assert paper[name] > 10 * default[name], name
+    # a profile without the data sets trains nothing beyond the paper
+    none = rc.get_profile("ci").replace(datasets=("simple_superposition",), spread_tables=())
+    assert sum(protocol.beyond_flop(rc.Pipeline(none, compute=False, root=tmp_path)).values()) == 0
     assert protocol.estimated_epochs("no_such_set", 1, "search") == protocol.DEFAULT_EPOCHS
 
 

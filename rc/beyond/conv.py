@@ -145,7 +145,8 @@ def trained(pipe, dataset: str) -> ConvDAE:
 
 
 def conv_flop(shape: tuple[int, int]) -> float:
-    """FLOPs of one training image (forward and backward, about 3x the forward)."""
+    """FLOPs of one training image (forward and backward, about 3x the forward), in the
+    units of :func:`rc.config.dae_image_flop`, so that both DAEs get the same budget."""
     h, w = shape
     c1, c2 = CONFIG["channels"]
     q = (h // 4) * (w // 4)

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 from ..cache import Record
 from ..claims import SCORE_TOLERANCE
 from ..clustering import CLIP
+from ..config import dae_image_flop
 from ..dae import DAE
 from ..datasets import dataset_info, label
 from ..pipeline import TrainedDAE
@@ -102,6 +103,13 @@ class Scores(Record):
     provenance: dict
 
 
+def image_flop(dataset: str, n_hidden: int) -> float:
+    """FLOPs of one training image through the unrolled RC: K * N_ITERS passes of the DAE,
+    forward and backward (:func:`rc.config.dae_image_flop` each)."""
+    info = dataset_info(dataset)
+    return dae_image_flop(info.shape[0] * info.shape[1], n_hidden) * info.k * N_ITERS
+
+
 def _training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
     """The cache inputs and training images of an RC-trained DAE."""
     p = pipe.profile
@@ -109,10 +117,8 @@ def _training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
                     else (p.train_limit, p.train_tflop))
     data = pipe.train_data_spec(dataset, "train_multi", limit)
     config, seed, _ = pipe.table_config(dataset, 2)
-    info = dataset_info(dataset)
-    d = info.shape[0] * info.shape[1]
-    # the compute budget of table DAEs: each image costs K * N_ITERS forward passes
-    per_image = 6.0 * d * config.n_hidden * info.k * N_ITERS
+    # the compute budget of table DAEs, at the cost of an image through unrolled RC
+    per_image = image_flop(dataset, config.n_hidden)
     max_epochs = p.max_epochs if tflop is None else int(
         max(1, min(p.max_epochs, tflop * 1e12 // (per_image * data.n))))
     inputs = {"data": data.inputs(), "config": config.to_dict(), "seed": seed,
