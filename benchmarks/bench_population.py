@@ -19,8 +19,8 @@ import time
 import torch
 
 import rc
-from rc.training import population_groups, train_population
 from rc.search import search_configs
+from rc.training import population_groups, train_population
 
 
 def sync(dev: torch.device) -> None:

@@ -12,8 +12,12 @@ The method in a few names::
 The paper's experiments: ``pipe = rc.Pipeline("default")`` computes (once, cached) what
 the figures and tables need, and ``rc.paper.<element>`` (e.g. ``rc.paper.fig4a``) turns it
 into each figure, table and claim.
+
+Importing rc turns on flushing of subnormal floats to zero (:mod:`rc.denormals`): it makes
+diverging trainings up to ten times faster on a CPU and changes no result.
 """
 from . import paper
+from .denormals import flush_denormals
 from .cache import MissingResultError
 from .clustering import RCResult, reconstruction_clustering
 from .config import PROFILES, Profile, get_profile
@@ -24,6 +28,8 @@ from .pipeline import Pipeline
 from .training import TrainHistory, train_dae, train_population
 
 __version__ = "0.2.0"
+
+flush_denormals()  # before torch starts its worker threads (see rc.denormals)
 
 
 def __getattr__(name):  # rc.plots / rc.scorecard on first use: matplotlib is not needed to compute
