@@ -17,12 +17,12 @@ Importing rc turns on flushing of subnormal floats to zero (:mod:`rc.denormals`)
 diverging trainings up to ten times faster on a CPU and changes no result.
 """
 from . import paper
-from .denormals import flush_denormals
 from .cache import MissingResultError
 from .clustering import RCResult, reconstruction_clustering
 from .config import PROFILES, Profile, get_profile
 from .dae import DAE, load_dae, salt_and_pepper, save_dae
 from .datasets import DATASETS, SPLITS, dataset_info, load_dataset
+from .denormals import flush_denormals
 from .metrics import ami, ari, score
 from .pipeline import Pipeline
 from .training import TrainHistory, train_dae, train_population

@@ -171,7 +171,7 @@ PROFILES: dict[str, Profile] = {
         train_limit=10_000, train_tflop=2.5, tables_from_search=False,
         search_runs=3, search_train_limit=2_000, search_tflop=0.25, loss_runs=4,
         full_searches=("simple_superposition", "bars"), spread_seeds=2, spread_tables=(1,),
-        rc_restarts=3, n_val=200, rc_training_datasets=("shapes", "bars"),
+        rc_restarts=2, n_val=200, rc_training_datasets=("bars",),
     ),
     "paper": Profile(
         name="paper", description="the full protocol of the paper (meant for a GPU)",
