@@ -337,11 +337,17 @@ class Pipeline:
     def table_spec(self, dataset: str, table: int = 1) -> TrainSpec:
         """The training of the Table ``table`` DAE of ``dataset`` under this profile."""
         config, seed, _ = self.table_config(dataset, table)
-        p = self.profile
-        limit, tflop = ((p.search_train_limit, p.search_tflop) if p.tables_from_search
-                        else (p.train_limit, p.train_tflop))
+        limit, tflop = self.table_budget()
         data = self.train_data_spec(dataset, TABLES[table][0], limit)
         return self.train_spec(data, config, seed, tflop)
+
+    def table_budget(self) -> tuple[int | None, float | None]:
+        """(training images, TFLOP cap) of a table DAE under this profile: the search's
+        where the tables come from the search, else the profile's own. Networks compared
+        with a table DAE (rc.beyond) get the same."""
+        p = self.profile
+        return ((p.search_train_limit, p.search_tflop) if p.tables_from_search
+                else (p.train_limit, p.train_tflop))
 
     def dae(self, spec: TrainSpec) -> TrainedDAE:
         """The DAE trained as ``spec`` says (trained once, then loaded), on this device."""

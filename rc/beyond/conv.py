@@ -251,8 +251,7 @@ def _inputs(pipe, dataset: str) -> dict:
     epochs allowed (the same compute budget as the paper's DAE of the data set), patience,
     seed and version."""
     p = pipe.profile
-    limit, tflop = ((p.search_train_limit, p.search_tflop) if p.tables_from_search
-                    else (p.train_limit, p.train_tflop))
+    limit, tflop = pipe.table_budget()
     data = pipe.train_data_spec(dataset, "train_single", limit)
     info = dataset_info(dataset)
     max_epochs = p.max_epochs

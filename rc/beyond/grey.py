@@ -40,9 +40,7 @@ def train_spec(pipe, grey: str):
     """The DAE of a grey data set: its binary counterpart's Table 1 configuration, trained
     on the grey single-object images under the profile's budget for table DAEs."""
     config, seed, _ = pipe.table_config(PAIRS[grey], 1)
-    p = pipe.profile
-    limit, tflop = ((p.search_train_limit, p.search_tflop) if p.tables_from_search
-                    else (p.train_limit, p.train_tflop))
+    limit, tflop = pipe.table_budget()
     return pipe.train_spec(pipe.train_data_spec(grey, "train_single", limit), config, seed,
                            tflop)
 

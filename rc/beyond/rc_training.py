@@ -113,8 +113,7 @@ def image_flop(dataset: str, n_hidden: int) -> float:
 def _training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
     """The cache inputs and training images of an RC-trained DAE."""
     p = pipe.profile
-    limit, tflop = ((p.search_train_limit, p.search_tflop) if p.tables_from_search
-                    else (p.train_limit, p.train_tflop))
+    limit, tflop = pipe.table_budget()
     data = pipe.train_data_spec(dataset, "train_multi", limit)
     config, seed, _ = pipe.table_config(dataset, 2)
     # the compute budget of table DAEs, at the cost of an image through unrolled RC
