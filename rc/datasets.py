@@ -510,10 +510,15 @@ def _plan_multi_mnist(rng: np.random.Generator, split: str, size: int) -> _Plan:
     return _Plan((48, 48), size, slots)
 
 
+#: uint8 intensity range of an object of Shapes (grey levels): 64..255, i.e. 0.25 to 1.
+GREY_SHAPE_LEVELS = (64, 255)
+
+
 def _plan_shapes_grey(rng: np.random.Generator, split: str, size: int) -> _Plan:
-    """Shapes, each object with its own intensity: uint8 levels 64..255 (0.25 to 1)."""
+    """Shapes, each object with its own intensity (:data:`GREY_SHAPE_LEVELS`)."""
     plan = _plan_shapes(rng, split, size)
-    slots = tuple(dataclasses.replace(s, level=rng.integers(64, 256, size=size).astype(np.uint8))
+    low, high = GREY_SHAPE_LEVELS
+    slots = tuple(dataclasses.replace(s, level=rng.integers(low, high + 1, size=size).astype(np.uint8))
                   for s in plan.slots)
     return dataclasses.replace(plan, slots=slots, grey=True)
 
