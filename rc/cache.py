@@ -8,11 +8,12 @@ and a version number of the computation that is bumped whenever its meaning chan
 Changing any of them gives another key, hence a recomputation; equal inputs give the
 same key and the stored result is loaded without computing anything.
 
-Every entry records its name, key and inputs beside the value. On loading, the record must
-match the request exactly; an entry that does not (a file copied or edited by hand, a
-hash collision) is never used. An entry that cannot be read (truncated, corrupt) is
-reported with a :class:`CacheWarning` and recomputed. Writes are atomic
-(:func:`rc.storage.atomic_write`).
+Every entry records its name, key and inputs beside the value, and a SHA-256 digest of
+the value (:func:`value_digest`). On loading, the record must match the request exactly
+and the value its digest; an entry that does not (a file copied or edited by hand, a
+flipped bit, a hash collision) is never used. An entry that cannot be read or checked
+(truncated, corrupt, without a digest) is reported with a :class:`CacheWarning` naming
+the file and recomputed. Writes are atomic (:func:`rc.storage.atomic_write`).
 
 Values are either JSON documents (``kind=dict``) or objects of a class with the
 ``to_record()`` / ``from_record(arrays, fields)`` pair of :class:`Record`, stored as
@@ -42,7 +43,8 @@ import numpy as np
 
 from .storage import read_json, read_npz, to_jsonable, write_json, write_npz
 
-__all__ = ["Cache", "CacheWarning", "MissingResultError", "Record", "cache_key"]
+__all__ = ["Cache", "CacheWarning", "MissingResultError", "Record", "cache_key",
+           "value_digest"]
 
 T = TypeVar("T")
 
@@ -63,6 +65,21 @@ def _canonical(obj: Any) -> str:
 def cache_key(name: str, inputs: dict) -> str:
     """SHA-256 (hex) of the canonical JSON of the name and every input."""
     return hashlib.sha256(_canonical({"name": name, "inputs": inputs}).encode()).hexdigest()
+
+
+def value_digest(value: Any = None, arrays: dict[str, np.ndarray] | None = None) -> str:
+    """SHA-256 (hex) of a stored value: the canonical JSON of ``value`` and, for ``.npz``
+    entries, every array's name, dtype, shape and bytes (in name order)."""
+    h = hashlib.sha256(_canonical(value).encode())
+    for name in sorted(arrays or {}):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class _CorruptEntry(ValueError):
+    """A stored value that does not match its digest."""
 
 
 class Record:
@@ -148,13 +165,20 @@ class Cache:
             if kind is dict:
                 doc = read_json(path)
                 record, value = doc["record"], doc["value"]
+                digest = value_digest(value)
             else:
                 arrays, doc = read_npz(path)
                 record = doc["record"]
+                digest = value_digest(doc["fields"], arrays)
             if record.get("key") != key or _canonical(record.get("inputs")) != _canonical(inputs):
                 warnings.warn(f"cache entry {path} was recorded for other inputs; it is not "
                               "used and will be recomputed", CacheWarning, stacklevel=3)
                 return None
+            if "digest" not in doc:
+                raise _CorruptEntry("it has no digest of its value (written by an older "
+                                    "version of rc)")
+            if doc["digest"] != digest:
+                raise _CorruptEntry("its value does not match the digest stored with it")
             if kind is not dict:
                 value = kind.from_record(arrays, doc["fields"])
         except Exception as exc:  # noqa: BLE001 - any unreadable file is recomputed
@@ -173,10 +197,15 @@ class Cache:
         record = {"name": name, "key": cache_key(name, inputs), "inputs": inputs}
         try:
             if kind is dict:
-                write_json(path, {"record": record, "value": value})
+                value = to_jsonable(value)
+                write_json(path, {"record": record, "value": value,
+                                  "digest": value_digest(value)})
             else:
                 arrays, fields = value.to_record()
-                write_npz(path, arrays, {"record": record, "fields": fields})
+                arrays = {k: np.asarray(v) for k, v in arrays.items()}
+                fields = to_jsonable(fields)
+                write_npz(path, arrays, {"record": record, "fields": fields,
+                                         "digest": value_digest(fields, arrays)})
         except OSError as exc:
             if not self.best_effort:
                 raise

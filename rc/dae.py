@@ -19,6 +19,17 @@ from .storage import read_npz, write_npz
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
+#: Initialisation schemes of :class:`DAE`: the authors' (their framework brainstorm's
+#: ``DenseSqrtFanInOut`` per activation, Gaussian biases) and plain Glorot-uniform.
+INITS = ("brainstorm", "glorot")
+
+#: brainstorm's scale of ``DenseSqrtFanInOut`` per activation (weights uniform in
+#: +-scale / sqrt(fan_in + fan_out)); "linear" is the output projection before the sigmoid.
+BRAINSTORM_SCALE = {"relu": math.sqrt(12.0), "tanh": math.sqrt(6.0),
+                    "sigmoid": 4.0 * math.sqrt(6.0), "linear": 1.0}
+#: Standard deviation of brainstorm's fallback Gaussian, which initialises the biases.
+BRAINSTORM_BIAS_STD = 0.1
+
 
 def resolve_device(device=None) -> torch.device:
     """``device`` as a torch.device; None picks CUDA when available, else the CPU."""
@@ -30,11 +41,17 @@ def resolve_device(device=None) -> torch.device:
 class DAE(nn.Module):
     """Input -> hidden layer (relu | tanh | sigmoid) -> linear -> sigmoid Bernoulli means.
 
-    Weights start Glorot-uniform (+-sqrt(6 / (fan_in + fan_out))) with zero biases, drawn
-    from ``seed`` (or torch's global generator when ``seed`` is None). The paper does not
-    give its initialisation; PyTorch's default (+-1/sqrt(fan_in), biases included) killed
-    most ReLU units of the Bars DAE at Table 1's learning rate of 0.77 and RC failed
-    (AMI 0.07), whereas Glorot reached 0.93 (see the library notes in the book).
+    The paper does not give its initialisation. ``init="brainstorm"`` (the default) is the
+    authors': their code built the DAE with brainstorm 0.5's ``create_net_from_spec``,
+    which draws each weight matrix uniformly in +-scale / sqrt(fan_in + fan_out), with
+    scale sqrt(12) for a ReLU layer, sqrt(6) for tanh, 4 sqrt(6) for sigmoid and 1 for the
+    linear output projection (:data:`BRAINSTORM_SCALE`), and every bias from a Gaussian
+    with standard deviation 0.1. ``init="glorot"`` is the scheme this project used
+    before: Glorot-uniform (scale sqrt(6) for every layer) with zero biases. (PyTorch's
+    own default, +-1/sqrt(fan_in), killed most ReLU units of the Bars DAE at Table 1's
+    learning rate of 0.77.) Draws come from ``seed`` (or torch's global generator when
+    ``seed`` is None) in the order: encoder weights, decoder weights, then (brainstorm
+    only) encoder and decoder biases.
 
     Parameters
     ----------
@@ -46,10 +63,12 @@ class DAE(nn.Module):
         Activation of the hidden layer.
     seed : int, optional
         Seed of the initial weights.
+    init : {"brainstorm", "glorot"}
+        Initialisation scheme (see above).
     """
 
     def __init__(self, n_pixels: int, n_hidden: int, activation: str = "relu",
-                 seed: int | None = None):
+                 seed: int | None = None, init: str = "brainstorm"):
         super().__init__()
         n_pixels = check_positive_int(n_pixels, "n_pixels")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
@@ -58,7 +77,7 @@ class DAE(nn.Module):
         self.encoder = nn.Linear(n_pixels, n_hidden)
         self.decoder = nn.Linear(n_hidden, n_pixels)
         self._act = ACTIVATIONS[activation]
-        self.reset_parameters(seed)
+        self.reset_parameters(seed, init)
 
     @property
     def config(self) -> dict:
@@ -66,13 +85,22 @@ class DAE(nn.Module):
                 "activation": self.activation}
 
     @torch.no_grad()
-    def reset_parameters(self, seed: int | None = None) -> None:
-        """Fresh Glorot-uniform weights and zero biases, from ``seed`` if given."""
+    def reset_parameters(self, seed: int | None = None, init: str = "brainstorm") -> None:
+        """Fresh weights and biases by scheme ``init`` (see the class doc), from ``seed``."""
+        init = check_choice(str(init).lower(), "init", INITS)
         g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
-        for layer in (self.encoder, self.decoder):
-            bound = math.sqrt(6.0 / (layer.in_features + layer.out_features))
+        layers = ((self.encoder, self.activation), (self.decoder, "linear"))
+        for layer, act in layers:
+            fans = layer.in_features + layer.out_features
+            bound = (BRAINSTORM_SCALE[act] / math.sqrt(fans) if init == "brainstorm"
+                     else math.sqrt(6.0 / fans))
             layer.weight.copy_((torch.rand(layer.weight.shape, generator=g) * 2 - 1) * bound)
-            layer.bias.zero_()
+        for layer, _ in layers:
+            if init == "brainstorm":
+                layer.bias.copy_(torch.randn(layer.bias.shape, generator=g)
+                                 * BRAINSTORM_BIAS_STD)
+            else:
+                layer.bias.zero_()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden representation theta = f(x)."""

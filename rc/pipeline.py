@@ -239,9 +239,11 @@ class Pipeline:
         self.grouping = grouping
         self.deadline: float | None = None
         self.on_computed: Callable[[str], None] | None = None
-        hint = ("compute the paper profile with `make paper` on a machine with a GPU "
-                "(see the README)" if self.profile.name == "paper" else
-                f"run rc.Pipeline({self.profile.name!r}) where it may compute")
+        hint = {"paper": "compute the paper profile with `make paper` on a machine with a "
+                         "GPU (see the README)",
+                "full": "compute the full profile with `make full` (hours on a CPU; see "
+                        "the README)"}.get(
+            self.profile.name, f"run rc.Pipeline({self.profile.name!r}) where it may compute")
         self.cache = Cache(Path(root or results_dir()) / self.profile.name,
                            recompute=recompute, compute=compute, hint=hint)
 
@@ -319,7 +321,7 @@ class Pipeline:
         epochs = epoch_cap(tflop, self.profile.max_epochs, d, config.n_hidden,
                            train_split(data.n, 0.1))
         return TrainSpec(data, config, int(seed), max_epochs=epochs,
-                         patience=self.profile.patience)
+                         patience=self.profile.patience, init=self.profile.init)
 
     def table_config(self, dataset: str, table: int = 1) -> tuple[DAEConfig, int, str]:
         """The DAE configuration behind Table ``table`` for ``dataset``, its seed and where

@@ -228,20 +228,26 @@ def plan(pipe: Pipeline) -> list[Step]:
     probe = _probe(pipe)
     datasets = list(pipe.profile.datasets)
     steps = []
-    for table, kind in ((1, "search"), (2, "search"), (1, "loss")):
+    searches = pipe.profile.search_runs > 0 or pipe.profile.loss_runs > 0
+    for table, kind in ((1, "search"), (2, "search"), (1, "loss")) if searches else ():
         steps += [_runs_step(pipe, probe, d, table, kind) for d in datasets
                   if not (table == 2 and d == "simple_superposition")]
     steps += [_table_step(pipe, probe, d, table) for table in TABLES for d in datasets
               if not (table == 2 and d == "simple_superposition")]
     for element in paper.ELEMENTS:
+        if element in paper.NEEDS_SEARCH and not searches:
+            continue
         module = paper.home(element)
         steps.append(_compute_step(pipe, probe, element, module.compute))
     from .beyond import choose_k, conv, grey, rc_training, robustness
 
     training = beyond_flop(pipe)
-    for name, module in (("robustness: spreads and selection", robustness),
+    for name, module in (("choosing K", choose_k),
+                         ("robustness: spreads and selection", robustness),
                          ("grey levels", grey), ("convolutional DAE", conv),
-                         ("RC inside DAE training", rc_training), ("choosing K", choose_k)):
+                         ("RC inside DAE training", rc_training)):
+        if module.__name__.rsplit(".", 1)[1] not in pipe.profile.beyond:
+            continue
         steps.append(_compute_step(pipe, probe, name, module.compute,
                                    1e12 + training.get(name, 0.0)))
     steps.append(Step("scorecard", 1, lambda: int(_scorecard_current(pipe)), lambda: 0.0,

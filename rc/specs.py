@@ -17,7 +17,7 @@ import numpy as np
 
 from . import clustering, metrics, training
 from ._checks import check_choice, check_positive_int
-from .dae import ACTIVATIONS
+from .dae import ACTIVATIONS, INITS
 from .datasets import (
     ALL_DATASETS,
     GENERATOR_VERSION,
@@ -97,8 +97,9 @@ class DAEConfig:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """One DAE training: data, configuration, seed (initialisation and training stream)
-    and the training settings of :func:`rc.train_dae`."""
+    """One DAE training: data, configuration, seed (initialisation and training stream),
+    initialisation scheme (:data:`rc.dae.INITS`) and the training settings of
+    :func:`rc.train_dae`."""
 
     data: DataSpec
     config: DAEConfig
@@ -107,16 +108,27 @@ class TrainSpec:
     patience: int = 10
     batch_size: int = 100
     val_fraction: float = 0.1
+    init: str = "brainstorm"
+
+    def __post_init__(self):
+        check_choice(self.init, "init", INITS)
 
     def inputs(self) -> dict:
-        return {"data": self.data.inputs(), "config": self.config.to_dict(),
-                "seed": self.seed, "max_epochs": self.max_epochs, "patience": self.patience,
-                "batch_size": self.batch_size, "val_fraction": self.val_fraction,
-                "train_version": training.VERSION}
+        """Everything that determines the trained DAE. ``init`` appears only where it is
+        not ``"glorot"``, so that Glorot trainings keep the keys they had before the
+        scheme became a setting."""
+        d = {"data": self.data.inputs(), "config": self.config.to_dict(),
+             "seed": self.seed, "max_epochs": self.max_epochs, "patience": self.patience,
+             "batch_size": self.batch_size, "val_fraction": self.val_fraction,
+             "train_version": training.VERSION}
+        if self.init != "glorot":
+            d["init"] = self.init
+        return d
 
     def member(self) -> dict:
         """This training as a member configuration of :func:`rc.train_population`."""
-        return {**self.config.to_dict(), "seed": self.seed, "max_epochs": self.max_epochs}
+        return {**self.config.to_dict(), "seed": self.seed, "max_epochs": self.max_epochs,
+                "init": self.init}
 
     @property
     def name(self) -> str:

@@ -47,7 +47,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from ._checks import as_binary_images, as_unit_images, check_choice, check_positive_int
-from .dae import ACTIVATIONS, DAE, resolve_device, salt_and_pepper
+from .dae import ACTIVATIONS, DAE, INITS, resolve_device, salt_and_pepper
 
 __all__ = ["CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached", "TrainHistory",
            "population_groups", "reconstruction_loss", "train_module",
@@ -59,7 +59,8 @@ VERSION = 1
 
 #: Keys every member configuration must have. ``"max_epochs"`` may be added to override
 #: the population's ``max_epochs`` for one member (e.g. a compute cap that depends on the
-#: architecture); other keys are ignored.
+#: architecture) and ``"init"`` to choose its initialisation (:data:`rc.dae.INITS`,
+#: default ``"brainstorm"``); other keys are ignored.
 CONFIG_KEYS = ("learning_rate", "noise", "n_hidden", "activation", "seed")
 
 
@@ -162,8 +163,10 @@ def _member_config(cfg: Any, i: int, max_epochs: int) -> dict:
         raise ValueError(f"configs[{i}]: seed must be an integer; got {seed!r}")
     cap = check_positive_int(cfg.get("max_epochs", max_epochs), f"configs[{i}] max_epochs",
                              minimum=0)
+    init = check_choice(str(cfg.get("init", "brainstorm")).lower(), f"configs[{i}] init",
+                        INITS)
     return {"learning_rate": lr, "noise": noise, "n_hidden": n_hidden,
-            "activation": activation, "seed": int(seed), "max_epochs": cap}
+            "activation": activation, "seed": int(seed), "max_epochs": cap, "init": init}
 
 
 #: How a population is split into groups trained side by side: one group per
@@ -624,7 +627,8 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
 def _initial_daes(initial, cfgs: list[dict], d: int) -> list[DAE]:
     """The members' starting modules: the given ones (checked) or fresh seeded DAEs."""
     if initial is None:
-        return [DAE(d, c["n_hidden"], c["activation"], seed=c["seed"]) for c in cfgs]
+        return [DAE(d, c["n_hidden"], c["activation"], seed=c["seed"], init=c["init"])
+                for c in cfgs]
     if len(initial) != len(cfgs):
         raise ValueError(f"initial must hold one DAE per configuration ({len(cfgs)}); "
                          f"got {len(initial)}")

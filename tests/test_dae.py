@@ -23,12 +23,37 @@ def test_dae_maps_batches_to_bernoulli_means(activation):
 
 def test_seeded_initialisation_is_reproducible():
     a, b, c = rc.DAE(64, 20, seed=1), rc.DAE(64, 20, seed=1), rc.DAE(64, 20, seed=2)
-    assert torch.equal(a.encoder.weight, b.encoder.weight)
-    assert not torch.equal(a.encoder.weight, c.encoder.weight)
-    bound = math.sqrt(6 / (64 + 20))  # Glorot uniform, zero biases
-    assert float(a.encoder.weight.detach().abs().max()) <= bound
-    assert float(a.encoder.weight.detach().abs().max()) > 0.9 * bound
-    assert not a.encoder.bias.detach().any() and not a.decoder.bias.detach().any()
+    for pa, pb, pc in zip(a.parameters(), b.parameters(), c.parameters()):
+        assert torch.equal(pa, pb)
+        assert not torch.equal(pa, pc)
+
+
+def test_glorot_initialisation_matches_its_definition():
+    a = rc.DAE(64, 20, seed=1, init="glorot")
+    bound = math.sqrt(6 / (64 + 20))  # Glorot uniform for both layers, zero biases
+    for layer in (a.encoder, a.decoder):
+        w = layer.weight.detach().abs()
+        assert float(w.max()) <= bound and float(w.max()) > 0.9 * bound
+        assert not layer.bias.detach().any()
+
+
+@pytest.mark.parametrize("activation, scale", [("relu", math.sqrt(12)), ("tanh", math.sqrt(6)),
+                                               ("sigmoid", 4 * math.sqrt(6))])
+def test_brainstorm_initialisation_matches_its_definition(activation, scale):
+    """The authors' scheme: uniform in +-scale/sqrt(fan_in + fan_out), the scale by the
+    layer's activation (1 for the linear output layer), Gaussian biases with std 0.1."""
+    d, h = 784, 500
+    dae = rc.DAE(d, h, activation, seed=3)  # the default scheme
+    for layer, s in ((dae.encoder, scale), (dae.decoder, 1.0)):
+        w = layer.weight.detach().numpy().ravel()
+        bound = s / math.sqrt(d + h)
+        assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
+        assert abs(w.std() - bound / math.sqrt(3)) < 0.01 * bound  # uniform's std
+    biases = np.concatenate([dae.encoder.bias.detach().numpy(),
+                             dae.decoder.bias.detach().numpy()])
+    assert abs(biases.std() - 0.1) < 0.01 and abs(biases.mean()) < 0.01
+    with pytest.raises(ValueError, match="init"):
+        rc.DAE(d, h, activation, init="xavier")
 
 
 def test_dae_rejects_bad_arguments_and_inputs():

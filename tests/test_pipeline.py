@@ -28,7 +28,7 @@ def pipeline(profile=TINY, **kw):
 
 
 def test_profiles_and_errors():
-    assert set(PROFILES) == {"ci", "default", "paper"}
+    assert set(PROFILES) == {"ci", "default", "full", "paper"}
     paper = get_profile("paper")
     assert (paper.search_runs, paper.loss_runs, paper.max_epochs, paper.patience) == (100, 100, 500, 10)
     assert paper.n_test is None and paper.train_limit is None and paper.train_tflop is None

@@ -123,6 +123,8 @@ def _training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
     inputs = {"data": data.inputs(), "config": config.to_dict(), "seed": seed,
               "variant": variant, "n_iters": N_ITERS, "max_epochs": max_epochs,
               "patience": p.patience, "version": VERSION}
+    if p.init != "glorot":  # Glorot runs keep the keys they had before init was a setting
+        inputs["init"] = p.init
     return inputs, data
 
 
@@ -136,7 +138,7 @@ def trained(pipe, dataset: str, variant: str) -> DAE:
         images, _ = pipe.load(data)
         cfg = inputs["config"]
         dae = DAE(images.shape[1] * images.shape[2], cfg["n_hidden"], cfg["activation"],
-                  seed=inputs["seed"])
+                  seed=inputs["seed"], init=inputs.get("init", "glorot"))
         loss = UnrolledRCLoss(dataset_info(dataset).k, N_ITERS, variant == "detach",
                               seed=inputs["seed"])
         start = time.perf_counter()

@@ -66,12 +66,21 @@ def bootstrap_interval(values, n_boot: int, seed: int, level: float = LEVEL
     return float(low), float(high)
 
 
+def n_seeds(profile, dataset: str, table: int) -> int:
+    """Trainings of a table entry for its spread: ``spread_seeds``, or
+    ``costly_spread_seeds`` for the profile's costly entries."""
+    if f"table{table}:{dataset}" in profile.costly_spread:
+        return min(profile.spread_seeds, profile.costly_spread_seeds)
+    return profile.spread_seeds
+
+
 def seed_specs(pipe, dataset: str, table: int) -> list:
-    """The table's training with its own seed first, then ``spread_seeds - 1`` others
-    (drawn from that seed, so the list is the same on every machine)."""
+    """The table's training with its own seed first, then :func:`n_seeds` - 1 others
+    (drawn from that seed, so the list is the same on every machine and a shorter list is
+    the start of a longer one)."""
     base = pipe.table_spec(dataset, table)
     rng = np.random.default_rng([base.seed, table, 17])
-    others = [int(s) for s in rng.integers(0, 2**31, pipe.profile.spread_seeds - 1)]
+    others = [int(s) for s in rng.integers(0, 2**31, n_seeds(pipe.profile, dataset, table) - 1)]
     return [base] + [dataclasses.replace(base, seed=s) for s in others]
 
 
@@ -150,7 +159,7 @@ def _spread(pipe, dataset: str, table: int, paper: float) -> Spread:
     p = pipe.profile
     restarts = [pipe.evaluation(dataset, table, restart=r).score for r in range(p.rc_restarts)]
     seeds = [ev.score]
-    if table in p.spread_tables and p.spread_seeds > 1:
+    if table in p.spread_tables and n_seeds(p, dataset, table) > 1:
         specs = seed_specs(pipe, dataset, table)
         rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]

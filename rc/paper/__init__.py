@@ -55,7 +55,10 @@ ELEMENTS: dict[str, str] = {
 WITH_CLAIMS: tuple[str, ...] = ("Table 1", "Table 2", "Figure 4a", "Figure 4b", "Figure 6a",
                                 "Figure 6b", "Figure 10")
 
-__all__ = ["ELEMENTS", "WITH_CLAIMS", "home", *ELEMENTS.values()]
+#: The elements built on random searches: a profile without searches (``full``) has none.
+NEEDS_SEARCH: tuple[str, ...] = ("Figure 6a", "Figure 8", "Figure 9")
+
+__all__ = ["ELEMENTS", "NEEDS_SEARCH", "WITH_CLAIMS", "home", *ELEMENTS.values()]
 
 
 def home(element: str) -> ModuleType:

@@ -63,7 +63,7 @@ class TableResult:
     scores: dict[str, float]             # our score (mean final AMI)
     n_images: dict[str, int]             # scored test images
     histories: dict[str, TrainHistory]   # how the DAE trained
-    search_best: dict[str, SearchRun]    # the best run of our random search
+    search_best: dict[str, SearchRun]    # the best run of our random search (if any)
     search_runs: int                     # runs per data set in our search
     paper: dict[str, PaperConfig]
 
@@ -94,7 +94,9 @@ def compute_table(pipe, table: int, paper: Mapping[str, PaperConfig]) -> TableRe
         evaluation = pipe.evaluation(d, table)
         scores[d], n_images[d] = evaluation.score, evaluation.n_images
         histories[d] = pipe.table_dae(d, table).history
-        best[d] = max(pipe.search(d, table), key=lambda r: r.score)
+        runs = pipe.search(d, table)
+        if runs:  # profiles without searches (full) have none
+            best[d] = max(runs, key=lambda r: r.score)
     return TableResult(table, pipe.profile.name, configs, sources, scores, n_images,
                        histories, best, pipe.profile.search_runs, dict(paper))
 
@@ -121,14 +123,21 @@ def claims(result: TableResult) -> list[Claim]:
 def draw(result: TableResult) -> Markdown:
     """The table: the paper's configuration and score, ours, our search's best, verdict."""
     verdicts = {c.id.split(".")[1]: c.verdict for c in table_claims(result, "", "")}
+    searched = bool(result.search_best)
+    search_head = ([f"our search ({result.search_runs} runs): best configuration",
+                    "best score"] if searched else [])
+
+    def search_cells(d):
+        if not searched:
+            return []
+        best = result.search_best[d]
+        return [DAEConfig.from_mapping(best.config).text(), best.score]
     return markdown_table(
         ["data set", "paper: configuration", "paper: score", "ours: configuration (from)",
-         "ours: score", f"our search ({result.search_runs} runs): best configuration",
-         "best score", "claim"],
+         "ours: score", *search_head, "claim"],
         [[label(d), DAEConfig.from_mapping(result.paper[d]).text(), result.paper[d].score,
           f"{result.configs[d].text()} ({result.sources[d]})", result.scores[d],
-          DAEConfig.from_mapping(result.search_best[d].config).text(),
-          result.search_best[d].score, verdicts[d]]
+          *search_cells(d), verdicts[d]]
          for d in result.datasets])
 
 
