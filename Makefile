@@ -19,7 +19,7 @@ endif
 BUDGET ?=
 PAPER_ARGS ?=
 
-.PHONY: install test test-fast book book-build paper paper-status lock clean bench
+.PHONY: install test test-fast book book-build paper paper-status full full-status lock clean bench
 
 ifeq ($(PYTHON),.venv/bin/python)
 $(PYTHON):
@@ -55,6 +55,15 @@ paper: $(STAMP)
 
 paper-status: $(STAMP)
 	$(PYTHON) scripts/paper.py --status
+
+# The full-scale profile (results/full/): the paper's Table 1/2 configurations trained on
+# all images, every element built on them, more seeds for the spreads. Hours on a CPU,
+# resumable (run it again to go on); its results are committed, so `make book` shows them.
+full: $(STAMP)
+	$(PYTHON) scripts/paper.py --profile full $(if $(BUDGET),--budget-seconds $(BUDGET)) $(PAPER_ARGS)
+
+full-status: $(STAMP)
+	$(PYTHON) scripts/paper.py --profile full --status
 
 # Re-render the already executed notebooks without running them again.
 book-build: $(STAMP)

@@ -167,6 +167,9 @@ class Profile:
         if what in ("search", "loss"):
             runs = self.search_runs if what == "search" else self.loss_runs
             noun = "runs" if what == "search" else "DAEs"
+            if runs == 0 and not self.full_searches:
+                study = "random searches" if what == "search" else "loss-vs-score study"
+                return f"{self.name} profile: no {study}"
             data = ("all" if self.search_train_limit is None
                     else f"at most {self.search_train_limit:,}")
             cap = "" if self.search_tflop is None else f" within {self.search_tflop:g} TFLOP"

@@ -322,6 +322,18 @@ class _Inches:
         return self.fig.text(x / self.w, 1.0 - y / self.h, s, **kwargs)
 
 
+@_styled
+def not_computed(text: str, height: float = 1.2):
+    """A figure that stands in for one this profile does not compute: ``text`` in a frame."""
+    fig, ax = plt.subplots(figsize=(8.0, height))
+    ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True, color="0.3")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_color("0.8")
+    return fig
+
+
 def _frame(ax, color="0.7") -> None:
     """Image axes: no ticks, a thin light frame."""
     ax.set_xticks([])

@@ -9,4 +9,33 @@ measurement, one module per question (``compute(pipe)``, ``draw...(result)``, ta
 * :mod:`rc.beyond.rc_training` — does training the DAE through RC close the gap between
   multi-object and single-object training?
 * :mod:`rc.beyond.choose_k` — can RC tell how many objects an image holds?
+
+The profile's ``beyond`` setting (:class:`rc.config.Profile`) lists the analyses it
+computes; for the others, ``compute`` returns an empty result, ``answer`` says so, the
+tables are empty and ``draw`` shows a note, so that every page renders under every
+profile.
 """
+from __future__ import annotations
+
+__all__ = ["NOT_MEASURED", "fmt", "runs"]
+
+#: The answer of an analysis that the profile does not compute.
+NOT_MEASURED = ("Not measured: this profile does not run this analysis (the default "
+                "profile does).")
+
+
+def runs(pipe, analysis: str) -> bool:
+    """Whether ``pipe``'s profile computes ``analysis`` (a module name of rc.beyond)."""
+    return analysis in pipe.profile.beyond
+
+
+def fmt(value, spec: str = ".3f") -> str:
+    """A number for the prose (``format(value, spec)``), a dash where there is none."""
+    if value is None:
+        return "—"
+    try:
+        if value != value:  # NaN
+            return "—"
+    except TypeError:
+        pass
+    return format(value, spec)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import NOT_MEASURED, fmt, runs
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
 
@@ -102,7 +103,7 @@ class ChooseK:
 def compute(pipe) -> ChooseK:
     """RC with every candidate K for every data set of the profile (cached evaluations)."""
     ks, truth, estimates, true_score, est_score, mean_ll = {}, {}, {}, {}, {}, {}
-    for d in pipe.profile.datasets:
+    for d in (pipe.profile.datasets if runs(pipe, "choose_k") else ()):
         ks[d] = candidates(d)
         evals = {k: pipe.evaluation(d, 1, k) for k in ks[d]}
         final_ll = np.stack([evals[k].log_likelihood[:, -1] for k in ks[d]], axis=1)
@@ -121,13 +122,34 @@ def compute(pipe) -> ChooseK:
 def answer(result: ChooseK) -> str:
     """The chapter's answer in a sentence: per data set, how often the better rule is right."""
     if not result.ks:
-        return "Not measured: the profile has no data sets."
+        return NOT_MEASURED
     best = {d: max(RULES, key=lambda r: result.accuracy(d, r)) for d in result.ks}
     acc = {d: result.accuracy(d, best[d]) for d in result.ks}
     word = ("Mostly" if min(acc.values()) >= 0.8
             else "Not reliably" if max(acc.values()) < 0.8 else "On some data sets")
     return f"{word}: " + "; ".join(f"{label(d)} {acc[d]:.0%} ({best[d]} rule)"
                                    for d in result.ks) + " of the images get the right K."
+
+
+def mean_accuracy(result: ChooseK) -> dict[str, float]:
+    """Per rule, the fraction of images whose K it estimates right, averaged over the data
+    sets."""
+    return {r: float(np.mean([result.accuracy(d, r) for d in result.ks])) for r in RULES}
+
+
+def numbers(result: ChooseK) -> dict[str, str]:
+    """The numbers the book's prose quotes: each rule's mean accuracy, the better rule and
+    what using its estimate instead of the true K costs RC's mean score."""
+    out = {"gain_fraction": fmt(GAIN_FRACTION, ".0%"), "answer_choose_k": answer(result)}
+    if not result.ks:
+        return {**out, "acc_likelihood": "—", "acc_gain": "—", "best_rule": "—",
+                "loss_k": "—"}
+    acc = mean_accuracy(result)
+    best = max(acc, key=acc.get)
+    loss = np.mean([result.score_true_k[d] - result.score_estimated_k[d][best]
+                    for d in result.ks])
+    return {**out, "acc_likelihood": fmt(acc["likelihood"], ".2f"),
+            "acc_gain": fmt(acc["gain"], ".2f"), "best_rule": best, "loss_k": fmt(loss)}
 
 
 def table(result: ChooseK) -> Markdown:
@@ -150,6 +172,10 @@ def draw(result: ChooseK):
     import matplotlib.pyplot as plt
 
     from ..plots import _ds_color, _styled
+
+    if not result.ks:
+        from ..plots import not_computed
+        return not_computed(NOT_MEASURED)
 
     @_styled
     def make():

@@ -23,6 +23,7 @@ from torch import nn
 
 from .._checks import check_positive_int
 from ..cache import Record
+from . import NOT_MEASURED, fmt, runs
 from ..claims import SCORE_TOLERANCE
 from ..datasets import dataset_info, label
 from ..novel import SCENE_KINDS, novel_objects
@@ -188,7 +189,7 @@ def compute(pipe) -> Comparison:
     the novel scenes."""
     from ..paper import fig7
 
-    sets = [d for d in DATASETS if d in pipe.profile.datasets]
+    sets = [d for d in DATASETS if d in pipe.profile.datasets and runs(pipe, "conv")]
     mlp, conv, epochs = {}, {}, {}
     for d in sets:
         model = trained(pipe, d)
@@ -206,7 +207,7 @@ def compute(pipe) -> Comparison:
                                             ).ami))
         mlp[d] = pipe.evaluation(d).score
     novel_images, _, descriptions = novel_objects(pipe.profile.seed)
-    mlp_novel = fig7.compute(pipe)
+    mlp_novel = fig7.compute(pipe) if sets else None
     novel = np.full(len(novel_images), np.nan)
     gamma = np.zeros((len(novel_images), *novel_images.shape[1:], fig7.K), np.float32)
     if "multi_mnist" in sets:
@@ -223,7 +224,8 @@ def compute(pipe) -> Comparison:
         scores = pipe.cached("conv/novel", inputs, run_novel, ConvScores,
                              describe="RC with the convolutional DAE on the novel objects")
         novel, gamma = scores.ami, scores.gamma
-    return Comparison(pipe.profile.name, mlp, conv, epochs, np.asarray(mlp_novel.ami), novel,
+    novel_mlp = np.asarray(mlp_novel.ami) if mlp_novel else np.full(len(novel_images), np.nan)
+    return Comparison(pipe.profile.name, mlp, conv, epochs, novel_mlp, novel,
                       gamma, novel_images, list(SCENE_KINDS), list(descriptions))
 
 
@@ -231,7 +233,7 @@ def answer(result: Comparison) -> str:
     """The chapter's answer in a sentence: the convolutional DAE binds better on a data set
     where it scores more than :data:`rc.claims.SCORE_TOLERANCE` above the paper's DAE."""
     if not result.conv:
-        return "Not measured: the profile has neither Shapes nor Multi-MNIST."
+        return NOT_MEASURED
     diff = {d: result.conv[d] - result.mlp[d] for d in result.conv}
     better = [d for d, v in diff.items() if v > SCORE_TOLERANCE]
     worse = [d for d, v in diff.items() if v < -SCORE_TOLERANCE]
@@ -259,6 +261,31 @@ def _inputs(pipe, dataset: str) -> dict:
         max_epochs = int(max(1, min(max_epochs, tflop * 1e12 // (conv_flop(info.shape) * data.n))))
     return {"data": data.inputs(), "config": CONFIG, "max_epochs": max_epochs,
             "patience": p.patience, "seed": p.seed, "version": VERSION}
+
+
+def numbers(result: Comparison) -> dict[str, str]:
+    """The numbers the book's prose quotes, formatted (dashes where not measured)."""
+    measured = np.isfinite(result.novel_conv).all() and bool(result.conv)
+    out = {"conv_hidden": str(CONFIG["n_hidden"]), "answer_conv": answer(result)}
+    for d in DATASETS:
+        out[f"conv_{d}"] = fmt(result.conv.get(d))
+        out[f"mlp_{d}"] = fmt(result.mlp.get(d))
+    for which in ("conv", "mlp"):
+        for kind in ("apart", "proximity"):
+            out[f"novel_{which}_{kind}"] = fmt(result.novel_mean(which, kind)
+                                               if measured else None)
+    return out
+
+
+def draw_novel(result: Comparison):
+    """The novel scenes of Figure 7 bound with the convolutional DAE (a note where not
+    measured)."""
+    from ..paper import fig7
+
+    if not result.conv or not np.isfinite(result.novel_conv).all():
+        from ..plots import not_computed
+        return not_computed(NOT_MEASURED)
+    return fig7.plot(result.novel_images, result.novel_gamma, titles=result.descriptions)
 
 
 def table(result: Comparison) -> Markdown:

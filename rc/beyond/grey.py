@@ -22,6 +22,7 @@ import numpy as np
 
 from ..claims import SCORE_TOLERANCE
 from ..clustering import LIKELIHOOD_LABELS
+from . import NOT_MEASURED, fmt, runs
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec, RCSpec
@@ -75,7 +76,7 @@ class GreyLevels:
 
 def compute(pipe) -> GreyLevels:
     """Train (once) and evaluate the grey DAEs; compare with the binary Table 1 DAEs."""
-    sets = [g for g, b in PAIRS.items() if b in pipe.profile.datasets]
+    sets = [g for g, b in PAIRS.items() if b in pipe.profile.datasets and runs(pipe, "grey")]
     grey, grey_ari, examples = {}, {}, {}
     for g in sets:
         evals = {lik: pipe.evaluate(eval_spec(pipe, g, lik)) for lik in LIKELIHOODS}
@@ -95,12 +96,25 @@ def answer(result: GreyLevels) -> str:
     where its best likelihood scores within :data:`rc.claims.SCORE_TOLERANCE` of the
     binary set (or higher)."""
     if not result.grey:
-        return "Not measured: the profile has neither Shapes nor Multi-MNIST."
+        return NOT_MEASURED
     kept = {g: result.gap(g) >= -SCORE_TOLERANCE for g in result.grey}
     word = "Yes" if all(kept.values()) else "No" if not any(kept.values()) else "Partly"
     parts = [f"{label(g)} {max(result.grey[g].values()):.3f} against "
              f"{result.binary[PAIRS[g]]:.3f} binary" for g in result.grey]
     return f"{word}: " + "; ".join(parts) + " (best likelihood per set)."
+
+
+def numbers(result: GreyLevels) -> dict[str, str]:
+    """The numbers the book's prose quotes, formatted (dashes where not measured)."""
+    out = {"sigma": fmt(SIGMA, "g"), "answer_grey": answer(result)}
+    for g, b in PAIRS.items():
+        scores = result.grey.get(g)
+        best = max(scores, key=scores.get) if scores else None
+        out[f"grey_best_{g}"] = fmt(scores[best] if scores else None)
+        out[f"grey_lik_{g}"] = LIKELIHOOD_LABELS[best] if best else "—"
+        out[f"grey_bin_{g}"] = fmt(result.binary.get(b))
+        out[f"grey_gap_{g}"] = fmt(result.gap(g) if scores else None, "+.3f")
+    return out
 
 
 def table(result: GreyLevels) -> Markdown:
@@ -121,6 +135,10 @@ def draw(result: GreyLevels):
     import matplotlib.pyplot as plt
 
     from ..plots import _ds_color, _show_gray, _show_rgb, _styled, assignment_rgb
+
+    if not result.grey:
+        from ..plots import not_computed
+        return not_computed(NOT_MEASURED)
 
     @_styled
     def make():

@@ -29,6 +29,7 @@ from ..claims import SCORE_TOLERANCE
 from ..clustering import CLIP
 from ..config import dae_image_flop
 from ..dae import DAE
+from . import NOT_MEASURED, fmt, runs
 from ..datasets import dataset_info, label
 from ..pipeline import TrainedDAE
 from ..report import Markdown, markdown_table
@@ -200,7 +201,8 @@ class RCTraining:
 
 def compute(pipe) -> RCTraining:
     """Train (once) the RC-trained DAEs of the profile's ``rc_training`` data sets."""
-    sets = [d for d in pipe.profile.rc_training_datasets if d in pipe.profile.datasets]
+    sets = [d for d in pipe.profile.rc_training_datasets
+            if d in pipe.profile.datasets and runs(pipe, "rc_training")]
     t1, t2, soft, hard, epochs = {}, {}, {}, {}, {}
     for d in sets:
         t1[d], t2[d] = pipe.evaluation(d, 1).score, pipe.evaluation(d, 2).score
@@ -216,7 +218,7 @@ def answer(result: RCTraining) -> str:
     best score beats Table 2 by more than :data:`rc.claims.SCORE_TOLERANCE`, and closes the
     gap there when it gets at least half-way from Table 2 to Table 1."""
     if not result.table1:
-        return "Not measured: the profile trains no DAE through RC."
+        return NOT_MEASURED
     gain = {d: result.best(d) - result.table2[d] for d in result.table1}
     helped = [d for d, v in gain.items() if v > SCORE_TOLERANCE]
     closed = [d for d in helped if result.closes(d) >= 0.5]
@@ -231,6 +233,13 @@ def answer(result: RCTraining) -> str:
             return text + "no better than Table 2"
         return text + f"{result.closes(d):.0%} of the gap closed"
     return f"{word}: " + "; ".join(part(d) for d in gain) + "."
+
+
+def numbers(result: RCTraining) -> dict[str, str]:
+    """The numbers the book's prose quotes."""
+    return {"rc_iters": str(N_ITERS),
+            "rc_sets": ", ".join(label(d) for d in result.table1) or "none",
+            "answer_rc_training": answer(result)}
 
 
 def table(result: RCTraining) -> Markdown:
@@ -252,6 +261,10 @@ def draw(result: RCTraining):
     from matplotlib.patches import Patch
 
     from ..plots import _ds_color, _styled
+
+    if not result.table1:
+        from ..plots import not_computed
+        return not_computed(NOT_MEASURED)
 
     @_styled
     def make():

@@ -151,7 +151,31 @@ class Robustness:
     n_boot: int
 
     def mean_optimism(self, table: int) -> float:
-        return float(np.mean([s.optimism for s in self.selections[table].values()]))
+        """Mean optimism of a table's searches (NaN without searches)."""
+        values = [s.optimism for s in self.selections.get(table, {}).values()]
+        return float(np.mean(values)) if values else float("nan")
+
+
+def numbers(result: Robustness, profile) -> dict:
+    """The numbers the book's robustness chapter quotes (NaN where the profile has
+    nothing to measure, e.g. no searches)."""
+    t1 = result.spreads[1]
+    seed_stds = [s.seed_std for s in t1.values() if len(s.seed_scores) > 1]
+    optimism = [s.optimism for sel in result.selections.values() for s in sel.values()]
+    return {
+        "profile_name": profile.name, "scale_tables": profile.scale("tables"),
+        "scale_search": profile.scale("search"), "spread_seeds": profile.spread_seeds,
+        "spread_tables": " and ".join(f"Table {t}" for t in profile.spread_tables),
+        "rc_restarts": profile.rc_restarts, "n_boot": result.n_boot, "level": LEVEL,
+        "n_val": 1000 if profile.n_val is None else profile.n_val,
+        "max_seed_std": max(seed_stds, default=float("nan")),
+        "max_restart_std": max(s.restart_std for s in t1.values()),
+        "max_width": max(s.interval[1] - s.interval[0] for s in t1.values()),
+        "mean_gap_arith": float(np.mean([s.ami_arithmetic - s.ami for s in t1.values()])),
+        "mean_gap_ari": float(np.mean([s.ari - s.ami for s in t1.values()])),
+        "optimism_1": result.mean_optimism(1), "optimism_2": result.mean_optimism(2),
+        "max_optimism": max(optimism, default=float("nan")),
+    }
 
 
 def _spread(pipe, dataset: str, table: int, paper: float) -> Spread:
@@ -270,9 +294,14 @@ def draw_selection(result: Robustness):
 
     from ..plots import _ds_color, _styled
 
+    from ..paper.fig8 import NO_SEARCH
+    from ..plots import not_computed
+
     @_styled
     def make():
         rows = [(t, d, s) for t, sel in result.selections.items() for d, s in sel.items()]
+        if not rows:
+            return not_computed(NO_SEARCH)
         fig, ax = plt.subplots(figsize=(8.0, 0.42 * max(1, len(rows)) + 1.2),
                                layout="constrained")
         rng = np.random.default_rng(0)

@@ -23,11 +23,16 @@ from ..plots import (
     _number,
     _ordered,
     _styled,
+    not_computed,
 )
 from . import table1, table2
 
 #: Runs per data set in the paper's searches.
 PAPER_RUNS = 100
+#: What the figures built on searches show in a profile that runs none (``full``).
+NO_SEARCH = ("This profile runs no random searches. The default profile runs a few on a "
+             "CPU (make book);\nthe paper profile runs all 100 per data set (make paper, "
+             "meant for a GPU).")
 
 
 @dataclass(frozen=True)
@@ -46,7 +51,7 @@ class SearchScores:
 
     @property
     def best(self) -> dict[str, float]:
-        return {d: float(np.nanmax(s)) for d, s in self.scores.items()}
+        return {d: float(np.nanmax(s)) for d, s in self.scores.items() if len(s)}
 
 
 def scale_text(profile, what: str, counts: list[int]) -> str:
@@ -75,7 +80,10 @@ def compute(pipe) -> SearchScores:
 
 
 def draw(result: SearchScores):
-    """The figure: every run as a dot, one row per data set, the paper's best a diamond."""
+    """The figure: every run as a dot, one row per data set, the paper's best a diamond
+    (a note instead in a profile without searches)."""
+    if result.runs == 0:
+        return not_computed(NO_SEARCH)
     return plot(result.scores, paper=result.paper_best)
 
 

@@ -120,25 +120,35 @@ def claims(result: TableResult) -> list[Claim]:
     return table_claims(result, "Table 1", "best single-object score (soft RC)")
 
 
-def draw(result: TableResult) -> Markdown:
-    """The table: the paper's configuration and score, ours, our search's best, verdict."""
+def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
+    """The table: the paper's configuration and score, ours (configuration only where it
+    is not the paper's), our search's best (where the profile searched), the score at
+    full scale (``full``: the ``full`` profile's result, :mod:`rc.paper.full_scale`) and
+    the verdict."""
     verdicts = {c.id.split(".")[1]: c.verdict for c in table_claims(result, "", "")}
+    own_configs = any(result.configs[d] != DAEConfig.from_mapping(result.paper[d])
+                      for d in result.datasets)
     searched = bool(result.search_best)
-    search_head = ([f"our search ({result.search_runs} runs): best configuration",
-                    "best score"] if searched else [])
+    beside = full is not None and full.profile != result.profile
+    header = ["data set", "paper: configuration", "paper: score",
+              *(["ours: configuration (from)"] if own_configs else []), "ours: score",
+              *([f"our search ({result.search_runs} runs): best configuration",
+                 "best score"] if searched else []),
+              *(["full scale: score"] if beside else []), "claim"]
 
-    def search_cells(d):
-        if not searched:
-            return []
-        best = result.search_best[d]
-        return [DAEConfig.from_mapping(best.config).text(), best.score]
-    return markdown_table(
-        ["data set", "paper: configuration", "paper: score", "ours: configuration (from)",
-         "ours: score", *search_head, "claim"],
-        [[label(d), DAEConfig.from_mapping(result.paper[d]).text(), result.paper[d].score,
-          f"{result.configs[d].text()} ({result.sources[d]})", result.scores[d],
-          *search_cells(d), verdicts[d]]
-         for d in result.datasets])
+    def row(d):
+        cells = [label(d), DAEConfig.from_mapping(result.paper[d]).text(),
+                 result.paper[d].score]
+        if own_configs:
+            cells.append(f"{result.configs[d].text()} ({result.sources[d]})")
+        cells.append(result.scores[d])
+        if searched:
+            best = result.search_best[d]
+            cells += [DAEConfig.from_mapping(best.config).text(), best.score]
+        if beside:
+            cells.append(full.scores.get(d))
+        return cells + [verdicts[d]]
+    return markdown_table(header, [row(d) for d in result.datasets])
 
 
 def training_table(result: TableResult) -> Markdown:

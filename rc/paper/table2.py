@@ -39,6 +39,6 @@ def claims(result: TableResult) -> list[Claim]:
     return table1.table_claims(result, "Table 2", "best multi-object score (hard RC)")
 
 
-def draw(result: TableResult) -> Markdown:
-    """The table: the paper's configuration and score, ours, our search's best, verdict."""
-    return table1.draw(result)
+def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
+    """The table, laid out as Table 1 (:func:`rc.paper.table1.draw`)."""
+    return table1.draw(result, full)

@@ -1,0 +1,106 @@
+"""The committed full-scale results (results/full): never stale, never made up.
+
+* every committed entry is one that today's code asks for (its recorded inputs equal
+  what the code would compute them from), so a change of meaning needs a recompute
+  before it lands;
+* a cheap committed DAE retrained from scratch has the stored weights bit for bit;
+* RC re-run with a stored DAE reproduces the stored per-image scores.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import rc
+from rc import protocol
+from rc.cache import Cache
+from rc.paper import full_scale
+from rc.pipeline import evaluate, results_dir, train
+from rc.storage import read_json, read_npz
+
+ROOT = results_dir() / full_scale.PROFILE
+ENTRIES = sorted(p for p in ROOT.rglob("*") if p.is_file() and p.suffix in (".npz", ".json")
+                 and p.name not in ("provenance.json", "scorecard.json"))
+
+pytestmark = pytest.mark.skipif(not ENTRIES, reason=f"no full-scale results in {ROOT}")
+
+
+def _record(path):
+    if path.suffix == ".json":
+        return read_json(path)["record"]
+    return read_npz(path)[1]["record"]
+
+
+@pytest.fixture(scope="module")
+def requested():
+    """(name, key) of every entry that rendering the full profile's protocol asks for
+    (each step's stored-or-not check loads exactly what the step needs)."""
+    seen = set()
+    original = Cache.load
+
+    def recording(self, name, inputs, kind=dict):
+        seen.add((name, self.path(name, inputs, kind).name))
+        return original(self, name, inputs, kind)
+
+    Cache.load = recording
+    try:
+        pipe = full_scale.pipeline()
+        for step in protocol.plan(pipe):
+            step.done()
+    finally:
+        Cache.load = original
+    return seen
+
+
+def test_every_committed_entry_is_asked_for_by_todays_code(requested):
+    names = {path for _, path in requested}
+    stale = [str(p.relative_to(ROOT)) for p in ENTRIES if p.name not in names]
+    assert not stale, (f"{len(stale)} committed full-scale entries are not what today's code "
+                       f"computes (recompute them with `make full`): {stale[:5]}")
+
+
+def test_committed_entries_record_their_own_key():
+    for path in ENTRIES:
+        record = _record(path)
+        assert path.name.split(".")[-2] == record["key"][:16], path
+
+
+def _spec(dataset, table):
+    return full_scale.pipeline().table_spec(dataset, table)
+
+
+def test_retraining_a_committed_dae_gives_its_weights_bit_for_bit():
+    pipe = full_scale.pipeline()
+    spec = pipe.table_spec("bars", 1)
+    stored = pipe.dae(spec)
+    images, _ = pipe.load(spec.data)
+    fresh = train(spec, images, device="cpu")
+    assert fresh.history.epochs == stored.history.epochs
+    for (name, a), b in zip(stored.dae.state_dict().items(), fresh.dae.state_dict().values()):
+        assert torch.equal(a.cpu(), b.cpu()), name
+
+
+def test_rc_with_a_stored_dae_reproduces_the_stored_scores():
+    pipe = full_scale.pipeline()
+    spec = pipe.eval_spec("shapes", 1)
+    stored = pipe.evaluate(spec)
+    images, groups = pipe.load(spec.data)
+    n = 50
+    again = evaluate(spec, pipe.dae(spec.dae).dae, images[:n], groups[:n])
+    # the same random starts per image (one stream per image): the same clusters, up to
+    # float rounding of the batched products
+    np.testing.assert_allclose(again.ami, stored.ami[:n], atol=1e-6)
+    np.testing.assert_allclose(again.confidence, stored.confidence[:n], atol=1e-5)
+
+
+def test_stored_full_scale_results_fit_the_size_limit():
+    tracked = [p for p in ENTRIES if "-s0." in p.name or not p.parent.name == "dae"]
+    size = sum(p.stat().st_size for p in tracked)
+    assert size <= 50 * 2**20, f"results/full holds {size / 2**20:.1f} MB (limit 50 MB)"
+
+
+def test_the_full_scale_caption_names_its_origin():
+    text = full_scale.caption()
+    assert "make full" in text
+    assert rc.get_profile("full").tables_from_search is False
