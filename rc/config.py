@@ -236,8 +236,9 @@ MEANING: dict[str, str] = {
 #: The profile settings shown in the book's comparison of profiles.
 SHOWN_FIELDS = ("n_test", "train_limit", "max_epochs", "train_tflop", "ks", "n_iters",
                 "tables_from_search", "search_runs", "search_train_limit", "search_tflop",
-                "loss_runs", "full_searches", "spread_seeds", "spread_tables", "rc_restarts",
-                "n_val", "n_boot", "rc_training_datasets")
+                "loss_runs", "full_searches", "spread_seeds", "costly_spread",
+                "costly_spread_seeds", "spread_tables", "rc_restarts", "n_val", "n_boot",
+                "rc_training_datasets", "beyond", "init")
 
 
 def meaning(profile: str | Profile) -> str:
@@ -246,7 +247,7 @@ def meaning(profile: str | Profile) -> str:
     return MEANING.get(p.name, f"A custom profile ({p.name}): {p.description}.")
 
 
-def profile_table(names=("ci", "default", "paper")):
+def profile_table(names=("ci", "default", "full", "paper")):
     """The settings of the named profiles side by side (a Markdown table)."""
     from .report import markdown_table
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .cache import MissingResultError
 from .claims import Claim
 from .paper import WITH_CLAIMS, home
 from .report import Markdown, markdown_table
@@ -47,14 +48,27 @@ class Scorecard:
         return {"profile": self.profile, "provenance": self.provenance,
                 "claims": [c.to_dict() for c in self.claims]}
 
-    def table(self) -> Markdown:
-        """Element, claim, the paper's value, ours (with its spread), rule and verdict."""
+    def table(self, full: "Scorecard | None" = None) -> Markdown:
+        """Element, claim, the paper's value, ours (with its spread), rule and verdict;
+        with ``full`` (the ``full`` profile's scorecard) its value and verdict beside."""
         def ours(c):
+            if c is None:
+                return "—"
             value = c.ours if not isinstance(c.ours, float) else f"{c.ours:.3f}"
             return f"{value} ({c.spread})" if c.spread else value
-        return markdown_table(["element", "claim", "paper", "ours", "rule", "verdict"],
-                              [[c.element, c.statement, c.paper, ours(c), c.rule, c.verdict]
-                               for c in self.claims])
+        beside = full is not None and full.profile.get("name") != self.profile.get("name")
+        other = {c.id: c for c in full.claims} if beside else {}
+        header = ["element", "claim", "paper", "ours", "rule", "verdict"]
+        if beside:
+            header += ["full scale", "verdict at full scale"]
+        rows = []
+        for c in self.claims:
+            row = [c.element, c.statement, c.paper, ours(c), c.rule, c.verdict]
+            if beside:
+                f = other.get(c.id)
+                row += [ours(f), f.verdict if f else "—"]
+            rows.append(row)
+        return markdown_table(header, rows)
 
 
 def collect(pipe) -> Scorecard:
@@ -66,7 +80,12 @@ def collect(pipe) -> Scorecard:
     for element in WITH_CLAIMS:
         module = home(element)
         claims += module.claims(module.compute(pipe))
-    claims = robustness.annotate(claims, robustness.compute(pipe))
+    try:
+        claims = robustness.annotate(claims, robustness.compute(pipe))
+    except MissingResultError:
+        if pipe.cache.compute:
+            raise
+        # stored results without the spreads (still being computed): claims without them
     return Scorecard(pipe.profile.to_dict(), claims, pipe.provenance())
 
 

@@ -51,7 +51,7 @@ NOTEBOOKS: tuple[str, ...] = (
     "90_scorecard",
 )
 
-PROFILES: tuple[str, ...] = ("ci", "default", "paper")
+PROFILES: tuple[str, ...] = ("ci", "default", "full", "paper")
 
 #: Files and folders (relative to the repository) that make up the book's sources besides
 #: the executed notebooks; copied when building outside the repository (``--out``).
@@ -250,8 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build", action="store_true",
                         help="then build the book: jupyter-book build -W -n --keep-going")
     parser.add_argument("--compute", action="store_true",
-                        help="with --profile paper: compute what results/paper/ lacks instead "
-                             "of stopping (hours on a CPU; `make paper` is the GPU way)")
+                        help="with --profile paper or full: compute what results/<profile>/ "
+                             "lacks instead of stopping (hours on a CPU; `make paper` and "
+                             "`make full` are the resumable ways)")
     parser.add_argument("--list", action="store_true", help="print the notebook order and exit")
     args = parser.parse_args(argv)
 
@@ -267,9 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in names if n not in missing]
 
     parameters = {"profile": args.profile}
-    if args.profile == "paper" and not args.compute:
-        # the paper profile renders from stored results (results/paper/, made by
-        # `make paper` on a GPU); a missing result stops the run with a message naming it
+    if args.profile in ("paper", "full") and not args.compute:
+        # the paper and full profiles render from stored results (results/<profile>/,
+        # made by `make paper` on a GPU or `make full` over hours on a CPU); a missing
+        # result stops the run with a message naming it
         parameters["compute"] = False
     for key, value in args.parameter:
         parameters[key] = _parse_value(value)

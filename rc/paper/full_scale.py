@@ -38,6 +38,17 @@ def load(element: ModuleType, pipe: Pipeline | None = None):
         return None
 
 
+def scorecard(pipe: Pipeline | None = None):
+    """The full-scale scorecard (:func:`rc.scorecard.collect` on the stored results), or
+    None where an element is not stored."""
+    from .. import scorecard as card
+
+    try:
+        return card.collect(pipe or pipeline())
+    except MissingResultError:
+        return None
+
+
 @dataclass(frozen=True)
 class FullScaleOrigin:
     """Where the stored full-scale table DAEs came from."""

@@ -18,7 +18,7 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..claims import Claim, score_at_least
+from ..claims import SCORE_TOLERANCE, Claim, score_at_least
 from ..datasets import label
 from ..pipeline import SearchRun
 from ..plots import _ds_color, _ds_label, _non_empty_mapping, _styled
@@ -149,6 +149,32 @@ def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
             cells.append(full.scores.get(d))
         return cells + [verdicts[d]]
     return markdown_table(header, [row(d) for d in result.datasets])
+
+
+def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, str]:
+    """The numbers the book's prose quotes about the table, formatted; ``full`` (the
+    ``full`` profile's table, or None where it is not stored) adds a sentence about the
+    scores at the paper's scale."""
+    from . import full_scale
+
+    claims = table_claims(result, "", "")
+    worst = result.worst
+    out = {"n_hold": str(sum(c.holds is True for c in claims)), "n_rows": str(len(claims)),
+           "tolerance": f"{SCORE_TOLERANCE:.2f}", "worst_ds": label(worst),
+           "worst_ours": f"{result.scores[worst]:.3f}",
+           "worst_paper": f"{result.paper[worst].score:.3f}",
+           "mean_ours": f"{result.mean_score:.3f}",
+           "mean_paper": f"{result.paper_mean_score:.3f}"}
+    if result.profile == full_scale.PROFILE:
+        sentence = "These are the full-scale results."
+    elif full is None:
+        sentence = full_scale.missing_note("The full-scale scores (column *full scale*)")
+    else:
+        held = sum(c.holds is True for c in table_claims(full, "", ""))
+        sentence = (f"At the paper's scale (column *full scale*) the same configurations "
+                    f"score {full.mean_score:.3f} on average, and {held} of "
+                    f"{len(full.scores)} rows hold.")
+    return {**out, "full_sentence": sentence}
 
 
 def training_table(result: TableResult) -> Markdown:

@@ -39,6 +39,11 @@ def claims(result: TableResult) -> list[Claim]:
     return table1.table_claims(result, "Table 2", "best multi-object score (hard RC)")
 
 
+def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, str]:
+    """The numbers the book's prose quotes (as :func:`rc.paper.table1.numbers`)."""
+    return table1.numbers(result, full)
+
+
 def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
     """The table, laid out as Table 1 (:func:`rc.paper.table1.draw`)."""
     return table1.draw(result, full)
