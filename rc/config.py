@@ -285,10 +285,19 @@ def dae_image_flop(n_pixels: int, n_hidden: int) -> float:
     return 10.0 * n_pixels * n_hidden
 
 
+def epochs_within(tflop: float | None, max_epochs: int, image_flop: float,
+                  n_train: int) -> int:
+    """The one budget rule of the project: the epochs (at least 1, at most ``max_epochs``)
+    that fit into ``tflop`` TFLOP of training when one training image costs
+    ``image_flop`` FLOPs and an epoch visits ``n_train`` images. None: no cap."""
+    if tflop is None:
+        return max_epochs
+    return int(max(1, min(max_epochs, tflop * 1e12 // (image_flop * n_train))))
+
+
 def epoch_cap(profile_tflop: float | None, max_epochs: int, n_pixels: int, n_hidden: int,
               n_train: int) -> int:
-    """Epochs allowed by a compute cap (at least 1, at most ``max_epochs``)."""
-    if profile_tflop is None:
-        return max_epochs
-    per_epoch = dae_image_flop(n_pixels, n_hidden) * n_train
-    return int(max(1, min(max_epochs, profile_tflop * 1e12 // per_epoch)))
+    """Epochs of the paper's DAE allowed by a compute cap (:func:`epochs_within` with
+    :func:`dae_image_flop`)."""
+    return epochs_within(profile_tflop, max_epochs, dae_image_flop(n_pixels, n_hidden),
+                         n_train)

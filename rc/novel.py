@@ -29,10 +29,18 @@ _LETTERS = "AEFHKLRTXYZ"
 
 @functools.lru_cache(maxsize=None)
 def _font_path() -> str:
-    from matplotlib import font_manager
+    """DejaVu Sans Bold as bundled with matplotlib, found without importing matplotlib
+    (this data layer stays free of plotting code)."""
+    import importlib.util
+    from pathlib import Path
 
-    props = font_manager.FontProperties(family="DejaVu Sans", weight="bold")
-    return font_manager.findfont(props, fallback_to_default=True)
+    spec = importlib.util.find_spec("matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans-Bold.ttf"
+        if path.is_file():
+            return str(path)
+    raise RuntimeError("the novel objects need the font DejaVu Sans Bold, which comes with "
+                       "matplotlib: install matplotlib")
 
 
 @functools.lru_cache(maxsize=None)

@@ -28,8 +28,9 @@ from typing import Callable, TypeVar
 import numpy as np
 from tqdm import tqdm
 
+from . import published
 from .cache import Cache, MissingResultError, Record
-from .config import Profile, epoch_cap, get_profile
+from .config import Profile, dae_image_flop, epochs_within, get_profile
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
 from .metrics import ami, ari, score
@@ -315,13 +316,20 @@ class Pipeline:
     def train_spec(self, data: DataSpec, config: DAEConfig, seed: int,
                    tflop: float | None) -> TrainSpec:
         """Training of ``config`` on ``data`` under the profile's epochs, patience and
-        compute cap ``tflop`` (see :func:`rc.config.epoch_cap`)."""
+        compute cap ``tflop`` (:meth:`epochs_within`)."""
         info = dataset_info(data.dataset)
-        d = info.shape[0] * info.shape[1]
-        epochs = epoch_cap(tflop, self.profile.max_epochs, d, config.n_hidden,
-                           train_split(data.n, 0.1))
+        image_flop = dae_image_flop(info.shape[0] * info.shape[1], config.n_hidden)
+        epochs = self.epochs_within(tflop, image_flop, data)
         return TrainSpec(data, config, int(seed), max_epochs=epochs,
                          patience=self.profile.patience, init=self.profile.init)
+
+    def epochs_within(self, tflop: float | None, image_flop: float, data: DataSpec) -> int:
+        """The one budget rule of every network of the book: the epochs (at most the
+        profile's ``max_epochs``) that ``tflop`` TFLOP buy when a training image costs
+        ``image_flop`` FLOPs and an epoch visits the training part (90%) of ``data``
+        (:func:`rc.config.epochs_within`)."""
+        return epochs_within(tflop, self.profile.max_epochs, image_flop,
+                             train_split(data.n, 0.1))
 
     def table_config(self, dataset: str, table: int = 1) -> tuple[DAEConfig, int, str]:
         """The DAE configuration behind Table ``table`` for ``dataset``, its seed and where
@@ -331,8 +339,7 @@ class Pipeline:
         if self.profile.tables_from_search:
             best = max(self.search(dataset, table), key=lambda r: r.score)
             return DAEConfig.from_mapping(best.config), best.seed, f"our search, run {best.run}"
-        from .paper import table1, table2  # the paper's reported configurations
-        paper = (table1.PAPER if table == 1 else table2.PAPER)[dataset]
+        paper = published.table(table)[dataset]
         return (DAEConfig.from_mapping(paper), self.profile.seed,
                 f"the paper's Table {table}")
 

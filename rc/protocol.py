@@ -78,11 +78,17 @@ def train_flop(spec: TrainSpec, epochs: float) -> float:
     per training image :func:`rc.config.dae_image_flop` (10·D·H), per validation image
     the forward pass (4·D·H)."""
     info = dataset_info(spec.data.dataset)
-    d, h = info.shape[0] * info.shape[1], spec.config.n_hidden
-    n_train = train_split(spec.data.n, spec.val_fraction)
-    n_val = spec.data.n - n_train
-    return min(epochs, spec.max_epochs) * (dae_image_flop(d, h) * n_train
-                                           + 0.4 * dae_image_flop(d, h) * n_val)
+    image_flop = dae_image_flop(info.shape[0] * info.shape[1], spec.config.n_hidden)
+    return _training_flop(image_flop, spec.data.n, min(epochs, spec.max_epochs),
+                          spec.val_fraction)
+
+
+def _training_flop(image_flop: float, n_images: int, epochs: float,
+                   val_fraction: float = 0.1) -> float:
+    """FLOPs of ``epochs`` epochs on ``n_images``: the training part at ``image_flop`` per
+    image, the validation part at the forward pass's share of it (4 of 10)."""
+    n_train = train_split(n_images, val_fraction)
+    return epochs * image_flop * (n_train + 0.4 * (n_images - n_train))
 
 
 def _measured_epochs(dataset: str, table: int, kind: str) -> list[int]:
@@ -203,14 +209,15 @@ def beyond_flop(pipe: Pipeline) -> dict[str, float]:
     conv_total = 0.0
     for d in (d for d in conv.DATASETS if d in datasets):
         inputs = conv._inputs(est, d)
-        conv_total += (conv.conv_flop(dataset_info(d).shape) * inputs["data"]["n"]
-                       * min(inputs["max_epochs"], estimated_epochs(d, 1, "search")))
+        conv_total += _training_flop(conv.conv_flop(dataset_info(d).shape), inputs["data"]["n"],
+                                     min(inputs["max_epochs"], estimated_epochs(d, 1, "search")))
     unrolled = 0.0
     for d in (d for d in p.rc_training_datasets if d in datasets):
         for variant in rc_training.VARIANTS:
             inputs, data = rc_training._training(est, d, variant)
-            unrolled += (rc_training.image_flop(d, inputs["config"]["n_hidden"]) * data.n
-                         * min(inputs["max_epochs"], estimated_epochs(d, 2, "search")))
+            unrolled += _training_flop(
+                rc_training.image_flop(d, inputs["config"]["n_hidden"]), data.n,
+                min(inputs["max_epochs"], estimated_epochs(d, 2, "search")))
     return {"robustness: spreads and selection": spread, "grey levels": grey_flop,
             "convolutional DAE": conv_total, "RC inside DAE training": unrolled}
 

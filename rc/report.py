@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Mapping
 
 import numpy as np
@@ -56,8 +57,9 @@ def glue_numbers(values: Mapping[str, object], prefix: str = "") -> None:
 
 def glue_figure(name: str, fig) -> None:
     """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it."""
-    import matplotlib.pyplot as plt
     from myst_nb import glue
 
     glue(name, fig, display=False)
-    plt.close(fig)
+    pyplot = sys.modules.get("matplotlib.pyplot")  # loaded by whoever drew ``fig``
+    if pyplot is not None:
+        pyplot.close(fig)

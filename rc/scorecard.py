@@ -14,7 +14,7 @@ from .paper import WITH_CLAIMS, home
 from .report import Markdown, markdown_table
 from .storage import write_json
 
-__all__ = ["Scorecard", "build", "collect"]
+__all__ = ["Scorecard", "build", "collect", "collect_stored"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,15 @@ def collect(pipe) -> Scorecard:
             raise
         # stored results without the spreads (still being computed): claims without them
     return Scorecard(pipe.profile.to_dict(), claims, pipe.provenance())
+
+
+def collect_stored(pipe) -> Scorecard | None:
+    """:func:`collect` from stored results only (``pipe`` may not compute), or None where
+    an element is not stored (e.g. the full-scale scorecard before ``make full`` ends)."""
+    try:
+        return collect(pipe)
+    except MissingResultError:
+        return None
 
 
 def build(pipe) -> Scorecard:

@@ -230,3 +230,34 @@ def test_every_question_on_a_tiny_profile(tmp_path):
     again = rc.Pipeline(TINY, progress=False, root=tmp_path)
     grey.compute(again), conv.compute(again), rc_training.compute(again), choose_k.compute(again)
     assert again.cache.computed == []
+
+
+@pytest.mark.parametrize("dataset", ["shapes", "multi_mnist"])
+def test_every_network_of_a_data_set_gets_the_same_compute_budget(dataset):
+    """One budget rule: the table DAE, the convolutional DAE and the DAE trained through RC
+    each get the epochs that fit into the profile's TFLOP (the last epoch would overflow
+    it), counting the training part of their images at their own cost per image."""
+    from rc.beyond import conv, rc_training
+    from rc.config import dae_image_flop
+    from rc.training import train_split
+
+    pipe = rc.Pipeline("default", compute=False, progress=False)
+    _, tflop = pipe.table_budget()
+    budget = tflop * 1e12
+    info = rc.dataset_info(dataset)
+    d = info.shape[0] * info.shape[1]
+
+    def check(epochs, image_flop, n_images):
+        per_epoch = image_flop * train_split(n_images, 0.1)
+        assert epochs * per_epoch <= budget or epochs == 1
+        assert (epochs + 1) * per_epoch > budget or epochs == pipe.profile.max_epochs
+
+    for table in (1, 2):
+        spec = pipe.table_spec(dataset, table)
+        check(spec.max_epochs, dae_image_flop(d, spec.config.n_hidden), spec.data.n)
+    inputs = conv._inputs(pipe, dataset)
+    check(inputs["max_epochs"], conv.conv_flop(info.shape), inputs["data"]["n"])
+    for variant in rc_training.VARIANTS:
+        inputs, data = rc_training._training(pipe, dataset, variant)
+        check(inputs["max_epochs"],
+              rc_training.image_flop(dataset, inputs["config"]["n_hidden"]), data.n)

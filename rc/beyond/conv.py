@@ -255,10 +255,7 @@ def _inputs(pipe, dataset: str) -> dict:
     p = pipe.profile
     limit, tflop = pipe.table_budget()
     data = pipe.train_data_spec(dataset, "train_single", limit)
-    info = dataset_info(dataset)
-    max_epochs = p.max_epochs
-    if tflop is not None:
-        max_epochs = int(max(1, min(max_epochs, tflop * 1e12 // (conv_flop(info.shape) * data.n))))
+    max_epochs = pipe.epochs_within(tflop, conv_flop(dataset_info(dataset).shape), data)
     return {"data": data.inputs(), "config": CONFIG, "max_epochs": max_epochs,
             "patience": p.patience, "seed": p.seed, "version": VERSION}
 

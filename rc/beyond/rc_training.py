@@ -118,9 +118,7 @@ def _training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
     data = pipe.train_data_spec(dataset, "train_multi", limit)
     config, seed, _ = pipe.table_config(dataset, 2)
     # the compute budget of table DAEs, at the cost of an image through unrolled RC
-    per_image = image_flop(dataset, config.n_hidden)
-    max_epochs = p.max_epochs if tflop is None else int(
-        max(1, min(p.max_epochs, tflop * 1e12 // (per_image * data.n))))
+    max_epochs = pipe.epochs_within(tflop, image_flop(dataset, config.n_hidden), data)
     inputs = {"data": data.inputs(), "config": config.to_dict(), "seed": seed,
               "variant": variant, "n_iters": N_ITERS, "max_epochs": max_epochs,
               "patience": p.patience, "version": VERSION}

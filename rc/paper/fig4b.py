@@ -24,13 +24,15 @@ from ..plots import (
     _non_empty_mapping,
     _styled,
 )
+from .. import published
 from ..report import Markdown, markdown_table
 
 #: Convergence: the first iteration after which the mean log-likelihood stays within this
 #: fraction of its total change (first to last iteration) of its final value.
 SETTLE_FRACTION = 0.01
-#: Section 4.2: RC converges "typically within 5-10 iterations".
-PAPER_SETTLED = (5, 10)
+#: Section 4.2: RC converges "typically within 5-10 iterations"
+#: (:data:`rc.published.PAPER_SETTLED`).
+PAPER_SETTLED = published.PAPER_SETTLED
 #: The data set of the figure.
 DATASET = "shapes"
 

@@ -30,11 +30,12 @@ from ..plots import (
     _styled,
     not_computed,
 )
+from .. import published
 from ..report import Markdown, markdown_table
 from ..search import sample_loss_config
 
 #: DAEs per data set in the paper's study.
-PAPER_RUNS = 100
+PAPER_RUNS = published.PAPER_RUNS
 
 
 def loss_score_correlation(losses, scores) -> tuple[float, int, int]:

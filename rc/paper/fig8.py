@@ -25,10 +25,11 @@ from ..plots import (
     _styled,
     not_computed,
 )
+from .. import published
 from . import table1, table2
 
 #: Runs per data set in the paper's searches.
-PAPER_RUNS = 100
+PAPER_RUNS = published.PAPER_RUNS
 #: What the figures built on searches show in a profile that runs none (``full``).
 NO_SEARCH = ("This profile runs no random searches. The default profile runs a few on a "
              "CPU (make book);\nthe paper profile runs all 100 per data set (make paper, "

@@ -17,7 +17,7 @@ from ..cache import MissingResultError
 from ..pipeline import TABLES, Pipeline
 
 __all__ = ["COMMAND", "FullScaleOrigin", "caption", "load", "missing_note", "origin",
-           "pipeline"]
+           "pipeline", "show"]
 
 #: The profile and the command that computes it.
 PROFILE = "full"
@@ -34,17 +34,6 @@ def load(element: ModuleType, pipe: Pipeline | None = None):
     """``element.compute`` on the full-scale results, or None where they are not stored."""
     try:
         return element.compute(pipe or pipeline())
-    except MissingResultError:
-        return None
-
-
-def scorecard(pipe: Pipeline | None = None):
-    """The full-scale scorecard (:func:`rc.scorecard.collect` on the stored results), or
-    None where an element is not stored."""
-    from .. import scorecard as card
-
-    try:
-        return card.collect(pipe or pipeline())
     except MissingResultError:
         return None
 

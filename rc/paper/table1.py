@@ -20,7 +20,9 @@ import numpy as np
 
 from ..claims import SCORE_TOLERANCE, Claim, score_at_least
 from ..datasets import label
+from .. import published
 from ..pipeline import SearchRun
+from ..published import PaperConfig
 from ..plots import _ds_color, _ds_label, _non_empty_mapping, _styled
 from ..report import Markdown, markdown_table
 from ..specs import DAEConfig
@@ -30,26 +32,8 @@ from ..training import TrainHistory
 CLAIM_IDS = ("table1.<data set>",)
 
 
-@dataclass(frozen=True)
-class PaperConfig:
-    """A best configuration of the paper's random search and the score it reached."""
-
-    learning_rate: float
-    n_hidden: int
-    activation: str
-    noise: float
-    score: float
-
-
-#: The paper's Table 1 (single-object training, soft RC).
-PAPER = {
-    "simple_superposition": PaperConfig(0.366627, 100, "relu", 0.1, 0.890472),
-    "shapes": PaperConfig(0.083147, 500, "tanh", 0.4, 0.928792),
-    "bars": PaperConfig(0.768015, 100, "relu", 0.0, 0.951809),
-    "corners": PaperConfig(0.001920, 100, "relu", 0.0, 0.853866),
-    "mnist_shape": PaperConfig(0.031685, 250, "sigmoid", 0.6, 0.545559),
-    "multi_mnist": PaperConfig(0.011362, 1000, "relu", 0.6, 0.651657),
-}
+#: The paper's Table 1 (single-object training, soft RC): :data:`rc.published.TABLE1`.
+PAPER = published.TABLE1
 
 
 @dataclass(frozen=True)

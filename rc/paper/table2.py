@@ -11,19 +11,15 @@ Claims: every score of the table, each within :data:`rc.claims.SCORE_TOLERANCE`.
 """
 from __future__ import annotations
 
+from .. import published
 from ..claims import Claim
 from ..report import Markdown
 from . import table1
-from .table1 import PaperConfig, TableResult
+from .table1 import TableResult
 
-#: The paper's Table 2 (multi-object training, hard RC; no Simple Superposition).
-PAPER = {
-    "shapes": PaperConfig(0.049402, 100, "sigmoid", 0.9, 0.776656),
-    "bars": PaperConfig(0.012192, 100, "sigmoid", 0.8, 0.851777),
-    "corners": PaperConfig(0.026035, 100, "relu", 0.7, 0.704285),
-    "mnist_shape": PaperConfig(0.033200, 1000, "relu", 0.6, 0.259646),
-    "multi_mnist": PaperConfig(0.001786, 250, "sigmoid", 0.9, 0.614277),
-}
+#: The paper's Table 2 (multi-object training, hard RC; no Simple Superposition):
+#: :data:`rc.published.TABLE2`.
+PAPER = published.TABLE2
 
 #: The identifiers of the claims declared here (``<data set>``: one per data set).
 CLAIM_IDS = ("table2.<data set>",)
