@@ -647,7 +647,36 @@ def _stored_sizes(cache: Cache, name: str, split: str, seed: int) -> list[int]:
     return sorted(found)
 
 
+#: The longest prefix of each split that this process has read from or written to the data
+#: cache, most recently used last, within :data:`_MEMO_BYTES` (read-only arrays).
+_memo: dict[tuple[str, str, str, int], _Split] = {}
+_MEMO_BYTES = 256 << 20
+
+
+def _remember(key: tuple[str, str, str, int], value: _Split) -> _Split:
+    """Keep ``value`` in :data:`_memo` (unless a longer prefix is kept) and return it."""
+    kept = _memo.pop(key, None)
+    if kept is not None and len(kept.images) >= len(value.images):
+        value = kept
+    for array in (value.images, value.groups):
+        array.setflags(write=False)
+    _memo[key] = value
+    while sum(v.images.nbytes + v.groups.nbytes for v in _memo.values()) > _MEMO_BYTES \
+            and len(_memo) > 1:
+        del _memo[next(iter(_memo))]
+    return value
+
+
 def _cached_prefix(name: str, split: str, seed: int, n: int) -> _Split:
+    """The first ``n`` images of a split (or more), from memory or the data cache."""
+    key = (str(_data_cache().root), name, split, seed)
+    kept = _memo.get(key)
+    if kept is not None and len(kept.images) >= n:
+        return _remember(key, kept)
+    return _remember(key, _stored_prefix(name, split, seed, n))
+
+
+def _stored_prefix(name: str, split: str, seed: int, n: int) -> _Split:
     """The first ``n`` images of a split (or more) from the data cache, generating and
     storing only what it lacks.
 
@@ -659,16 +688,16 @@ def _cached_prefix(name: str, split: str, seed: int, n: int) -> _Split:
     cache = _data_cache()
     stored = _stored_sizes(cache, name, split, seed)
 
-    def stored_prefix(m: int) -> _Split | None:
+    def entry(m: int) -> _Split | None:
         value = cache.load(_cache_name(name, split, seed, m),
                            _cache_inputs(name, split, seed, m), _Split)
         return value if value is not None and len(value.images) == m else None
 
     for m in (m for m in stored if m >= n):
-        value = stored_prefix(m)
+        value = entry(m)
         if value is not None:
             return value
-    head = next((v for v in map(stored_prefix, reversed([m for m in stored if m < n]))
+    head = next((v for v in map(entry, reversed([m for m in stored if m < n]))
                  if v is not None), None)
 
     def generate() -> _Split:
@@ -698,8 +727,9 @@ def load_dataset(
     With ``cache=True`` the images are kept in compressed files (see :func:`cache_path`):
     a call is served by the smallest stored prefix of the split that holds its ``n`` images;
     without one, only the missing images are generated (after the longest stored shorter
-    prefix) and the first ``n`` are stored. ``cache=False`` neither reads nor writes those
-    files and renders only the requested images.
+    prefix) and the first ``n`` are stored; the process keeps the longest prefix it read of
+    each split in memory (up to 256 MB in all) for later calls. ``cache=False`` neither
+    reads nor writes those files and renders only the requested images.
 
     Parameters
     ----------

@@ -604,6 +604,24 @@ def test_cache_extends_a_stored_prefix(isolated_data, monkeypatch):
     np.testing.assert_array_equal(middle[0], reference[0][:250])
 
 
+def test_loaded_prefixes_are_kept_in_memory_per_data_folder(isolated_data, monkeypatch,
+                                                           tmp_path):
+    first = load_dataset("bars", "test", n=50)
+    for path in (isolated_data / "generated").iterdir():
+        path.unlink()
+    with monkeypatch.context() as patch:
+        patch.setattr(datasets, "_render", lambda *a, **k: pytest.fail("rendered again"))
+        again = load_dataset("bars", "test", n=40)  # from memory: no file, no rendering
+    np.testing.assert_array_equal(again[0], first[0][:40])
+    again[0][:] = 0  # the caller's copy
+    np.testing.assert_array_equal(load_dataset("bars", "test", n=50)[0], first[0])
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("RC_DATA", str(other))
+    load_dataset("bars", "test", n=50)
+    assert cache_path("bars", "test", n=50).is_file()  # another folder: its own files
+
+
 def test_cache_ignores_a_prefix_file_of_other_content(isolated_data):
     """A prefix file whose name claims more images than it holds is not used."""
     path = cache_path("bars", "test", n=40)
