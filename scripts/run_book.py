@@ -286,6 +286,7 @@ def _machine() -> dict:
 
 def _cache_state(profile: str) -> dict:
     """How many entries the data cache and the profile's results cache hold (cold: none)."""
+    from rc.config import get_profile
     from rc.mnist import data_dir
     from rc.pipeline import results_dir
 
@@ -299,7 +300,8 @@ def _cache_state(profile: str) -> dict:
     results = results_dir() / profile
     n_data = entries(data, "*.npz")
     n_results = entries(results, "*.*", ("scorecard.json", "provenance.json"))
-    return {"data": {"folder": str(data), "entries": n_data, "cold": n_data == 0},
+    return {"data": {"folder": str(data), "entries": n_data, "cold": n_data == 0,
+                     "used": get_profile(profile).cache_data},
             "results": {"folder": str(results), "entries": n_results, "cold": n_results == 0}}
 
 
@@ -314,14 +316,20 @@ def _cell_times(path: Path) -> list[dict]:
         timing = cell.metadata.get("papermill", {})
         if cell.cell_type != "code" or timing.get("duration") is None:
             continue
-        lines = [line.strip() for line in cell.source.splitlines() if line.strip()]
-        first = next((line for line in lines if not line.startswith("#")),
-                     lines[0] if lines else "")
-        comment = next((line.lstrip("# ") for line in lines if line.startswith("#")), "")
         cells.append({"index": index, "execution_count": cell.get("execution_count"),
                       "seconds": round(float(timing["duration"]), 3),
-                      "source": (comment or first)[:100], "status": timing.get("status")})
+                      "source": _cell_label(cell.source), "status": timing.get("status")})
     return cells
+
+
+def _cell_label(source: str) -> str:
+    """What names a cell in the record: its first comment, else its first line that is not
+    an import, else its first line (at most 100 characters)."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    comment = next((line.lstrip("# ") for line in lines if line.startswith("#")), "")
+    code = next((line for line in lines if not line.startswith(("#", "import ", "from "))),
+                lines[0] if lines else "")
+    return (comment or code)[:100]
 
 
 def _computations(path: Path) -> list[dict]:
@@ -385,7 +393,9 @@ def report(run: dict, top: int = 10) -> str:
     cached computations (the latter by their own time, without what is nested in them)."""
     caches = run.get("caches", {})
     cold = ", ".join(f"{k} cache {'cold' if v.get('cold') else 'warm'} "
-                     f"({v.get('entries')} entries)" for k, v in caches.items())
+                     f"({v.get('entries')} entries"
+                     f"{'' if v.get('used', True) else '; not used by this profile'})"
+                     for k, v in caches.items())
     machine = run.get("machine", {})
     lines = [f"run of {run.get('date')}: profile {run.get('profile')}, "
              f"{len(run.get('notebooks', []))} notebook(s), status {run.get('status')}",
