@@ -329,9 +329,10 @@ def _render(plan: _Plan, stop: int, start: int = 0,
             bank_h, bank_w = slot.bank.shape[1:]
             entries = slot.bank[slot.ids[first:last]]
             masks = entries > 0 if entries.dtype != bool else entries
+            rows = slot.rows[first:last, None, None] + np.arange(bank_h)[None, :, None]
             flat = (
                 offset
-                + (slot.rows[first:last, None, None] + np.arange(bank_h)[None, :, None]) * canvas_w
+                + rows * canvas_w
                 + slot.cols[first:last, None, None]
                 + np.arange(bank_w)[None, None, :]
             )

@@ -418,7 +418,8 @@ def report(run: dict, top: int = 10) -> str:
     if comps:
         lines.append(f"  the {len(comps)} slowest cached computations (own time):")
         lines += [f"    {seconds:8.1f} s  {name}: {c['name'][:70]}"
-                  + (f" (CPU {c['self_cpu_seconds']:.0f} s)" if "self_cpu_seconds" in c else "")
+                  + (f" (CPU {c['self_cpu_seconds']:.0f} s)"
+                     if "self_cpu_seconds" in c else "")
                   for seconds, name, c in comps]
     return "\n".join(lines)
 
@@ -598,7 +599,8 @@ def main(argv: list[str] | None = None) -> int:
         status = 1
     finally:
         os.environ.pop(TIME_RECORD, None)
-        run["notebooks_seconds"] = run["wall_seconds"] = round(time.perf_counter() - started, 2)
+        elapsed = round(time.perf_counter() - started, 2)
+        run["notebooks_seconds"] = run["wall_seconds"] = elapsed
         _save_run(record_path, run)
         shutil.rmtree(run_dir, ignore_errors=True)
     print(f"run_book: executed {len(run['notebooks'])} notebook(s) in "

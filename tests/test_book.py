@@ -277,7 +277,8 @@ def test_two_runs_at_once_both_finish_and_record_their_time(tmp_path):
         assert run.returncode == 0, out[-2000:] + err[-3000:]
         assert "slowest cells" in out
     assert not list((REPO / "notebooks").glob("kernel-ipc-*"))
-    record = json.loads((tmp_path / "a" / "book" / "executed" / "time_record.json").read_text())
+    record_file = tmp_path / "a" / "book" / "executed" / "time_record.json"
+    record = json.loads(record_file.read_text())
     assert len(record["runs"]) == 2 and all(r["status"] == "ok" for r in record["runs"])
     run = record["runs"][-1]
     assert run["profile"] == "ci" and run["machine"]["cores"] >= 1

@@ -505,6 +505,8 @@ PINNED = {
     ("multi_mnist_grey", "test"): "131f4fd79921966e",
 }
 ALL_GENERATED = [(n, s) for n in datasets.ALL_DATASETS for s in dataset_info(n).splits]
+GENERATED_PARAMS = [pytest.param(n, s, marks=needs_mnist) if "mnist" in n else (n, s)
+                    for n, s in ALL_GENERATED]
 
 
 def _digest(images: np.ndarray, groups: np.ndarray) -> str:
@@ -512,7 +514,7 @@ def _digest(images: np.ndarray, groups: np.ndarray) -> str:
     return hashlib.sha256(images.tobytes() + groups.tobytes()).hexdigest()[:16]
 
 
-@pytest.mark.parametrize("name, split", [pytest.param(n, s, marks=needs_mnist) if "mnist" in n else (n, s) for n, s in ALL_GENERATED])
+@pytest.mark.parametrize("name, split", GENERATED_PARAMS)
 def test_images_are_those_of_generator_version_1(name, split):
     assert GENERATOR_VERSION == 1
     assert set(PINNED) == set(ALL_GENERATED)
@@ -528,7 +530,7 @@ def test_images_are_those_of_generator_version_1(name, split):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name, split", [pytest.param(n, s, marks=needs_mnist) if "mnist" in n else (n, s) for n, s in ALL_GENERATED])
+@pytest.mark.parametrize("name, split", GENERATED_PARAMS)
 def test_prefix_is_the_start_of_the_whole_split(name, split):
     size = dataset_info(name).split_sizes[split]
     full = load_dataset(name, split, cache=False)
@@ -595,7 +597,8 @@ def test_cache_extends_a_stored_prefix(isolated_data, monkeypatch):
     assert rendered == [(100, 250)]
     full = load_dataset("corners", "test")
     assert rendered[1:] == [(250, 10000)]
-    assert cache_path("corners", "test").is_file() and cache_path("corners", "test", n=250).is_file()
+    assert cache_path("corners", "test").is_file()
+    assert cache_path("corners", "test", n=250).is_file()
     load_dataset("corners", "test", n=5000)  # served by the whole split
     assert len(rendered) == 2
     reference = load_dataset("corners", "test", cache=False)
