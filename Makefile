@@ -43,10 +43,10 @@ test-fast: $(STAMP)
 	$(PYTHON) -m pytest -m "not slow"
 
 # Execute every notebook with papermill (profile $(PROFILE)) into book/executed/, then
-# render _build/html with Jupyter Book 1.x (execution off; warnings are errors).
+# render _build/html with Jupyter Book 1.x (execution off; warnings are errors); the time
+# record (book/executed/time_record.json) ends with the ten slowest cells and computations.
 book: $(STAMP)
-	$(PYTHON) scripts/run_book.py --profile $(PROFILE) $(BOOK_ARGS)
-	$(JUPYTER_BOOK) build . -W -n --keep-going
+	$(PYTHON) scripts/run_book.py --profile $(PROFILE) --build $(BOOK_ARGS)
 
 # The paper's whole protocol (results/paper/), resumable, within $(BUDGET) seconds; meant
 # for a GPU. `make book PROFILE=paper` then renders from the stored results.

@@ -32,8 +32,8 @@ __version__ = "0.2.0"
 flush_denormals()  # before torch starts its worker threads (see rc.denormals)
 
 
-def __getattr__(name):  # rc.plots / rc.scorecard on first use: matplotlib is not needed to compute
-    if name in ("plots", "scorecard"):
+def __getattr__(name):  # rc.plots, rc.scorecard, ... on first use (no matplotlib to compute)
+    if name in ("plots", "scorecard", "protocol", "beyond"):
         import importlib
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'rc' has no attribute {name!r}")

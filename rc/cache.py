@@ -19,6 +19,12 @@ Values are either JSON documents (``kind=dict``) or objects of a class with the
 ``to_record()`` / ``from_record(arrays, fields)`` pair of :class:`Record`, stored as
 ``.npz`` (arrays) with a JSON part (everything else).
 
+When the environment variable ``RC_TIME_RECORD`` names a file, every computation made
+through :meth:`Cache.fetch` (or timed with :func:`timed`) appends one JSON line to it: the
+entry's name, kind, key, cache folder and its wall and CPU seconds, both in all and
+without the computations nested in it (``scripts/run_book.py`` collects these lines from
+the notebooks' kernels into the book's time record). Nothing of this enters a key.
+
 Why not ``joblib.Memory``: it pickles results (not a format to commit to git and load with
 later versions), keys on a function's source text (a comment recomputes, a change in a
 called function does not) and does not check an entry's inputs when loading it.
@@ -31,9 +37,11 @@ trained on a GPU is another draw of the same training procedure.)
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -43,8 +51,8 @@ import numpy as np
 
 from .storage import read_json, read_npz, to_jsonable, write_json, write_npz
 
-__all__ = ["Cache", "CacheWarning", "MissingResultError", "Record", "cache_key",
-           "value_digest"]
+__all__ = ["Cache", "CacheWarning", "MissingResultError", "Record", "TIME_RECORD",
+           "cache_key", "timed", "value_digest"]
 
 T = TypeVar("T")
 
@@ -76,6 +84,50 @@ def value_digest(value: Any = None, arrays: dict[str, np.ndarray] | None = None)
         h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
         h.update(a.tobytes())
     return h.hexdigest()
+
+
+#: Environment variable naming the file that computations append their timings to.
+TIME_RECORD = "RC_TIME_RECORD"
+#: Seconds (wall, CPU) of the computations nested in each computation being timed.
+_nested: list[list[float]] = []
+
+
+@contextlib.contextmanager
+def timed(name: str, kind: str = "", key: str = "", root: Path | str = ""):
+    """Time the computation in the ``with`` block for the run's time record.
+
+    Only when the environment variable :data:`TIME_RECORD` names a file (and only when
+    the block finishes without an exception) one JSON line is appended to it: ``name``,
+    ``kind``, ``key``, ``root``, the process, the wall and CPU seconds (``seconds``,
+    ``cpu_seconds``) and the same without the timed computations nested in the block
+    (``self_seconds``, ``self_cpu_seconds``). Appends of single lines are atomic, so
+    several processes may share the file.
+    """
+    path = os.environ.get(TIME_RECORD)
+    if not path:
+        yield
+        return
+    wall, cpu = time.perf_counter(), time.process_time()
+    _nested.append([0.0, 0.0])
+    try:
+        yield
+    finally:
+        inner_wall, inner_cpu = _nested.pop()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if _nested:
+        _nested[-1][0] += wall
+        _nested[-1][1] += cpu
+    line = json.dumps({"name": name, "kind": kind, "key": key, "root": str(root),
+                       "pid": os.getpid(), "end": round(time.time(), 3),
+                       "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
+                       "self_seconds": round(wall - inner_wall, 3),
+                       "self_cpu_seconds": round(cpu - inner_cpu, 3)}) + "\n"
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+    except OSError as exc:
+        warnings.warn(f"could not append to the time record {path} ({exc})", CacheWarning,
+                      stacklevel=3)
 
 
 class _CorruptEntry(ValueError):
@@ -228,8 +280,9 @@ class Cache:
                 f"{describe or name} is not in {self.root} (entry "
                 f"{self.path(name, inputs, kind).name}); it has to be computed first"
                 + (f": {self.hint}" if self.hint else ""))
-        value = compute()
-        self.store(name, inputs, value, kind)
+        with timed(name, kind.__name__, cache_key(name, inputs), self.root):
+            value = compute()
+            self.store(name, inputs, value, kind)
         self.computed.append(name)
         return value
 

@@ -19,6 +19,7 @@ either stage changes the data, which must be signalled by bumping :data:`GENERAT
 from __future__ import annotations
 
 import dataclasses
+import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -302,8 +303,9 @@ class _Plan:
     grey: bool = False  # render grey levels (uint8 0..255): the brightest object wins
 
 
-def _render(plan: _Plan, n: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Render the first ``n`` images of ``plan`` as (images, groups), both uint8.
+def _render(plan: _Plan, stop: int, start: int = 0,
+            chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Render images ``start`` to ``stop - 1`` of ``plan`` as (images, groups), both uint8.
 
     Each chunk is drawn on a flat uint16 canvas enlarged by the largest bank size, so the
     zero padding of bank entries never falls outside it (a non-empty margin would mean an
@@ -314,22 +316,24 @@ def _render(plan: _Plan, n: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndar
     height, width = plan.shape
     canvas_h = height + max(s.bank.shape[1] for s in plan.slots)
     canvas_w = width + max(s.bank.shape[2] for s in plan.slots)
-    images = np.empty((n, height, width), dtype=np.uint8)
-    groups = np.empty((n, height, width), dtype=np.uint8)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        m = stop - start
+    images = np.empty((stop - start, height, width), dtype=np.uint8)
+    groups = np.empty((stop - start, height, width), dtype=np.uint8)
+    for first in range(start, stop, chunk):
+        last = min(stop, first + chunk)
+        m = last - first
+        out = slice(first - start, last - start)
         canvas = np.zeros(m * canvas_h * canvas_w, dtype=np.uint16)
         levels = np.zeros(m * canvas_h * canvas_w, dtype=np.uint8) if plan.grey else None
         offset = (np.arange(m) * (canvas_h * canvas_w))[:, None, None]
         for slot in plan.slots:
             bank_h, bank_w = slot.bank.shape[1:]
-            entries = slot.bank[slot.ids[start:stop]]
+            entries = slot.bank[slot.ids[first:last]]
             masks = entries > 0 if entries.dtype != bool else entries
+            rows = slot.rows[first:last, None, None] + np.arange(bank_h)[None, :, None]
             flat = (
                 offset
-                + (slot.rows[start:stop, None, None] + np.arange(bank_h)[None, :, None]) * canvas_w
-                + slot.cols[start:stop, None, None]
+                + rows * canvas_w
+                + slot.cols[first:last, None, None]
                 + np.arange(bank_w)[None, None, :]
             )
             # Within one slot every flat index is distinct, so the buffered += is exact.
@@ -338,7 +342,7 @@ def _render(plan: _Plan, n: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndar
                 value = (entries.astype(np.uint16) if entries.dtype != bool
                          else np.full(entries.shape, 255, np.uint16))
                 if slot.level is not None:
-                    value = value * slot.level[start:stop, None, None] // 255
+                    value = value * slot.level[first:last, None, None] // 255
                 np.maximum.at(levels, flat[masks], value[masks].astype(np.uint8))
         canvas = canvas.reshape(m, canvas_h, canvas_w)
         if canvas[:, height:, :].any() or canvas[:, :, width:].any():
@@ -346,10 +350,10 @@ def _render(plan: _Plan, n: int, chunk: int = 4096) -> tuple[np.ndarray, np.ndar
         canvas = canvas[:, :height, :width]
         count = (canvas & 0xFF).astype(np.uint8)
         if levels is None:
-            images[start:stop] = count > 0
+            images[out] = count > 0
         else:
-            images[start:stop] = levels.reshape(m, canvas_h, canvas_w)[:, :height, :width]
-        groups[start:stop] = np.where(count == 1, canvas >> 8, 0)
+            images[out] = levels.reshape(m, canvas_h, canvas_w)[:, :height, :width]
+        groups[out] = np.where(count == 1, canvas >> 8, 0)
     return images, groups
 
 
@@ -576,13 +580,20 @@ def _plan(name: str, split: str, seed: int) -> _Plan:
     return plan
 
 
-def _cache_name(name: str, split: str, seed: int) -> str:
-    return f"{name}-{split}-seed{seed}"
+def _cache_name(name: str, split: str, seed: int, n: int | None = None) -> str:
+    base = f"{name}-{split}-seed{seed}"
+    return base if n is None or n == _INFO[name].split_sizes[split] else f"{base}-first{n}"
 
 
-def _cache_inputs(name: str, split: str, seed: int) -> dict:
-    return {"dataset": name, "split": split, "seed": seed,
-            "generator_version": GENERATOR_VERSION}
+def _cache_inputs(name: str, split: str, seed: int, n: int | None = None) -> dict:
+    """The data cache's inputs of the first ``n`` images of a split. The whole split (``n``
+    None or the split's size) has no ``n``: its entry keeps the key it had before prefixes
+    were stored."""
+    inputs = {"dataset": name, "split": split, "seed": seed,
+              "generator_version": GENERATOR_VERSION}
+    if n is not None and n != _INFO[name].split_sizes[split]:
+        inputs["n"] = n
+    return inputs
 
 
 def _data_cache() -> Cache:
@@ -590,20 +601,116 @@ def _data_cache() -> Cache:
     return Cache(data_dir() / "generated", best_effort=True)
 
 
-def cache_path(name: str, split: str, seed: int = 0) -> Path:
-    """Where the full split is cached: ``data_dir()/generated/{name}-{split}-seed{seed}.<key>.npz``
-    (``<key>`` derived from the name, split, seed and :data:`GENERATOR_VERSION`)."""
+def cache_path(name: str, split: str, seed: int = 0, n: int | None = None) -> Path:
+    """Where the first ``n`` images of a split (default: all) are cached.
+
+    The whole split is ``data_dir()/generated/{name}-{split}-seed{seed}.<key>.npz``, the
+    first ``n`` images ``{name}-{split}-seed{seed}-first{n}.<key>.npz``, ``<key>`` derived
+    from the name, split, seed, ``n`` and :data:`GENERATOR_VERSION`.
+    """
     seed = _check_args(name, split, seed)
-    return _data_cache().path(_cache_name(name, split, seed), _cache_inputs(name, split, seed),
-                              _Split)
+    if n is not None:
+        n = _check_n(name, split, n)
+    return _data_cache().path(_cache_name(name, split, seed, n),
+                              _cache_inputs(name, split, seed, n), _Split)
 
 
 @dataclass(frozen=True)
 class _Split(Record):
-    """A whole rendered split, as stored in the data cache (uint8 arrays)."""
+    """The first images of a split, as stored in the data cache (uint8 arrays)."""
 
     images: np.ndarray
     groups: np.ndarray
+
+
+def _check_n(name: str, split: str, n: int) -> int:
+    size = _INFO[name].split_sizes[split]
+    n = check_positive_int(n, "n", minimum=1)
+    if n > size:
+        raise ValueError(f"n must be <= {size}, the size of {name}/{split}; got {n}")
+    return n
+
+
+def _stored_sizes(cache: Cache, name: str, split: str, seed: int) -> list[int]:
+    """The sizes of the prefixes of a split that the data cache holds files for (by their
+    names; :meth:`Cache.load` checks the content), in increasing order."""
+    size = _INFO[name].split_sizes[split]
+    base = _cache_name(name, split, seed)
+    pattern = re.compile(rf"{re.escape(base)}-first([0-9]+)\.[0-9a-f]{{16}}\.npz")
+    found = set()
+    if cache.root.is_dir():
+        for path in cache.root.glob(f"{base}-first*.npz"):
+            match = pattern.fullmatch(path.name)
+            if match and 0 < int(match.group(1)) < size:
+                found.add(int(match.group(1)))
+    if cache.path(base, _cache_inputs(name, split, seed), _Split).is_file():
+        found.add(size)
+    return sorted(found)
+
+
+#: The longest prefix of each split that this process has read from or written to the data
+#: cache, most recently used last, within :data:`_MEMO_BYTES` (read-only arrays).
+_memo: dict[tuple[str, str, str, int], _Split] = {}
+_MEMO_BYTES = 256 << 20
+
+
+def _remember(key: tuple[str, str, str, int], value: _Split) -> _Split:
+    """Keep ``value`` in :data:`_memo` (unless a longer prefix is kept) and return it."""
+    kept = _memo.pop(key, None)
+    if kept is not None and len(kept.images) >= len(value.images):
+        value = kept
+    for array in (value.images, value.groups):
+        array.setflags(write=False)
+    _memo[key] = value
+    while sum(v.images.nbytes + v.groups.nbytes for v in _memo.values()) > _MEMO_BYTES \
+            and len(_memo) > 1:
+        del _memo[next(iter(_memo))]
+    return value
+
+
+def _cached_prefix(name: str, split: str, seed: int, n: int) -> _Split:
+    """The first ``n`` images of a split (or more), from memory or the data cache."""
+    key = (str(_data_cache().root), name, split, seed)
+    kept = _memo.get(key)
+    if kept is not None and len(kept.images) >= n:
+        return _remember(key, kept)
+    return _remember(key, _stored_prefix(name, split, seed, n))
+
+
+def _stored_prefix(name: str, split: str, seed: int, n: int) -> _Split:
+    """The first ``n`` images of a split (or more) from the data cache, generating and
+    storing only what it lacks.
+
+    The smallest stored prefix of at least ``n`` images is used if there is one. Otherwise
+    the largest stored prefix shorter than ``n`` is extended to ``n`` images (rendering only
+    the images after it; the plan is always drawn for the whole split, so the images are
+    those of the whole split) and the result is stored as the prefix of ``n`` images.
+    """
+    cache = _data_cache()
+    stored = _stored_sizes(cache, name, split, seed)
+
+    def entry(m: int) -> _Split | None:
+        value = cache.load(_cache_name(name, split, seed, m),
+                           _cache_inputs(name, split, seed, m), _Split)
+        return value if value is not None and len(value.images) == m else None
+
+    for m in (m for m in stored if m >= n):
+        value = entry(m)
+        if value is not None:
+            return value
+    head = next((v for v in map(entry, reversed([m for m in stored if m < n]))
+                 if v is not None), None)
+
+    def generate() -> _Split:
+        plan = _plan(name, split, seed)
+        if head is None:
+            return _Split(*_render(plan, n))
+        images, groups = _render(plan, n, start=len(head.images))
+        return _Split(np.concatenate([head.images, images]),
+                      np.concatenate([head.groups, groups]))
+
+    return cache.fetch(_cache_name(name, split, seed, n), _cache_inputs(name, split, seed, n),
+                       generate, _Split, describe=f"the first {n} images of {name}/{split}")
 
 
 def load_dataset(
@@ -618,9 +725,12 @@ def load_dataset(
     non-negative integer. The result is the same for a given (name, split, seed) whatever
     ``n`` is (prefix-stable).
 
-    With ``cache=True`` the full split is generated once and stored as a compressed file
-    (see :func:`cache_path`); later calls read it. ``cache=False`` neither reads nor writes
-    that file and renders only the requested images.
+    With ``cache=True`` the images are kept in compressed files (see :func:`cache_path`):
+    a call is served by the smallest stored prefix of the split that holds its ``n`` images;
+    without one, only the missing images are generated (after the longest stored shorter
+    prefix) and the first ``n`` are stored; the process keeps the longest prefix it read of
+    each split in memory (up to 256 MB in all) for later calls. ``cache=False`` neither
+    reads nor writes those files and renders only the requested images.
 
     Parameters
     ----------
@@ -633,7 +743,7 @@ def load_dataset(
     n : int, optional
         How many images, from the first; default all of the split.
     cache : bool
-        Keep the whole split in ``$RC_DATA/generated/`` and read it from there.
+        Keep the images in ``$RC_DATA/generated/`` and read them from there.
 
     Returns
     -------
@@ -643,17 +753,9 @@ def load_dataset(
         The object of every pixel; 0 for background and overlaps.
     """
     seed = _check_args(name, split, seed)
-    size = _INFO[name].split_sizes[split]
-    if n is None:
-        n = size
-    n = check_positive_int(n, "n", minimum=1)
-    if n > size:
-        raise ValueError(f"n must be <= {size}, the size of {name}/{split}; got {n}")
+    n = _check_n(name, split, _INFO[name].split_sizes[split] if n is None else n)
     if cache:
-        stored = _data_cache().fetch(_cache_name(name, split, seed),
-                                     _cache_inputs(name, split, seed),
-                                     lambda: _Split(*_render(_plan(name, split, seed), size)),
-                                     _Split)
+        stored = _cached_prefix(name, split, seed, n)
         images, groups = stored.images, stored.groups
     else:
         images, groups = _render(_plan(name, split, seed), n)

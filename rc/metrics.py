@@ -30,7 +30,6 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import gammaln
-from sklearn.metrics import adjusted_mutual_info_score
 
 from ._checks import check_choice
 
@@ -401,6 +400,9 @@ def ami(
     lt, lp, m = _as_labelings(labels_true, labels_pred, mask)
     out, general, n, mi, emi, normalizer = _ami_parts(lt, lp, m, average_method)
     for i in np.nonzero(_ill_conditioned(n, general, mi, emi, normalizer))[0]:
+        # imported here: scikit-learn takes seconds to import and is rarely needed
+        from sklearn.metrics import adjusted_mutual_info_score
+
         out[i] = adjusted_mutual_info_score(
             lt[i][m[i]], lp[i][m[i]], average_method=average_method
         )

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import published
-from .cache import Cache, MissingResultError, Record
+from .cache import Cache, MissingResultError, Record, timed
 from .config import Profile, dae_image_flop, epochs_within, get_profile
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
@@ -387,18 +387,20 @@ class Pipeline:
                                          f"they have to be computed first: {self.cache.hint}")
             if self.progress:
                 tqdm.write(f"computing the DAEs {names} (not in {self.cache.root})")
-            images, _ = self.load(data)
-            trained = train_population(images, [s.member() for s in group],
-                                       batch_size=batch_size, patience=patience,
-                                       val_fraction=val_fraction, device=self.device,
-                                       progress=self.progress, deadline=self.deadline,
-                                       grey=dataset_info(data.dataset).grey)
-            for s, (dae, hist) in zip(group, trained):
-                result = TrainedDAE(dae, hist, self.provenance(seconds=hist.seconds))
-                self.cache.store(f"dae/{s.name}", s.inputs(), result, TrainedDAE)
-                self.cache.computed.append(f"dae/{s.name}")
-                if self.on_computed is not None:
-                    self.on_computed(f"dae/{s.name}")
+            with timed(_side_by_side([f"dae/{s.name}" for s in group]), "TrainedDAE",
+                       root=self.cache.root):
+                images, _ = self.load(data)
+                trained = train_population(images, [s.member() for s in group],
+                                           batch_size=batch_size, patience=patience,
+                                           val_fraction=val_fraction, device=self.device,
+                                           progress=self.progress, deadline=self.deadline,
+                                           grey=dataset_info(data.dataset).grey)
+                for s, (dae, hist) in zip(group, trained):
+                    result = TrainedDAE(dae, hist, self.provenance(seconds=hist.seconds))
+                    self.cache.store(f"dae/{s.name}", s.inputs(), result, TrainedDAE)
+                    self.cache.computed.append(f"dae/{s.name}")
+                    if self.on_computed is not None:
+                        self.on_computed(f"dae/{s.name}")
         return [self.dae(s) for s in specs]
 
     def table_dae(self, dataset: str, table: int = 1) -> TrainedDAE:
@@ -512,6 +514,11 @@ class Pipeline:
         return [self._run_inputs(s, kind) for s in self.run_specs(dataset, table, kind)]
 
     def _train_runs(self, specs, names, todo, found, table, kind) -> None:
+        with timed(_side_by_side([names[i] for i in todo]), "SearchRun",
+                   root=self.cache.root):
+            self._train_runs_timed(specs, names, todo, found, table, kind)
+
+    def _train_runs_timed(self, specs, names, todo, found, table, kind) -> None:
         first = specs[todo[0]].dae
         images, _ = self.load(first.data)
         test, groups = self.load(specs[todo[0]].data)
@@ -555,6 +562,11 @@ class Pipeline:
     def loss_runs(self, dataset: str) -> list[SearchRun]:
         """Figure 6a's DAEs: 250 ReLU units, p = 0.3, random learning rates and seeds."""
         return self.runs(dataset, 1, "loss")
+
+
+def _side_by_side(names: list[str]) -> str:
+    """How the time record names results computed together (one population training)."""
+    return names[0] + (f" (+{len(names) - 1} trained side by side)" if len(names) > 1 else "")
 
 
 def _check_table(dataset: str, table: int) -> None:

@@ -120,13 +120,22 @@ def git_commit() -> str:
         return "unknown"
 
 
+def _version(distribution: str) -> str:
+    """An installed package's version, read without importing it (scikit-learn and scipy
+    take seconds to import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def provenance(device: str | None = None, **extra) -> dict:
     """Who made a result and with what: device, package versions, git commit, time.
 
     ``extra`` (e.g. the profile, the seconds a computation took) is added as given.
     """
-    import scipy
-    import sklearn
     import torch
 
     device = "cpu" if device is None else str(device)
@@ -135,7 +144,8 @@ def provenance(device: str | None = None, **extra) -> dict:
         "device_name": (torch.cuda.get_device_name() if device.startswith("cuda")
                         else platform.processor() or platform.machine()),
         "python": sys.version.split()[0], "torch": str(torch.__version__),
-        "numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__,
+        "numpy": np.__version__, "scipy": _version("scipy"),
+        "sklearn": _version("scikit-learn"),
         "git_commit": git_commit(), "host": platform.node(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -21,17 +21,33 @@ Examples::
 
 A failing cell stops the run with exit status 1 and a message naming the notebook and the
 cell's error; the partially executed notebook is kept in the output folder for inspection.
+
+Every run adds a record of its time to ``book/executed/time_record.json`` (the last
+:data:`KEPT_RUNS` runs): the date, the machine, the profile, whether the data and results
+caches were cold, the wall time of every notebook and cell (papermill's cell timings), of
+the book's build, and of every cached computation (training, RC, data generation), which
+the kernels append through ``rc.cache.timed``. The run ends by printing the ten slowest
+cells and computations; ``--report`` prints that summary for the last recorded run.
+
+Several runs may execute at once (in one checkout or several): each talks to its kernels
+through sockets in a private temporary folder, and writes a notebook into the output
+folder only once it is executed.
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
+import platform
 import shutil
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +72,10 @@ PROFILES: tuple[str, ...] = ("ci", "default", "full", "paper")
 #: Files and folders (relative to the repository) that make up the book's sources besides
 #: the executed notebooks; copied when building outside the repository (``--out``).
 BOOK_SOURCES: tuple[str, ...] = ("_config.yml", "_toc.yml", "book")
+
+#: The book's time record, beside the executed notebooks, and how many runs it keeps.
+RECORD_NAME = "time_record.json"
+KEPT_RUNS = 10
 
 KERNEL_NAME = "python3"
 KERNELSPEC = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -88,15 +108,20 @@ def _normalise_name(name: str) -> str:
     return stem
 
 
-def _kernel_dir() -> Path:
-    """A temporary Jupyter data folder whose ``python3`` kernel runs *this* interpreter.
+def _run_dir() -> Path:
+    """A private temporary folder for this run: a Jupyter data folder whose ``python3``
+    kernel runs *this* interpreter (``kernels/``), the kernels' connection files
+    (``runtime/``) and IPC sockets (``ipc/``), and the notebooks' timings.
 
-    Prepended to JUPYTER_PATH so that a ``python3`` kernelspec elsewhere (a user folder, a
-    system install) cannot make papermill run the notebooks in another environment.
+    Its ``kernels`` folder is prepended to JUPYTER_PATH so that a ``python3`` kernelspec
+    elsewhere (a user folder, a system install) cannot make papermill run the notebooks in
+    another environment; private sockets let several runs execute at once.
     """
-    root = Path(tempfile.mkdtemp(prefix="rc-kernel-"))
+    root = Path(tempfile.mkdtemp(prefix="rc-book-"))
     spec_dir = root / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True)
+    (root / "runtime").mkdir()
+    (root / "ipc").mkdir()
     spec = {
         "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         "display_name": KERNELSPEC["display_name"],
@@ -107,13 +132,34 @@ def _kernel_dir() -> Path:
     return root
 
 
-def _engine_options() -> dict:
-    """nbclient options: on POSIX talk to the kernel over local IPC sockets, not TCP."""
+def _engine_options(run_dir: Path) -> dict:
+    """nbclient options: on POSIX talk to the kernel over IPC sockets in this run's own
+    folder (not TCP, and not in the notebooks' folder, where runs would collide)."""
     if os.name != "posix":
         return {}
     from traitlets.config import Config
 
-    return {"config": Config({"KernelManager": {"transport": "ipc"}})}
+    return {"config": Config({"KernelManager": {"transport": "ipc",
+                                                "ip": str(run_dir / "ipc" / "kernel")}})}
+
+
+def _remove_stale_sockets(folder: Path) -> list[Path]:
+    """Remove the ``kernel-ipc-*`` sockets that older versions of this script left in
+    ``folder`` when a run was killed (only those nothing listens on any more)."""
+    removed = []
+    for path in folder.glob("kernel-ipc-*"):
+        try:
+            if not stat.S_ISSOCK(path.lstat().st_mode):
+                continue
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(1.0)
+                probe.connect(str(path))
+        except ConnectionRefusedError:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        except OSError:
+            continue
+    return removed
 
 
 def _cell_error(exc: Exception) -> str:
@@ -128,8 +174,12 @@ def _cell_error(exc: Exception) -> str:
     return f"{where} raised {ename}: {evalue}"
 
 
-def execute(name: str, out_dir: Path, parameters: dict) -> float:
-    """Execute notebook ``name`` into ``out_dir/<name>.ipynb``; return its wall time (s)."""
+def execute(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> float:
+    """Execute notebook ``name`` into ``out_dir/<name>.ipynb``; return its wall time (s).
+
+    The notebook is executed into ``run_dir`` and copied into ``out_dir`` (atomically) when
+    it is done or has failed, so that runs writing the same output folder do not collide.
+    """
     import jupytext
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -138,12 +188,13 @@ def execute(name: str, out_dir: Path, parameters: dict) -> float:
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.setdefault("language_info", {"name": "python"})
+    work = run_dir / f"{name}.ipynb"
     output = out_dir / f"{name}.ipynb"
     start = time.perf_counter()
     try:
         papermill.execute_notebook(
             nb,
-            str(output),
+            str(work),
             parameters=parameters,
             kernel_name=KERNEL_NAME,
             language="python",
@@ -151,15 +202,26 @@ def execute(name: str, out_dir: Path, parameters: dict) -> float:
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=True,
-            **_engine_options(),
+            **_engine_options(run_dir),
         )
     except PapermillExecutionError as exc:
+        _publish(work, output)
         raise NotebookFailed(
             f"notebook {name} ({source.relative_to(REPO)}) failed: {_cell_error(exc)}\n"
             f"  the partially executed notebook is {output}"
         ) from exc
-    _tidy_parameter_cells(output)
+    _tidy_parameter_cells(work)
+    _publish(work, output)
     return time.perf_counter() - start
+
+
+def _publish(work: Path, output: Path) -> None:
+    """Copy an executed notebook into the output folder (atomically), if there is one."""
+    from rc.storage import atomic_write
+
+    if work.is_file():
+        content = work.read_bytes()
+        atomic_write(output, lambda handle: handle.write(content))
 
 
 def _tidy_parameter_cells(path: Path) -> None:
@@ -198,17 +260,183 @@ def _report_stored(profile: str) -> None:
             print(f"  missing: {name} ({d}/{units})", flush=True)
 
 
-def _record_timings(path: Path, profile: str, parameters: dict, timings: dict) -> None:
-    """Merge this run's wall times into ``path`` (a JSON file beside the executed notebooks)."""
+# ------------------------------------------------------------------------- time record
+def _machine() -> dict:
+    """The CPU model, its cores and memory, the load when the run starts, the platform."""
+    model = platform.processor() or platform.machine()
+    memory = None
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        record = {}
-    runs = record.get("notebooks", {})
-    for name, seconds in timings.items():
-        runs[name] = {"seconds": round(seconds, 2), "profile": profile,
-                      "parameters": parameters}
-    path.write_text(json.dumps({"notebooks": runs}, indent=1, default=str) + "\n")
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except OSError:
+        pass
+    usable = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+              else os.cpu_count())
+    return {"cpu": model, "cores": os.cpu_count(), "usable_cores": usable,
+            "memory_gib": memory, "load_average": (list(os.getloadavg())
+                                                   if hasattr(os, "getloadavg") else None),
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def _cache_state(profile: str) -> dict:
+    """How many entries the data cache and the profile's results cache hold (cold: none)."""
+    from rc.config import get_profile
+    from rc.mnist import data_dir
+    from rc.pipeline import results_dir
+
+    def entries(folder: Path, pattern: str, skip=()) -> int:
+        if not folder.is_dir():
+            return 0
+        return sum(1 for f in folder.rglob(pattern)
+                   if f.is_file() and not f.name.startswith(".") and f.name not in skip)
+
+    data = data_dir() / "generated"
+    results = results_dir() / profile
+    n_data = entries(data, "*.npz")
+    n_results = entries(results, "*.*", ("scorecard.json", "provenance.json"))
+    return {"data": {"folder": str(data), "entries": n_data, "cold": n_data == 0,
+                     "used": get_profile(profile).cache_data},
+            "results": {"folder": str(results), "entries": n_results, "cold": n_results == 0}}
+
+
+def _cell_times(path: Path) -> list[dict]:
+    """Every code cell's wall time (papermill's metadata), index and first source line."""
+    import nbformat
+
+    if not path.is_file():
+        return []
+    cells = []
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        timing = cell.metadata.get("papermill", {})
+        if cell.cell_type != "code" or timing.get("duration") is None:
+            continue
+        cells.append({"index": index, "execution_count": cell.get("execution_count"),
+                      "seconds": round(float(timing["duration"]), 3),
+                      "source": _cell_label(cell.source), "status": timing.get("status")})
+    return cells
+
+
+def _cell_label(source: str) -> str:
+    """What names a cell in the record: its first comment, else its first line that is not
+    an import, else its first line (at most 100 characters)."""
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    comment = next((line.lstrip("# ") for line in lines if line.startswith("#")), "")
+    code = next((line for line in lines if not line.startswith(("#", "import ", "from "))),
+                lines[0] if lines else "")
+    return (comment or code)[:100]
+
+
+def _computations(path: Path) -> list[dict]:
+    """The cached computations that the kernels appended to ``path`` (rc.cache.timed)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a killed kernel
+    return rows
+
+
+def _notebook_record(name: str, seconds: float | None, run_dir: Path) -> dict:
+    return {"name": name, "seconds": None if seconds is None else round(seconds, 2),
+            "cells": _cell_times(run_dir / f"{name}.ipynb"),
+            "computations": _computations(run_dir / f"{name}.timings.jsonl")}
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (POSIX; elsewhere none) around a read-modify-write."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _save_run(path: Path, run: dict) -> None:
+    """Add (or update, by its ``id``) this run in the record at ``path``; keep the last
+    :data:`KEPT_RUNS` runs. Written atomically, under a lock against concurrent runs."""
+    from rc.storage import write_json
+
+    with _locked(path.with_name("." + path.name + ".lock")):
+        try:
+            runs = json.loads(path.read_text())["runs"]
+        except (OSError, ValueError, KeyError, TypeError):
+            runs = []
+        runs = [r for r in runs if r.get("id") != run["id"]] + [run]
+        write_json(path, {"description": "wall times of the book's runs (scripts/run_book.py)",
+                          "runs": runs[-KEPT_RUNS:]})
+
+
+def _fmt(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
+def report(run: dict, top: int = 10) -> str:
+    """A summary of one run of the record: its totals and the ``top`` slowest cells and
+    cached computations (the latter by their own time, without what is nested in them)."""
+    caches = run.get("caches", {})
+    cold = ", ".join(f"{k} cache {'cold' if v.get('cold') else 'warm'} "
+                     f"({v.get('entries')} entries"
+                     f"{'' if v.get('used', True) else '; not used by this profile'})"
+                     for k, v in caches.items())
+    machine = run.get("machine", {})
+    lines = [f"run of {run.get('date')}: profile {run.get('profile')}, "
+             f"{len(run.get('notebooks', []))} notebook(s), status {run.get('status')}",
+             f"  machine: {machine.get('cpu')}, {machine.get('usable_cores')} of "
+             f"{machine.get('cores')} cores, load {machine.get('load_average')}",
+             f"  {cold}",
+             f"  total {_fmt(run.get('wall_seconds'))}: notebooks "
+             f"{_fmt(run.get('notebooks_seconds'))}, build {_fmt(run.get('build_seconds'))}"]
+    notebooks = run.get("notebooks", [])
+    lines.append("  notebooks: " + ", ".join(f"{nb['name'][:2]} {_fmt(nb['seconds'])}"
+                                             for nb in notebooks))
+    cells = sorted(((c["seconds"], nb["name"], c) for nb in notebooks for c in nb["cells"]),
+                   key=lambda row: -row[0])[:top]
+    if cells:
+        lines.append(f"  the {len(cells)} slowest cells:")
+        lines += [f"    {seconds:8.1f} s  {name} cell {c['index']}: {c['source'][:60]}"
+                  for seconds, name, c in cells]
+    comps = sorted(((c.get("self_seconds", 0.0), nb["name"], c) for nb in notebooks
+                    for c in nb["computations"]), key=lambda row: -row[0])[:top]
+    if comps:
+        lines.append(f"  the {len(comps)} slowest cached computations (own time):")
+        lines += [f"    {seconds:8.1f} s  {name}: {c['name'][:70]}"
+                  + (f" (CPU {c['self_cpu_seconds']:.0f} s)"
+                     if "self_cpu_seconds" in c else "")
+                  for seconds, name, c in comps]
+    return "\n".join(lines)
+
+
+def print_report(path: Path) -> int:
+    """Print :func:`report` of the last run recorded in ``path`` (``--report``)."""
+    try:
+        runs = json.loads(path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"run_book: ERROR: no readable time record at {path} ({type(exc).__name__}); "
+              "run the book first", file=sys.stderr)
+        return 2
+    if not runs:
+        print(f"run_book: ERROR: the time record {path} holds no run", file=sys.stderr)
+        return 2
+    print(report(runs[-1]))
+    return 0
 
 
 def build_command(root: Path) -> list[str]:
@@ -230,6 +458,39 @@ def prepare_out(out: Path) -> None:
                             ignore=shutil.ignore_patterns("executed", "__pycache__"))
         else:
             shutil.copy2(src, dst)
+
+
+def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """One-line errors (exit status 2) for arguments that cannot work."""
+    def fail(message: str):
+        print(f"run_book: ERROR: {message}", file=sys.stderr)
+        raise SystemExit(2)
+    if args.compute and args.profile not in ("paper", "full"):
+        fail("--compute applies to --profile paper or full only (the others compute)")
+    for key, _ in args.parameter:
+        if not key.isidentifier():
+            fail(f"-p {key!r}: a parameter name must be a Python identifier")
+        if key == "profile":
+            fail("-p profile: choose the profile with --profile")
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        fail(f"--out {args.out} is a file, not a folder")
+
+
+def _writable_out(root: Path, copy_sources: bool) -> Path:
+    """``root/book/executed``, created (with the book's sources when ``copy_sources``) and
+    checked to be writable; a one-line error (exit status 2) if it is not."""
+    out_dir = root / "book" / "executed"
+    try:
+        if copy_sources:
+            prepare_out(root)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        print(f"run_book: ERROR: cannot write the executed notebooks to {out_dir}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return out_dir
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,11 +515,18 @@ def main(argv: list[str] | None = None) -> int:
                              "lacks instead of stopping (hours on a CPU; `make paper` and "
                              "`make full` are the resumable ways)")
     parser.add_argument("--list", action="store_true", help="print the notebook order and exit")
+    parser.add_argument("--report", action="store_true",
+                        help=f"print the last run of the time record (book/executed/"
+                             f"{RECORD_NAME}, or OUT's) and exit")
     args = parser.parse_args(argv)
 
     if args.list:
         print("\n".join(NOTEBOOKS))
         return 0
+    root = REPO if args.out is None else args.out.resolve()
+    if args.report:
+        return print_report(root / "book" / "executed" / RECORD_NAME)
+    _check_arguments(parser, args)
 
     selected = [_normalise_name(n) for n in args.only] or list(NOTEBOOKS)
     names = [n for n in NOTEBOOKS if n in selected]
@@ -280,55 +548,82 @@ def main(argv: list[str] | None = None) -> int:
         # run, not once per notebook that uses it (see rc.cache.Cache)
         parameters["recompute"] = time.time()
 
+    out_dir = _writable_out(root, copy_sources=args.out is not None)
+    sys.path.insert(0, str(REPO))
+    from rc.cache import TIME_RECORD
+    from rc.storage import git_commit
+
     if parameters.get("compute") is False:
         _report_stored(parameters["profile"])
-
-    root = REPO if args.out is None else args.out.resolve()
-    if args.out is not None:
-        prepare_out(root)
-    out_dir = root / "book" / "executed"
-    out_dir.mkdir(parents=True, exist_ok=True)
 
     # The kernel inherits this environment: the inline backend makes figures displayable
     # and gluable whatever MPLBACKEND the caller has set.
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.environ["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
-    kernel_dir = _kernel_dir()
+    run_dir = _run_dir()
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        p for p in (str(kernel_dir), os.environ.get("JUPYTER_PATH", "")) if p
+        p for p in (str(run_dir), os.environ.get("JUPYTER_PATH", "")) if p
     )
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(run_dir / "runtime")
+    for path in _remove_stale_sockets(NOTEBOOK_DIR):
+        print(f"run_book: removed {path.relative_to(REPO)}, a socket left by a killed run",
+              flush=True)
 
     from tqdm.auto import tqdm
 
     print(f"run_book: profile={args.profile} parameters={parameters} -> {out_dir}", flush=True)
-    timings: dict[str, float] = {}
-    total = time.perf_counter()
+    started = time.perf_counter()
+    record_path = out_dir / RECORD_NAME
+    run = {"id": f"{time.time():.6f}-{os.getpid()}",
+           "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+           "machine": _machine(), "profile": args.profile, "parameters": parameters,
+           "commit": git_commit(), "caches": _cache_state(args.profile),
+           "status": "interrupted", "notebooks": [], "notebooks_seconds": None,
+           "build_seconds": None, "wall_seconds": None}
+    status = 0
     try:
         bar = tqdm(names, desc="notebooks", unit="nb", file=sys.stdout)
         for name in bar:
             bar.set_postfix_str(name)
-            timings[name] = execute(name, out_dir, parameters)
-            tqdm.write(f"  {name}: {timings[name]:.1f} s", file=sys.stdout)
+            os.environ[TIME_RECORD] = str(run_dir / f"{name}.timings.jsonl")
+            try:
+                seconds = execute(name, out_dir, parameters, run_dir)
+            except NotebookFailed:
+                run["notebooks"].append(_notebook_record(name, None, run_dir))
+                run["status"] = f"failed in {name}"
+                raise
+            run["notebooks"].append(_notebook_record(name, seconds, run_dir))
+            tqdm.write(f"  {name}: {seconds:.1f} s", file=sys.stdout)
         bar.close()
+        run["status"] = "ok"
     except NotebookFailed as exc:
         print(f"run_book: ERROR: {exc}", file=sys.stderr)
-        return 1
+        status = 1
     finally:
-        shutil.rmtree(kernel_dir, ignore_errors=True)
-    print(f"run_book: executed {len(names)} notebook(s) in "
-          f"{time.perf_counter() - total:.1f} s", flush=True)
-    _record_timings(out_dir / "timings.json", args.profile, parameters, timings)
+        os.environ.pop(TIME_RECORD, None)
+        elapsed = round(time.perf_counter() - started, 2)
+        run["notebooks_seconds"] = run["wall_seconds"] = elapsed
+        _save_run(record_path, run)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    print(f"run_book: executed {len(run['notebooks'])} notebook(s) in "
+          f"{run['notebooks_seconds']:.1f} s", flush=True)
 
-    if args.build:
+    if args.build and status == 0:
         start = time.perf_counter()
         print(f"run_book: building the book in {root / '_build' / 'html'}", flush=True)
         result = subprocess.run(build_command(root), cwd=root)
+        run["build_seconds"] = round(time.perf_counter() - start, 2)
+        run["wall_seconds"] = round(time.perf_counter() - started, 2)
         if result.returncode != 0:
             print(f"run_book: ERROR: jupyter-book build failed (exit {result.returncode})",
                   file=sys.stderr)
-            return result.returncode
-        print(f"run_book: book built in {time.perf_counter() - start:.1f} s", flush=True)
-    return 0
+            run["status"] = f"build failed (exit {result.returncode})"
+            status = result.returncode
+        else:
+            print(f"run_book: book built in {run['build_seconds']:.1f} s", flush=True)
+        _save_run(record_path, run)
+    print(f"run_book: time record {record_path}\n{report(run)}", flush=True)
+    return status
 
 
 if __name__ == "__main__":

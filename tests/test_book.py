@@ -261,6 +261,69 @@ def test_two_ci_runs_on_empty_caches_give_identical_outputs(tmp_path, shared_ci_
 
 @pytest.mark.e2e
 @pytest.mark.slow
+def test_two_runs_at_once_both_finish_and_record_their_time(tmp_path):
+    """Two runs of a short notebook at the same time, in one checkout, into the same
+    output folder and into another, both finish; each leaves its run in the time record."""
+    env = {**os.environ, "RC_RESULTS": str(tmp_path / "results")}
+
+    def start(out: Path) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile", "ci",
+             "--only", "05", "--out", str(out)], cwd=REPO, env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    runs = [start(tmp_path / "a"), start(tmp_path / "a"), start(tmp_path / "b")]
+    for run in runs:
+        out, err = run.communicate(timeout=1800)
+        assert run.returncode == 0, out[-2000:] + err[-3000:]
+        assert "slowest cells" in out
+    assert not list((REPO / "notebooks").glob("kernel-ipc-*"))
+    record_file = tmp_path / "a" / "book" / "executed" / "time_record.json"
+    record = json.loads(record_file.read_text())
+    assert len(record["runs"]) == 2 and all(r["status"] == "ok" for r in record["runs"])
+    run = record["runs"][-1]
+    assert run["profile"] == "ci" and run["machine"]["cores"] >= 1
+    assert set(run["caches"]) == {"data", "results"}
+    (notebook,) = run["notebooks"]
+    assert notebook["name"] == "05_appendix_derivation" and notebook["seconds"] > 0
+    assert notebook["cells"] and all(c["seconds"] >= 0 for c in notebook["cells"])
+    report = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"),
+                             "--report", "--out", str(tmp_path / "b")],
+                            capture_output=True, text=True)
+    assert report.returncode == 0 and "profile ci" in report.stdout
+
+
+def test_run_book_rejects_bad_arguments_in_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args in (["--out", str(blocker)], ["--out", str(blocker / "below")],
+                 ["--compute"], ["-p", "no name", "1"], ["-p", "profile", "ci"]):
+        result = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"),
+                                 "--profile", "ci", "--only", "05", *args],
+                                cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith("run_book: ERROR:"), (args, result.stderr)
+        assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    missing = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"),
+                              "--report", "--out", str(tmp_path / "none")],
+                             capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 2 and "no readable time record" in missing.stderr
+
+
+def test_time_record_report_names_the_slowest():
+    cells = [{"index": i, "seconds": float(i), "source": f"cell {i}"} for i in range(14)]
+    comps = [{"name": f"rc/x{i}", "self_seconds": float(i), "self_cpu_seconds": 1.0}
+             for i in range(3)]
+    run = {"date": "d", "profile": "ci", "status": "ok", "wall_seconds": 100.0,
+           "caches": {"data": {"cold": True, "entries": 0}},
+           "notebooks": [{"name": "01_x", "seconds": 90.0, "cells": cells,
+                          "computations": comps}]}
+    text = run_book.report(run)
+    assert "the 10 slowest cells" in text and "cell 13" in text and "cell 3:" not in text
+    assert text.index("rc/x2") < text.index("rc/x1") and "data cache cold" in text
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_changed_setting_gives_what_an_empty_cache_gives(tmp_path):
     """Run the results chapter, change one setting, run it again on the same cache: its
     outputs equal those of a run on an empty cache (nothing stale is served)."""

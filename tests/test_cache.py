@@ -160,3 +160,32 @@ def test_best_effort_cache_only_warns_when_it_cannot_write(tmp_path):
         assert cache.fetch("a", {}, lambda: {"v": 1}) == {"v": 1}
     with pytest.raises(OSError):
         Cache(blocker / "sub").fetch("a", {}, lambda: {"v": 1})
+
+
+def test_time_record_of_computations(tmp_path, monkeypatch):
+    """With RC_TIME_RECORD set, each computation (not a load) appends one line; nested
+    computations count in the outer one's time but not in its own time."""
+    from rc.cache import TIME_RECORD, timed
+
+    record = tmp_path / "times.jsonl"
+    cache = Cache(tmp_path / "cache")
+    monkeypatch.delenv(TIME_RECORD, raising=False)
+    cache.fetch("quiet", {"a": 0}, lambda: {"v": 0})
+    assert not record.exists()  # off unless asked for
+    monkeypatch.setenv(TIME_RECORD, str(record))
+
+    def outer():
+        cache.fetch("inner", {"a": 1}, lambda: time.sleep(0.05) or {"v": 1})
+        return {"v": 2}
+    cache.fetch("outer", {"a": 2}, outer)
+    cache.fetch("outer", {"a": 2}, outer)  # loaded: no line
+    with pytest.raises(ZeroDivisionError):
+        with timed("failed"):
+            1 / 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [r["name"] for r in lines] == ["inner", "outer"]
+    inner, outer_row = lines
+    assert inner["kind"] == "dict" and inner["key"] == cache_key("inner", {"a": 1})
+    assert inner["seconds"] >= 0.05 and outer_row["seconds"] >= inner["seconds"]
+    assert outer_row["self_seconds"] <= outer_row["seconds"] - inner["seconds"] + 1e-3
+    assert cache.path("outer", {"a": 2}).is_file()

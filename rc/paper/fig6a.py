@@ -17,7 +17,6 @@ from typing import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
-from scipy.stats import spearmanr
 
 from ..claims import Claim, equal
 from ..datasets import label
@@ -45,6 +44,8 @@ def loss_score_correlation(losses, scores) -> tuple[float, int, int]:
     ok = np.isfinite(losses) & np.isfinite(scores)
     if ok.sum() < 3:
         return float("nan"), int(ok.sum()), int((~ok).sum())
+    from scipy.stats import spearmanr  # imported here: scipy.stats is slow to import
+
     return float(spearmanr(losses[ok], scores[ok])[0]), int(ok.sum()), int((~ok).sum())
 
 
