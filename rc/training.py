@@ -39,7 +39,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -49,9 +49,9 @@ from tqdm import tqdm
 from ._checks import as_binary_images, as_unit_images, check_choice, check_positive_int
 from .dae import ACTIVATIONS, DAE, INITS, resolve_device, salt_and_pepper
 
-__all__ = ["CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached", "TrainHistory",
-           "population_groups", "reconstruction_loss", "train_module",
-           "train_dae", "train_population", "train_split"]
+__all__ = ["CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached", "StoppingStep",
+           "TrainHistory", "population_groups", "reconstruction_loss", "stopping_rule",
+           "train_module", "train_dae", "train_population", "train_split"]
 
 #: Version of the training procedure; part of every cached DAE's key. Bump it when a change
 #: alters what training produces (e.g. the order of random draws or the stopping rule).
@@ -325,8 +325,8 @@ class _Group:
                          < torch.tensor(self.widths, device=dev)[:, None, None]).float()
         self.best = [p.clone() for p in self.params]
         self.neg_lr = t([-c["learning_rate"] for c in self.cfgs])
-        self.p = t([c["noise"] for c in self.cfgs])
-        self.p_half = t([c["noise"] / 2 for c in self.cfgs])  # as salt_and_pepper's p / 2
+        self.noise = t([c["noise"] for c in self.cfgs])
+        self.noise_half = t([c["noise"] / 2 for c in self.cfgs])  # as salt_and_pepper's p / 2
         self.gens = [torch.Generator(device=dev).manual_seed(c["seed"]) for c in self.cfgs]
         self.batch_size, self.dev = batch_size, dev
         self.binary_val = bool(((x_val == 0) | (x_val == 1)).all())
@@ -357,7 +357,7 @@ class _Group:
     def _new_noise_buffer(self) -> None:
         # ones: members without noise draw nothing and their u must never be < p = 0
         d = self.params[0].shape[1]
-        self.u = torch.ones(len(self.members), self.block_steps * self.batch_size, d,
+        self.uniform = torch.ones(len(self.members), self.block_steps * self.batch_size, d,
                             device=self.dev)
         self.noisy = [j for j, c in enumerate(self.cfgs) if c["noise"] > 0]
 
@@ -377,13 +377,13 @@ class _Group:
             block = starts[b0:b0 + self.block_steps]
             count = min(n_train, block[-1] + bs) - block[0]   # images in this block
             for j in self.noisy:
-                self.u[j, :count].uniform_(0.0, 1.0, generator=self.gens[j])
+                self.uniform[j, :count].uniform_(0.0, 1.0, generator=self.gens[j])
             for i in block:
                 batch = x_train[order[:, i:i + bs]]           # (M, B, D), one gather
                 n = batch.shape[1]
                 if self.noisy:
-                    u = self.u[:, i - block[0]:i - block[0] + n]
-                    noisy = torch.where(u < self.p, (u < self.p_half).to(batch.dtype), batch)
+                    u = self.uniform[:, i - block[0]:i - block[0] + n]
+                    noisy = torch.where(u < self.noise, (u < self.noise_half).to(batch.dtype), batch)
                 else:
                     noisy = batch
                 total += _sgd_step(self.params, self.ranges, noisy, batch, self.neg_lr,
@@ -424,13 +424,38 @@ class _Group:
         def sel(t):
             return t.index_select(0, idx)
         self.params, self.best = [sel(p) for p in self.params], [sel(b) for b in self.best]
-        self.neg_lr, self.p, self.p_half = sel(self.neg_lr), sel(self.p), sel(self.p_half)
+        self.neg_lr, self.noise, self.noise_half = (sel(self.neg_lr), sel(self.noise),
+                                                  sel(self.noise_half))
         if self.mask is not None:
             self.mask = sel(self.mask)
         for name in ("members", "cfgs", "daes", "gens", "widths"):
             setattr(self, name, [getattr(self, name)[j] for j in positions])
         self._set_ranges()
         self._new_noise_buffer()
+
+
+class StoppingStep(NamedTuple):
+    """What :func:`stopping_rule` decides after an epoch."""
+
+    improved: bool   # a new best validation loss: keep these weights
+    stop: str        # why training stops now ("" to go on)
+
+
+def stopping_rule(epoch: int, train_loss: float, val_loss: float, best_val_loss: float,
+                  best_epoch: int, patience: int, out_of_time: bool = False) -> StoppingStep:
+    """The paper's early stopping, after epoch ``epoch`` (>= 1) of one network.
+
+    A non-finite loss stops training ("diverged"). A validation loss below the best so
+    far is an improvement. Otherwise training stops once ``patience`` epochs have passed
+    since the best one ("early stopping"). A network that goes on past its wall-time
+    limit stops too ("time limit"). (``max_epochs`` is checked by the caller.)
+    """
+    if not (math.isfinite(val_loss) and math.isfinite(train_loss)):
+        return StoppingStep(False, "diverged")
+    improved = val_loss < best_val_loss
+    if not improved and epoch - best_epoch >= patience:
+        return StoppingStep(False, "early stopping")
+    return StoppingStep(improved, "time limit" if out_of_time else "")
 
 
 def _train_group(group, cfgs: list[dict], hists: list[TrainHistory], x_train: torch.Tensor,
@@ -472,16 +497,13 @@ def _train_group(group, cfgs: list[dict], hists: list[TrainHistory], x_train: to
                 h.train_loss.append(tl)
                 h.val_loss.append(vl)
                 h.epochs = epoch
-                if not (math.isfinite(vl) and math.isfinite(tl)):
-                    h.stopped = "diverged"
-                elif vl < h.best_val_loss:
+                step = stopping_rule(epoch, tl, vl, h.best_val_loss, h.best_epoch, patience,
+                                     out_of_time)
+                if step.improved:
                     h.best_val_loss, h.best_epoch = vl, epoch
                     improved.append(j)
-                elif epoch - h.best_epoch >= patience:
-                    h.stopped = "early stopping"
-                if not h.stopped and out_of_time:
-                    h.stopped = "time limit"
-                if h.stopped:
+                if step.stop:
+                    h.stopped = step.stop
                     stopped.append(j)
             group.snapshot(improved)
             bar.update(1)

@@ -215,3 +215,23 @@ def test_a_deadline_stops_training_and_keeps_the_finished_members():
         train_population(IMAGES, configs, progress=False, deadline=0.0,
                          on_member_done=lambda i, d, h: done.append((i, h.epochs)), **KW)
     assert done == [(1, 0)]  # the zero-epoch member finished; the other was dropped
+
+
+def test_stopping_rule_is_the_papers_early_stopping():
+    from rc.training import stopping_rule
+
+    nan, inf = float("nan"), float("inf")
+    # a new best is kept and training goes on
+    assert stopping_rule(3, 1.0, 5.0, 6.0, 2, patience=10) == (True, "")
+    # no improvement: go on until `patience` epochs have passed since the best one
+    assert stopping_rule(11, 1.0, 7.0, 6.0, 2, patience=10) == (False, "")
+    assert stopping_rule(12, 1.0, 7.0, 6.0, 2, patience=10) == (False, "early stopping")
+    assert stopping_rule(12, 1.0, 6.0, 6.0, 2, patience=10) == (False, "early stopping")
+    # a non-finite loss, training or validation, stops at once
+    assert stopping_rule(1, nan, 5.0, inf, 0, patience=10) == (False, "diverged")
+    assert stopping_rule(1, 1.0, inf, inf, 0, patience=10) == (False, "diverged")
+    # the first finite epoch always improves on the initial infinite best
+    assert stopping_rule(1, 1.0, 9.0, inf, 0, patience=1) == (True, "")
+    # past the wall-time limit: stop, but keep an improvement made in this epoch
+    assert stopping_rule(4, 1.0, 5.0, 6.0, 2, patience=10, out_of_time=True) == (True,
+                                                                                "time limit")
