@@ -146,8 +146,19 @@ class Profile:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def scale(self, what: str) -> str:
-        """At what scale this profile computes ``what``, for a figure's caption.
+    def numbers(self) -> dict:
+        """The settings the book's prose quotes, with the paper's values beside them."""
+        paper = PROFILES["paper"]
+        return {"profile_name": self.name, "profile_description": self.description,
+                "scale_tables": self.caption("tables"),
+                "scale_search": self.caption("search"), "scale_loss": self.caption("loss"),
+                "n_iters": self.n_iters, "paper_n_iters": paper.n_iters,
+                "n_test": 1000 if self.n_test is None else min(self.n_test, 1000),
+                "paper_n_test": 1000, "rc_restarts": self.rc_restarts,
+                "n_datasets": len(self.datasets)}
+
+    def caption(self, what: str) -> str:
+        """A caption's sentence: at what scale this profile computes ``what``.
 
         ``what``: ``"tables"`` (the DAEs of Tables 1 and 2 and every RC evaluation of
         them), ``"search"`` (the random searches), ``"loss"`` (the loss-vs-score DAEs).
@@ -163,7 +174,7 @@ class Profile:
                        + " images" + ("" if self.train_tflop is None
                                       else f" within {self.train_tflop:g} TFLOP each")
                        + f", at most {self.max_epochs} epochs")
-            return f"{self.name} profile: {dae}; {images}; one RC run per image"
+            return f"{self.name} profile: {dae}; {images}"
         if what in ("search", "loss"):
             runs = self.search_runs if what == "search" else self.loss_runs
             noun = "runs" if what == "search" else "DAEs"

@@ -123,6 +123,13 @@ class Evaluation(Record):
     def mean_ami_arithmetic(self) -> float:
         return float(np.mean(self.ami_arithmetic))
 
+    def numbers(self) -> dict:
+        """Its summary for the book's prose: the score with either normaliser, the ARI,
+        the mean final confidence and the number of images."""
+        return {"ami_max": self.score, "ami_mean": self.mean_ami_arithmetic,
+                "ari": self.mean_ari, "conf": float(np.nanmean(self.confidence[:, -1])),
+                "n": self.n_images}
+
 
 @dataclass(frozen=True)
 class SearchRun:

@@ -14,7 +14,7 @@ from .paper import WITH_CLAIMS, home
 from .report import Markdown, markdown_table
 from .storage import write_json
 
-__all__ = ["Scorecard", "build", "collect", "collect_stored"]
+__all__ = ["Scorecard", "build", "collect", "collect_stored", "numbers"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,16 @@ class Scorecard:
                 row += [ours(f), f.verdict if f else "—"]
             rows.append(row)
         return markdown_table(header, rows)
+
+
+def numbers(card: Scorecard | None, prefix: str = "") -> dict:
+    """The scorecard's counts for the book's prose, ``prefix`` before each key (dashes
+    for a scorecard that is not stored)."""
+    counts = {"n_claims": "—", "n_hold": "—", "n_fail": "—", "n_untested": "—"}
+    if card is not None:
+        counts = {"n_claims": len(card.claims), "n_hold": card.n_holds,
+                  "n_fail": card.n_fails, "n_untested": card.n_untested}
+    return {prefix + k: v for k, v in counts.items()}
 
 
 def collect(pipe) -> Scorecard:

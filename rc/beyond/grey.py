@@ -106,7 +106,12 @@ def answer(result: GreyLevels) -> str:
 
 def numbers(result: GreyLevels) -> dict[str, str]:
     """The numbers the book's prose quotes, formatted (dashes where not measured)."""
-    out = {"sigma": fmt(SIGMA, "g"), "answer_grey": answer(result)}
+    from ..datasets import GREY_SHAPE_LEVELS
+
+    out = {"sigma": fmt(SIGMA, "g"), "answer_grey": answer(result),
+           "tolerance": fmt(SCORE_TOLERANCE, ".2f"),
+           "grey_low": fmt(GREY_SHAPE_LEVELS[0] / 255, ".2f"),
+           "grey_high": fmt(GREY_SHAPE_LEVELS[1] / 255, ".0f")}
     for g, b in PAIRS.items():
         scores = result.grey.get(g)
         best = max(scores, key=scores.get) if scores else None

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..claims import Claim
-from ..datasets import label
+from ..claims import SCORE_TOLERANCE, Claim
+from ..datasets import dataset_info, label
 from ..paper import table1, table2
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec
@@ -163,8 +163,8 @@ def numbers(result: Robustness, profile) -> dict:
     seed_stds = [s.seed_std for s in t1.values() if len(s.seed_scores) > 1]
     optimism = [s.optimism for sel in result.selections.values() for s in sel.values()]
     return {
-        "profile_name": profile.name, "scale_tables": profile.scale("tables"),
-        "scale_search": profile.scale("search"), "spread_seeds": profile.spread_seeds,
+        "profile_name": profile.name, "scale_tables": profile.caption("tables"),
+        "scale_search": profile.caption("search"), "spread_seeds": profile.spread_seeds,
         "spread_tables": " and ".join(f"Table {t}" for t in profile.spread_tables),
         "rc_restarts": profile.rc_restarts, "n_boot": result.n_boot, "level": LEVEL,
         "n_val": 1000 if profile.n_val is None else profile.n_val,
@@ -175,6 +175,8 @@ def numbers(result: Robustness, profile) -> dict:
         "mean_gap_ari": float(np.mean([s.ari - s.ami for s in t1.values()])),
         "optimism_1": result.mean_optimism(1), "optimism_2": result.mean_optimism(2),
         "max_optimism": max(optimism, default=float("nan")),
+        "n_simple": dataset_info("simple_superposition").n_scored,
+        "tolerance": SCORE_TOLERANCE,
     }
 
 

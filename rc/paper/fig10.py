@@ -76,6 +76,19 @@ def claims(result: HardRC) -> list[Claim]:
                     tolerance=UNIFORM_TOLERANCE)]
 
 
+def numbers(result: HardRC) -> dict:
+    """The numbers the book's prose quotes about the figure and its claim."""
+    [claim] = claims(result)
+    return {
+        "hard_score": result.hard.mean_score, "settled_hard": result.settled_hard,
+        "settled_soft": result.settled_soft, "speed_word": result.speed_relation,
+        "soft2_trend": result.soft_trend, "soft2_conf0": result.soft_confidence[0],
+        "soft2_conf": result.soft_final_confidence, "soft2_score": result.soft_score,
+        "uniform_conf": result.uniform, "soft2_tol": UNIFORM_TOLERANCE,
+        "soft2_gap": result.soft_final_confidence - result.uniform,
+        "soft2_verdict": claim.phrase,
+    }
+
 def draw(result: HardRC):
     """The figure: as Figure 5, for hard RC with the Table 2 DAE."""
     return fig5.draw(result.hard)

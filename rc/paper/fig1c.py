@@ -130,6 +130,22 @@ def compute(pipe) -> Predictability:
                        describe="the predictability measurement")
 
 
+def numbers(result: Predictability, pipe) -> dict:
+    """The numbers the book's prose quotes about the measurement, and the configuration
+    of the DAE it asked (``pipe``'s Table 1 Shapes DAE)."""
+    config, _, source = pipe.table_config(DATASET)
+    return {
+        "n_objects": result.n_objects, "hide": result.hide,
+        "mean_object": result.from_object.mean(), "mean_others": result.from_others.mean(),
+        "mean_nothing": result.from_nothing.mean(),
+        "frac_a_gt_b": result.fraction("object", "others"),
+        "frac_a_gt_c": result.fraction("object", "nothing"),
+        "frac_b_gt_c": result.fraction("others", "nothing"),
+        "a_vs_b": result.object_vs_others, "b_vs_c": result.others_vs_nothing,
+        "shapes_hidden": config.n_hidden, "shapes_activation": config.activation,
+        "shapes_source": source,
+    }
+
 def draw(result: Predictability):
     """The figure: one object's hidden pixels filled in from itself and from the others."""
     return plot(result.example_image, result.example_alone, result.example_mu_alone,

@@ -48,6 +48,14 @@ def draw(result: DataSets):
     return plot(result.examples)
 
 
+def numbers(result: DataSets) -> dict:
+    """The numbers the book's prose quotes about the data sets."""
+    from ..datasets import SIMPLE_PATTERNS, dataset_info
+
+    return {"n_simple": len(SIMPLE_PATTERNS),
+            "n_simple_pairs": dataset_info("simple_superposition").split_sizes["test"],
+            "n_scored_paper": dataset_info("shapes").n_scored}
+
 def table(result: DataSets) -> Markdown:
     """The facts of every data set."""
     def size(info, split):

@@ -134,6 +134,26 @@ def claims(result: KSweep) -> list[Claim]:
     return out
 
 
+def numbers(result: KSweep) -> dict:
+    """The numbers the book's prose quotes about the figure."""
+    from ..config import get_profile
+
+    by_id = {c.id: c for c in claims(result)}
+    low, high = THRESHOLDS
+    return {
+        "ks_text": ", ".join(str(k) for k in result.ks),
+        "paper_ks_text": ", ".join(str(k) for k in get_profile("paper").ks),
+        "n_datasets": len(result.datasets), "n_testable": len(result.testable),
+        "n_k_match": result.n_best_k_match, "thr_low": low, "thr_high": high,
+        "n_above_low": result.n_above(low), "n_above_high": result.n_above(high),
+        "paper_above_low": result.paper_n_above(low),
+        "paper_above_high": result.paper_n_above(high),
+        "min_score": min(result.own_k_scores.values()),
+        "paper_min_score": min(table1.PAPER[d].score for d in result.datasets),
+        "verdict_low": by_id[f"scores.above_{low}"].verdict,
+        "verdict_high": by_id[f"scores.above_{high}"].verdict,
+    }
+
 def draw(result: KSweep):
     """The figure: one group of bars per data set, one bar per K (mean over restarts, their
     standard deviation as error bars), the protocol's K marked."""

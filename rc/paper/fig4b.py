@@ -113,6 +113,21 @@ def claims(result: Convergence) -> list[Claim]:
     ]
 
 
+def numbers(result: Convergence) -> dict:
+    """The numbers the book's prose quotes about the figure."""
+    by_id = {c.id: c for c in claims(result)}
+    settled = result.settled_by_k
+    return {
+        "best_ll_k": result.best_k, "shapes_objects": result.objects,
+        "ll_verdict": by_id["likelihood.shapes_k3"].phrase,
+        "settled_max": max(settled.values()),
+        "settled_shapes_k": settled.get(result.objects, max(settled.values())),
+        "settled_all": result.latest_settled,
+        "convergence_verdict": by_id["convergence"].verdict,
+        "settle_fraction": SETTLE_FRACTION, "paper_settled_lo": PAPER_SETTLED[0],
+        "paper_settled_hi": PAPER_SETTLED[1],
+    }
+
 def draw(result: Convergence):
     """The figure: mean (line) and standard deviation (band) per K, after every E-step."""
     return plot(result.ll_by_k)

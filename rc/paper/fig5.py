@@ -154,6 +154,23 @@ def compute(pipe, dataset: str = "shapes", table: int = 1, e_step: str | None = 
                   ev.log_likelihood, example_runs(pipe, spec))
 
 
+def numbers(result: RCRuns) -> dict:
+    """The numbers the book's prose quotes about the figure: scores, confidence and the
+    mean score at the start, at the paper's settling iteration and at the end."""
+    from .. import published
+
+    t_mid = min(published.PAPER_SETTLED[0], result.n_iters)
+    return {
+        "shapes_score": result.mean_score, "shapes_median": result.median_score,
+        "paper_shapes_score": published.TABLE1[result.dataset].score,
+        "shapes_conf": result.mean_confidence,
+        "rho_conf": result.confidence_rank_correlation,
+        "conf_phrase": result.confidence_relation, "ami_t0": result.mean_ami[0],
+        "ami_tmid": result.mean_ami[t_mid], "t_mid": t_mid,
+        "ami_final": result.mean_ami[-1],
+        "example_ranks": ", ".join(str(r) for r in result.examples.ranks),
+    }
+
 def draw(result: RCRuns):
     """The figure: sorted scores and confidence above the example runs."""
     return plot(result.score, result.confidence, result.examples.as_dicts(),
@@ -195,9 +212,116 @@ def _check_example(ex, index: int, n_scores: int) -> dict:
             "rank": int(rank), "score": _number(ex["score"], f"examples[{index}]['score']")}
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Where the panels of :func:`plot` go (inches from the top left)."""
+
+    lay: _Inches
+    left: float
+    right: float
+    title_h: float
+    top_h: float
+    cell: float
+    gap: float
+    truth_gap: float
+    grid_top: float
+    grid_w: float
+    ll_gap: float
+    ll_w: float
+    rows: int
+
+    def row_top(self, r: int) -> float:
+        """Top of image row ``r`` (the last row, the truth, sits a little lower)."""
+        extra = self.truth_gap if r == self.rows - 1 else 0.0
+        return self.grid_top + r * (self.cell + self.gap) + extra
+
+
+def _layout(n_examples: int, n_rows: int, title: str | None) -> _Layout:
+    left, right, ll_gap, ll_w, gap, truth_gap = 0.62, 0.42, 0.22, 1.45, 0.05, 0.12
+    cell = min(0.85, (8.0 - left - right - ll_gap - ll_w - (n_examples - 1) * gap)
+               / n_examples)
+    grid_w = n_examples * cell + (n_examples - 1) * gap
+    width = left + grid_w + ll_gap + ll_w + right
+    title_h = 0.32 if title else 0.08
+    top_h, top_axis, head_h = 1.45, 0.5, 0.36
+    grid_top = title_h + top_h + top_axis + head_h
+    grid_h = n_rows * cell + (n_rows - 1) * gap + truth_gap
+    bottom = max(0.08, 0.5 - (cell + gap + truth_gap))
+    lay = _Inches(width, grid_top + grid_h + bottom)
+    if title:
+        lay.text(width / 2, 0.08, title, ha="center", va="top", fontsize=10)
+    return _Layout(lay, left, right, title_h, top_h, cell, gap, truth_gap, grid_top, grid_w,
+                   ll_gap, ll_w, n_rows)
+
+
+def _sorted_scores_panel(g: _Layout, scores, confidence, exs, colors) -> None:
+    """Top: the scores sorted in descending order and each image's confidence; dashed
+    lines at the examples' ranks."""
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")
+    ax = g.lay.axes(g.left, g.title_h, g.lay.w - g.left - g.right, g.top_h)
+    xs = np.arange(scores.size)
+    ax.scatter(xs, confidence[order], s=3 if scores.size > 300 else 7, color="#E69F00",
+               alpha=0.6, lw=0,
+               label="confidence", zorder=2, rasterized=scores.size > 2000)
+    ax.plot(xs, scores[order], color="0.1", lw=1.4, label="score (AMI), sorted", zorder=3)
+    for e, c in zip(exs, colors):
+        ax.axvline(e["rank"], color=c, lw=1.0, ls=(0, (4, 2)), zorder=1)
+        ax.plot(e["rank"], scores[order][e["rank"]], "o", color=c, ms=4, zorder=4)
+    low = np.nanmin(np.concatenate([scores, confidence]))
+    ax.set_ylim(min(0.0, low) - 0.03, 1.03)
+    ax.set_xlim(-0.5 - 0.01 * scores.size, scores.size - 0.5 + 0.01 * scores.size)
+    ax.set_xlabel("test images, sorted by score")
+    ax.set_ylabel("score")
+    legend = ax.legend(loc="lower left", markerscale=2.5 if scores.size > 300 else 1.5,
+                       frameon=True, framealpha=0.92, edgecolor="none", borderpad=0.3)
+    legend.set_zorder(5)
+
+
+def _image_grid(g: _Layout, exs, colors, its) -> None:
+    """One column per example: its assignments at iterations ``its``, then the truth."""
+    for j, (e, c) in enumerate(zip(exs, colors)):
+        x = g.left + j * (g.cell + g.gap)
+        g.lay.text(x + g.cell / 2, g.grid_top - 0.05,
+                   f"rank {e['rank']}\nscore {e['score']:.2f}",
+                   ha="center", va="bottom", fontsize=7.5, color=c, linespacing=1.1)
+        for r, t in enumerate(its):
+            _show_rgb(g.lay.axes(x, g.row_top(r), g.cell, g.cell),
+                      assignment_rgb(e["image"], e["history"][t]))
+        _show_rgb(g.lay.axes(x, g.row_top(g.rows - 1), g.cell, g.cell),
+                  groups_rgb(e["image"], e["groups"]))
+    for r in range(g.rows):
+        label = f"t = {its[r]}" if r < len(its) else "truth"
+        g.lay.text(g.left - 0.08, g.row_top(r) + g.cell / 2, label, ha="right",
+                   va="center", fontsize=8)
+
+
+def _likelihood_panel(g: _Layout, exs, colors, its) -> None:
+    """Right: each example's log-likelihood, its rows aligned with the image rows
+    (iterations between shown rows are interpolated)."""
+    m = len(its)
+    panel_h = m * g.cell + (m - 1) * g.gap
+    ax = g.lay.axes(g.left + g.grid_w + g.ll_gap, g.grid_top, g.ll_w, panel_h)
+    y_top = -g.cell / (2 * (g.cell + g.gap))
+    ax.set_ylim(y_top + panel_h / (g.cell + g.gap), y_top)
+    row_of = np.arange(m, dtype=float)
+    for e, c in zip(exs, colors):
+        t = np.arange(its[0], its[-1] + 1)
+        ax.plot(e["ll"][t], np.interp(t, its, row_of), color=c, lw=1.2)
+        ax.plot(e["ll"][its], row_of, "o", color=c, ms=3)
+    ax.set_yticks(row_of, [str(t) for t in its])
+    ax.yaxis.tick_right()
+    ax.yaxis.set_label_position("right")
+    ax.spines["left"].set_visible(False)
+    ax.spines["right"].set_visible(True)
+    ax.set_ylabel("iteration")
+    ax.grid(axis="y")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
+    ax.set_xlabel("log-likelihood")
+
+
 @_styled
 def plot(scores, confidence, examples: Sequence[Mapping],
-                iterations: Sequence[int] = (0, 1, 2, 3, 5, 7, 10), title: str | None = None):
+         iterations: Sequence[int] = (0, 1, 2, 3, 5, 7, 10), title: str | None = None):
     """Figs. 5, 10, 11: RC on a test set and a few example runs.
 
     Top: the scores of all images sorted in descending order (line) and the confidence of
@@ -219,81 +343,10 @@ def plot(scores, confidence, examples: Sequence[Mapping],
     its = sorted({int(i) for i in iterations if 0 <= int(i) <= t_all})
     if not its:
         raise ValueError(f"none of the iterations {tuple(iterations)} is within 0..{t_all}")
-    n, m = len(exs), len(its)
-    rows = m + 1
-    colors = _sequence_colors(n)
-
-    left, right, ll_gap, ll_w, gap, truth_gap = 0.62, 0.42, 0.22, 1.45, 0.05, 0.12
-    cell = min(0.85, (8.0 - left - right - ll_gap - ll_w - (n - 1) * gap) / n)
-    grid_w = n * cell + (n - 1) * gap
-    width = left + grid_w + ll_gap + ll_w + right
-    title_h = 0.32 if title else 0.08
-    top_h, top_axis, head_h = 1.45, 0.5, 0.36
-    grid_top = title_h + top_h + top_axis + head_h
-    grid_h = rows * cell + (rows - 1) * gap + truth_gap
-    bottom = max(0.08, 0.5 - (cell + gap + truth_gap))
-    lay = _Inches(width, grid_top + grid_h + bottom)
-    if title:
-        lay.text(width / 2, 0.08, title, ha="center", va="top", fontsize=10)
-
-    # Top panel: sorted scores and confidence.
-    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")
-    ax = lay.axes(left, title_h, width - left - right, top_h)
-    xs = np.arange(scores.size)
-    ax.scatter(xs, confidence[order], s=3 if scores.size > 300 else 7, color="#E69F00",
-               alpha=0.6, lw=0,
-               label="confidence", zorder=2, rasterized=scores.size > 2000)
-    ax.plot(xs, scores[order], color="0.1", lw=1.4, label="score (AMI), sorted", zorder=3)
-    for e, c in zip(exs, colors):
-        ax.axvline(e["rank"], color=c, lw=1.0, ls=(0, (4, 2)), zorder=1)
-        ax.plot(e["rank"], scores[order][e["rank"]], "o", color=c, ms=4, zorder=4)
-    low = np.nanmin(np.concatenate([scores, confidence]))
-    ax.set_ylim(min(0.0, low) - 0.03, 1.03)
-    ax.set_xlim(-0.5 - 0.01 * scores.size, scores.size - 0.5 + 0.01 * scores.size)
-    ax.set_xlabel("test images, sorted by score")
-    ax.set_ylabel("score")
-    legend = ax.legend(loc="lower left", markerscale=2.5 if scores.size > 300 else 1.5,
-                       frameon=True, framealpha=0.92, edgecolor="none", borderpad=0.3)
-    legend.set_zorder(5)
-
-    # Image grid.
-    def row_top(r):
-        return grid_top + r * (cell + gap) + (truth_gap if r == rows - 1 else 0.0)
-
-    for j, (e, c) in enumerate(zip(exs, colors)):
-        x = left + j * (cell + gap)
-        lay.text(x + cell / 2, grid_top - 0.05, f"rank {e['rank']}\nscore {e['score']:.2f}",
-                 ha="center", va="bottom", fontsize=7.5, color=c, linespacing=1.1)
-        for r, t in enumerate(its):
-            _show_rgb(lay.axes(x, row_top(r), cell, cell),
-                      assignment_rgb(e["image"], e["history"][t]))
-        _show_rgb(lay.axes(x, row_top(rows - 1), cell, cell),
-                  groups_rgb(e["image"], e["groups"]))
-    for r in range(rows):
-        label = f"t = {its[r]}" if r < m else "truth"
-        lay.text(left - 0.08, row_top(r) + cell / 2, label, ha="right", va="center",
-                 fontsize=8)
-
-    # Log-likelihood panel, rows aligned with the image rows.
-    panel_h = m * cell + (m - 1) * gap
-    ax = lay.axes(left + grid_w + ll_gap, grid_top, ll_w, panel_h)
-    y_top = -cell / (2 * (cell + gap))
-    ax.set_ylim(y_top + panel_h / (cell + gap), y_top)
-    row_of = np.arange(m, dtype=float)
-    for e, c in zip(exs, colors):
-        t = np.arange(its[0], its[-1] + 1)
-        y = np.interp(t, its, row_of)
-        ll = e["ll"][t]
-        ax.plot(ll, y, color=c, lw=1.2)
-        ax.plot(e["ll"][its], row_of, "o", color=c, ms=3)
-    ax.set_yticks(row_of, [str(t) for t in its])
-    ax.yaxis.tick_right()
-    ax.yaxis.set_label_position("right")
-    ax.spines["left"].set_visible(False)
-    ax.spines["right"].set_visible(True)
-    ax.set_ylabel("iteration")
-    ax.grid(axis="y")
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=3))
-    ax.set_xlabel("log-likelihood")
-    return lay.fig
+    colors = _sequence_colors(len(exs))
+    g = _layout(len(exs), len(its) + 1, title)
+    _sorted_scores_panel(g, scores, confidence, exs, colors)
+    _image_grid(g, exs, colors, its)
+    _likelihood_panel(g, exs, colors, its)
+    return g.lay.fig
 

@@ -111,6 +111,22 @@ def claims(result: LossVsScore) -> list[Claim]:
                   "does not run")]
 
 
+def numbers(result: LossVsScore) -> dict:
+    """The numbers the book's prose quotes about the figure (dashes for the rank
+    correlations where the profile has no study)."""
+    [claim] = claims(result)
+    rho = result.rho
+    return {
+        "loss_hidden": result.architecture["n_hidden"],
+        "loss_noise": result.architecture["noise"],
+        "loss_runs": max((len(v) for v in result.losses.values()), default=0),
+        "paper_loss_runs": PAPER_RUNS, "n_neg_rho": result.n_negative,
+        "n_dropped": sum(result.n_dropped.values()), "loss_verdict": claim.verdict,
+        "loss_scale": result.scale,
+        **{f"rho_{d}": (f"{rho[d]:.3f}" if d in rho and np.isfinite(rho[d]) else "—")
+           for d in ("shapes", "bars", "multi_mnist")},
+    }
+
 def draw(result: LossVsScore):
     """The figure: one panel per data set with a least-squares line (a note instead in
     a profile without the study)."""

@@ -63,6 +63,14 @@ def claims(result: SingleVsMulti) -> list[Claim]:
                   result.wins)]
 
 
+def numbers(result: SingleVsMulti) -> dict:
+    """The numbers the book's prose quotes about the figure."""
+    [claim] = claims(result)
+    return {"n_wins": result.wins, "paper_wins": result.paper_wins,
+            "wins_verdict": claim.verdict, "n_multi": len(result.multi),
+            **{f"t2_{d}": v for d, v in result.multi.items()},
+            **{f"paper_t2_{d}": table2.PAPER[d].score for d in result.multi}}
+
 def draw(result: SingleVsMulti):
     """The figure: filled bars single-object, hatched multi-object, circles the paper."""
     return plot(result.single, result.multi,

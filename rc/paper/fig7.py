@@ -108,6 +108,17 @@ def compute(pipe) -> NovelObjects:
                        describe="RC on the novel objects")
 
 
+def numbers(result: NovelObjects) -> dict:
+    """The numbers the book's prose quotes about the figure."""
+    return {
+        "novel_k": result.k, "novel_apart": result.mean_apart,
+        "novel_hard": result.mean_proximity, "novel_thr": GOOD_AMI,
+        "novel_good": "; ".join(result.good) or "none", "novel_n_good": len(result.good),
+        "novel_n": len(result.descriptions), "novel_n_apart": result.n_apart,
+        "novel_n_hard": result.n_proximity, "novel_margin": MARGIN,
+        "proximity_sentence": result.comparison,
+    }
+
 def draw(result: NovelObjects):
     """The figure: inputs above final assignments, one column per scene."""
     return plot(result.images, result.gamma, titles=result.descriptions)

@@ -63,7 +63,7 @@ def scale_text(profile, what: str, counts: list[int]) -> str:
         counts = [c for c in counts if c != PAPER_RUNS] or counts
     lo, hi = min(counts, default=0), max(counts, default=0)
     stored = str(hi) if lo == hi else f"{lo} to {hi}"
-    return profile.scale(what).replace(f" {planned} of the paper's", f" {stored} of the paper's", 1)
+    return profile.caption(what).replace(f" {planned} of the paper's", f" {stored} of the paper's", 1)
 
 
 def compute_search(pipe, table: int) -> SearchScores:
@@ -79,6 +79,26 @@ def compute(pipe) -> SearchScores:
     """The single-object search (Table 1)."""
     return compute_search(pipe, 1)
 
+
+def numbers(result: SearchScores, profile) -> dict:
+    """The numbers the book's prose quotes about the search: its space, the paper's and
+    this profile's sizes."""
+    from ..search import SEARCH_SPACE
+
+    lr_lo, lr_hi = SEARCH_SPACE["learning_rate"]
+    return {
+        "lr_lo": lr_lo, "lr_hi": lr_hi,
+        "noise_levels": ", ".join(f"{v:.1f}" for v in SEARCH_SPACE["noise"]),
+        "hidden_sizes": ", ".join(str(h) for h in SEARCH_SPACE["n_hidden"]),
+        "activations": ", ".join(SEARCH_SPACE["activation"]),
+        "paper_runs": PAPER_RUNS, "search_runs": profile.search_runs,
+        "search_train_limit": ("all images" if profile.search_train_limit is None
+                               else f"at most the first {profile.search_train_limit:,} "
+                                    "images"),
+        "search_cap": ("no cap on its training compute" if profile.search_tflop is None
+                       else f"at most {profile.search_tflop:g} TFLOP of training compute"),
+        "search_scale": result.scale,
+    }
 
 def draw(result: SearchScores):
     """The figure: every run as a dot, one row per data set, the paper's best a diamond

@@ -14,6 +14,18 @@ def compute(pipe) -> SearchScores:
     return fig8.compute_search(pipe, 2)
 
 
+def numbers(result: SearchScores, profile) -> dict:
+    """The numbers the book's prose quotes about the figure; ``profile`` says whether the
+    Table 2 DAEs come from this search."""
+    return {
+        "search_runs": result.runs, "search2_scale": result.scale,
+        "paper_search_runs": fig8.PAPER_RUNS,
+        "table2_source": ("the best runs of this search, retrained from their seeds"
+                          if profile.tables_from_search and result.runs
+                          else "not taken from it: this profile retrains the paper's "
+                               "configurations"),
+    }
+
 def draw(result: SearchScores):
     """The figure, drawn as Figure 8."""
     return fig8.draw(result)

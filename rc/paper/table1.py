@@ -143,7 +143,11 @@ def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, s
 
     claims = table_claims(result, "", "")
     worst = result.worst
+    epochs = [h.epochs for h in result.histories.values()]
+    reasons = [h.stopped for h in result.histories.values()]
     out = {"n_hold": str(sum(c.holds is True for c in claims)), "n_rows": str(len(claims)),
+           "min_epochs": str(min(epochs)), "max_epochs_run": str(max(epochs)),
+           "stop_summary": "; ".join(f"{reasons.count(r)} by {r}" for r in sorted(set(reasons))),
            "tolerance": f"{SCORE_TOLERANCE:.2f}", "worst_ds": label(worst),
            "worst_ours": f"{result.scores[worst]:.3f}",
            "worst_paper": f"{result.paper[worst].score:.3f}",
@@ -159,6 +163,29 @@ def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, s
                     f"score {full.mean_score:.3f} on average, and {held} of "
                     f"{len(full.scores)} rows hold.")
     return {**out, "full_sentence": sentence}
+
+
+def training_numbers(profile) -> dict:
+    """The training settings the book's prose quotes: the loop's defaults
+    (:func:`rc.train_dae`), the paper's stopping rule and this profile's budget."""
+    import inspect
+
+    from ..config import PROFILES
+    from ..training import train_dae
+
+    defaults = inspect.signature(train_dae).parameters
+    paper = PROFILES["paper"]
+    return {
+        "batch_size": defaults["batch_size"].default,
+        "val_percent": defaults["val_fraction"].default,
+        "train_percent": 1.0 - defaults["val_fraction"].default,
+        "paper_max_epochs": paper.max_epochs, "paper_patience": paper.patience,
+        "max_epochs": profile.max_epochs, "patience": profile.patience,
+        "train_limit": ("all images" if profile.train_limit is None
+                        else f"at most the first {profile.train_limit:,} images"),
+        "train_cap": ("no cap on its training compute" if profile.train_tflop is None
+                      else f"at most {profile.train_tflop:g} TFLOP of training compute"),
+    }
 
 
 def training_table(result: TableResult) -> Markdown:
