@@ -26,7 +26,7 @@ from typing import Callable
 
 import numpy as np
 
-from rc._checks import check_choice, check_positive_int
+from rc._checks import check_choice, check_positive_int, stored
 from rc.cache import Cache, Record
 from rc.mnist import data_dir, load_mnist
 
@@ -602,8 +602,8 @@ def cache_path(name: str, split: str, seed: int = 0) -> Path:
 class _Split(Record):
     """A whole rendered split, as stored in the data cache (uint8 arrays)."""
 
-    images: np.ndarray
-    groups: np.ndarray
+    images: np.ndarray = stored("N", "H", "W")
+    groups: np.ndarray = stored("N", "H", "W")
 
 
 def load_dataset(
@@ -653,7 +653,7 @@ def load_dataset(
         stored = _data_cache().fetch(_cache_name(name, split, seed),
                                      _cache_inputs(name, split, seed),
                                      lambda: _Split(*_render(_plan(name, split, seed), size)),
-                                     _Split)
+                                     _Split, dims=dict(zip("NHW", (size, *_INFO[name].shape))))
         images, groups = stored.images, stored.groups
     else:
         images, groups = _render(_plan(name, split, seed), n)
