@@ -191,7 +191,8 @@ class Cache:
                 doc = read_json(path)
                 record, value = doc["record"], doc["value"]
                 digest = value_digest(value)
-            if record.get("key") != key or _canonical(record.get("inputs")) != _canonical(inputs):
+            if (record.get("key") != key or record.get("name") != name
+                    or _canonical(record.get("inputs")) != _canonical(inputs)):
                 return None, "was recorded for other inputs; it is not used"
             if "digest" not in doc:
                 raise _CorruptEntry("it has no digest of its value (written by an older "

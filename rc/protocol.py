@@ -307,6 +307,12 @@ def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
 
 
 # ------------------------------------------------------------------------------ running
+#: The parts of a record written before records had digests (with rc.storage.provenance's).
+_LEGACY_KEYS = {"sessions", "profile", "protocol_wall_seconds", "units_done", "units_total",
+                "complete", "device", "device_name", "python", "torch", "numpy", "scipy",
+                "sklearn", "git_commit", "host", "created", "tf32", "seed"}
+
+
 def _read_record(path: Path) -> dict:
     """The record in ``path`` ({"sessions": []} if there is none); a corrupt one is renamed
     aside with a warning and a fresh record naming it is returned."""
@@ -314,6 +320,9 @@ def _read_record(path: Path) -> dict:
         return {"sessions": []}
     try:
         record = read_checked_json(path, require_digest=False)  # older records: no digest
+        if "digest" not in read_json(path) and set(record) - _LEGACY_KEYS:
+            raise ValueError(f"it has no digest and unknown parts "
+                             f"{sorted(set(record) - _LEGACY_KEYS)}")
         sessions = record["sessions"]
         if not isinstance(sessions, list) or not all(
                 isinstance(s, dict) and isinstance(s.get("chunks"), list)

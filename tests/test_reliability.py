@@ -235,6 +235,71 @@ def test_checked_json_detects_edits_truncation_and_a_missing_digest(tmp_path):
         read_checked_json(path)
 
 
+def _same(a, b) -> bool:
+    """Whether two stored results hold the same values (NaN equal to NaN)."""
+    if isinstance(a, TrainedDAE):
+        return repr(a.history) == repr(b.history) and all(
+            torch.equal(x, y) for x, y in zip(a.dae.state_dict().values(),
+                                              b.dae.state_dict().values()))
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            if not (x.shape == y.shape and x.dtype == y.dtype
+                    and np.array_equal(x, y, equal_nan=True)):
+                return False
+        elif repr(x) != repr(y):
+            return False
+    return True
+
+
+def _flipped(good: bytes, rng: random.Random) -> bytes:
+    data = bytearray(good)
+    data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
+    return bytes(data)
+
+
+def test_a_flipped_bit_never_serves_a_wrong_value(tmp_path):
+    """Random single-bit flips in every kind of stored file: each is detected (the entry
+    is recomputed, the record set aside, the scorecard rebuilt) or leaves the value as it
+    was (a bit of zip metadata that nothing reads, e.g. a time stamp)."""
+    rng = random.Random(5)
+    cache = Cache(tmp_path)
+    hist = TrainHistory([math.nan, 1.0], [2.0, 1.5], 1, 1.5, 1, 0.1, "max epochs")
+    values = {"search/x": (SearchRun, search_run()), "rc/x": (Evaluation, evaluation(20, 5)),
+              "dae/x": (TrainedDAE, TrainedDAE(rc.DAE(16, 4, "relu", seed=0), hist, {})),
+              "data/x": (_Split, _Split(np.ones((9, 8, 8), np.uint8),
+                                        np.zeros((9, 8, 8), np.uint8)))}
+    for name, (kind, value) in values.items():
+        path = cache.store(name, {"i": 1}, value, kind)
+        good, ref = path.read_bytes(), cache.load(name, {"i": 1}, kind)
+        detected = 0
+        for _ in range(60):
+            path.write_bytes(_flipped(good, rng))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", CacheWarning)
+                got = cache.load(name, {"i": 1}, kind)
+            detected += got is None
+            assert got is None or _same(got, ref), name
+        assert detected >= 40, (name, detected)
+    card = tmp_path / "scorecard.json"
+    write_checked_json(card, {"claims": [{"id": "a", "ours": 0.5}]})
+    good = card.read_bytes()
+    for _ in range(60):
+        card.write_bytes(_flipped(good, rng))
+        with pytest.raises((CorruptFileError, OSError)):
+            read_checked_json(card)
+    record = tmp_path / "prov" / "provenance.json"
+    write_checked_json(record, {"sessions": [{"id": "1", "chunks": [{"seconds": 1.5}]}],
+                                "complete": False})
+    good = record.read_bytes()
+    for _ in range(60):
+        record.write_bytes(_flipped(good, rng))
+        with pytest.warns(CacheWarning, match="kept as provenance.json.corrupt-"):
+            assert protocol._read_record(record)["sessions"] == []
+        for aside in record.parent.glob("*.corrupt-*"):
+            aside.unlink()
+
+
 # ------------------------------------------------------------------------------ 2. the run record
 class FakePlan:
     """Steps that record what ran; ``fail`` makes one step raise."""
@@ -316,6 +381,10 @@ def test_a_record_from_before_digests_is_kept(tmp_path, monkeypatch):
     with no_warnings():
         record = protocol.run(fake_pipe(tmp_path), progress=False, log=lambda s: None)
     assert len(record["sessions"]) == 2 and record["protocol_wall_seconds"] >= 3.0
+    # a record without a digest but with a part no version wrote (a flipped "digest" key)
+    write_json(path, {**old, "digesu": "0" * 64})
+    with pytest.warns(CacheWarning, match=r"unknown parts \['digesu'\]"):
+        assert protocol._read_record(path)["sessions"] == []
 
 
 @pytest.mark.parametrize("damage", ["truncate", "digit", "empty", "no digest"])
