@@ -48,9 +48,9 @@ except ImportError:  # pragma: no cover - Windows: the age of a file decides alo
     fcntl = None
 
 __all__ = ["REPO", "CorruptFileError", "atomic_write", "canonical_json", "git_commit",
-           "is_temporary", "json_digest", "locked", "provenance", "read_checked_json", "read_json",
-           "read_npz", "remove_stale_temporaries", "to_jsonable", "write_checked_json",
-           "write_json", "write_npz"]
+           "is_temporary", "json_digest", "locked", "provenance", "read_checked_json",
+           "read_json", "read_npz", "remove_stale_temporaries", "to_jsonable",
+           "write_checked_json", "write_json", "write_npz"]
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -90,7 +90,7 @@ def no_warnings():
         yield
 
 
-# ------------------------------------------------------------------------------ 1. checked values
+# ---------------------------------------------------------------------- 1. checked values
 def test_an_edited_digit_is_detected_and_recomputed(tmp_path):
     """The issue's first probe: one digit of a stored score changed by hand."""
     cache = Cache(tmp_path)
@@ -113,7 +113,8 @@ def test_a_search_run_of_the_wrong_type_is_unusable(tmp_path, field, bad):
     with pytest.warns(CacheWarning, match=rf"{path.name} is unreadable.*SearchRun\.{field}"):
         assert cache.load("search/x", {"i": 1}, SearchRun) is None
     strict = Cache(tmp_path, compute=False, hint="run `python scripts/paper.py`")
-    with pytest.raises(MissingResultError, match=rf"{path.name}.*{field}.*python scripts/paper"):
+    with pytest.raises(MissingResultError,
+                       match=rf"{path.name}.*{field}.*python scripts/paper"):
         strict.fetch("search/x", {"i": 1}, lambda: pytest.fail("computed"), SearchRun)
     assert not cache.has("search/x", {"i": 1}, SearchRun)
     # a missing or unknown field, and a value that is not a record at all
@@ -300,7 +301,7 @@ def test_a_flipped_bit_never_serves_a_wrong_value(tmp_path):
             aside.unlink()
 
 
-# ------------------------------------------------------------------------------ 2. the run record
+# ---------------------------------------------------------------------- 2. the run record
 class FakePlan:
     """Steps that record what ran; ``fail`` makes one step raise."""
 
@@ -412,7 +413,7 @@ def test_the_scorecard_step_ignores_temporary_and_set_aside_files(tmp_path):
     assert not protocol._scorecard_current(pipe)
 
 
-# ------------------------------------------------------------------------------ 3. stray files
+# ---------------------------------------------------------------------- 3. stray files
 def test_temporaries_of_killed_writes_are_removed_and_never_packed(tmp_path):
     root = tmp_path / "results" / "paper"
     (root / "rc").mkdir(parents=True)
@@ -469,7 +470,7 @@ def test_a_protocol_run_sweeps_its_folder(tmp_path, monkeypatch):
     assert not stray.exists() and any("interrupted write" in s for s in lines)
 
 
-# ------------------------------------------------------------------------------ 4. bad inputs
+# ---------------------------------------------------------------------- 4. bad inputs
 @pytest.mark.parametrize("settings, message", [
     ({"n_test": "ten"}, "n_test must be an integer"),
     ({"ks": 5}, "ks must be a list or tuple; got 5"),
@@ -616,7 +617,8 @@ def test_k_larger_than_the_pixels_is_an_error():
     dae = rc.DAE(4, 3, "relu", seed=0)
     images = np.ones((2, 2, 2), np.float32)
     rc.reconstruction_clustering(dae, images, k=4, n_iters=1)
-    with pytest.raises(ValueError, match=r"k must be at most the number of pixels.*4\); got k=5"):
+    with pytest.raises(ValueError,
+                       match=r"k must be at most the number of pixels.*4\); got k=5"):
         rc.reconstruction_clustering(dae, images, k=5, n_iters=1)
 
 
@@ -644,7 +646,7 @@ def test_status_does_not_crash_on_bad_entries(tmp_path):
     assert "0/1" in lines["scorecard"]
 
 
-# ------------------------------------------------------------------------------ 5. kills, concurrency
+# ---------------------------------------------------------------------- 5. kills, concurrency
 VOLATILE = {"provenance", "seconds", "train_seconds", "rc_seconds", "created", "host"}
 
 
