@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from ._checks import stored
 from .cache import Cache, MissingResultError, Record
-from .config import Profile, epoch_cap, get_profile
+from .config import PROFILES, Profile, epoch_cap, get_profile
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
 from .metrics import ami, ari, nan_where_unscored, score
@@ -248,6 +248,9 @@ class Pipeline:
                 "full": "compute the full profile with `make full` (hours on a CPU; see "
                         "the README)"}.get(
             self.profile.name, f"run rc.Pipeline({self.profile.name!r}) where it may compute")
+        if self.profile.name in ("ci", "default") and self.profile == PROFILES[self.profile.name]:
+            hint = (f"run `python scripts/paper.py --profile {self.profile.name}` (or "
+                    f"rc.Pipeline({self.profile.name!r}) where it may compute)")
         self.cache = Cache(Path(root or results_dir()) / self.profile.name,
                            recompute=recompute, compute=compute, hint=hint)
 
