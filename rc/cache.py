@@ -9,15 +9,21 @@ Changing any of them gives another key, hence a recomputation; equal inputs give
 same key and the stored result is loaded without computing anything.
 
 Every entry records its name, key and inputs beside the value, and a SHA-256 digest of
-the value (:func:`value_digest`). On loading, the record must match the request exactly
-and the value its digest; an entry that does not (a file copied or edited by hand, a
-flipped bit, a hash collision) is never used. An entry that cannot be read or checked
-(truncated, corrupt, without a digest) is reported with a :class:`CacheWarning` naming
-the file and recomputed. Writes are atomic (:func:`rc.storage.atomic_write`).
+the value (:func:`value_digest`). On loading, the record must match the request exactly,
+the value its digest, and a dataclass value the types and shapes its class declares
+(:func:`rc._checks.check_fields`: field types, array dimensions consistent across fields,
+finite values where :func:`rc._checks.stored` asks for them). An entry that does not (a
+file copied or edited by hand, a flipped bit, a string where a number belongs, an array
+of the wrong shape) is never used: it is reported with a :class:`CacheWarning` naming the
+file and recomputed, or, where the cache may not compute, :class:`MissingResultError`
+names the file, what is wrong with it and how to recompute it. Writes are atomic
+(:func:`rc.storage.atomic_write`), so two processes computing the same entry each
+replace the file whole; neither can leave half of it.
 
-Values are either JSON documents (``kind=dict``) or objects of a class with the
-``to_record()`` / ``from_record(arrays, fields)`` pair of :class:`Record`, stored as
-``.npz`` (arrays) with a JSON part (everything else).
+Values are JSON documents (``kind=dict``), dataclasses stored as JSON (``kind`` a
+dataclass without ``from_record``, e.g. :class:`rc.pipeline.SearchRun`), or objects of a
+class with the ``to_record()`` / ``from_record(arrays, fields)`` pair of :class:`Record`,
+stored as ``.npz`` (arrays) with a JSON part (everything else).
 
 When the environment variable ``RC_TIME_RECORD`` names a file, every computation made
 through :meth:`Cache.fetch` (or timed with :func:`timed`) appends one JSON line to it: the
@@ -49,7 +55,8 @@ from typing import Any, Callable, TypeVar
 
 import numpy as np
 
-from .storage import read_json, read_npz, to_jsonable, write_json, write_npz
+from ._checks import check_fields
+from .storage import canonical_json, read_json, read_npz, to_jsonable, write_json, write_npz
 
 __all__ = ["Cache", "CacheWarning", "MissingResultError", "Record", "TIME_RECORD",
            "cache_key", "timed", "value_digest"]
@@ -65,9 +72,7 @@ class MissingResultError(RuntimeError):
     """A result is not in the cache and this cache may not compute it."""
 
 
-def _canonical(obj: Any) -> str:
-    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"),
-                      allow_nan=True)
+_canonical = canonical_json
 
 
 def cache_key(name: str, inputs: dict) -> str:
@@ -134,6 +139,11 @@ class _CorruptEntry(ValueError):
     """A stored value that does not match its digest."""
 
 
+def _is_npz(kind: type) -> bool:
+    """Whether values of ``kind`` are stored as ``.npz`` (else as JSON)."""
+    return kind is not dict and hasattr(kind, "from_record")
+
+
 class Record:
     """Mix-in for dataclass results stored as ``.npz``: array fields become arrays, the
     other fields (numbers, strings, lists, dicts with string keys) the JSON part."""
@@ -197,48 +207,64 @@ class Cache:
     # ------------------------------------------------------------------ paths
     def path(self, name: str, inputs: dict, kind: type = dict) -> Path:
         """Where the entry for ``name`` and ``inputs`` lives (whether or not it exists)."""
-        suffix = ".json" if kind is dict else ".npz"
+        suffix = ".npz" if _is_npz(kind) else ".json"
         return self.root / f"{name}.{cache_key(name, inputs)[:16]}{suffix}"
 
     # ------------------------------------------------------------------ load / store
-    def load(self, name: str, inputs: dict, kind: type[T] = dict) -> T | None:
+    def load(self, name: str, inputs: dict, kind: type[T] = dict,
+             dims: dict | None = None) -> T | None:
         """The stored value for ``name`` and ``inputs``, or None if there is no usable one.
 
-        An unreadable entry or one recorded for other inputs gives a :class:`CacheWarning`
+        An entry that cannot be read, was recorded for other inputs, does not match its
+        digest or (for a dataclass ``kind``) fails :func:`rc._checks.check_fields`, with
+        ``dims`` fixing named dimensions, gives a :class:`CacheWarning` naming the file
         (and None); so does nothing else.
         """
+        value, problem = self._read(name, inputs, kind, dims)
+        if problem is not None:
+            warnings.warn(f"cache entry {self.path(name, inputs, kind)} {problem}; "
+                          "recomputing it", CacheWarning, stacklevel=2)
+        return value
+
+    def _read(self, name: str, inputs: dict, kind: type, dims: dict | None
+              ) -> tuple[Any, str | None]:
+        """(value, None), (None, None) for no entry, or (None, what is wrong with it)."""
         path = self.path(name, inputs, kind)
         if not path.is_file():
-            return None
+            return None, None
         if self.since is not None and path.stat().st_mtime < self.since:
-            return None
+            return None, None
         key = cache_key(name, inputs)
         try:
-            if kind is dict:
-                doc = read_json(path)
-                record, value = doc["record"], doc["value"]
-                digest = value_digest(value)
-            else:
+            if _is_npz(kind):
                 arrays, doc = read_npz(path)
                 record = doc["record"]
                 digest = value_digest(doc["fields"], arrays)
-            if record.get("key") != key or _canonical(record.get("inputs")) != _canonical(inputs):
-                warnings.warn(f"cache entry {path} was recorded for other inputs; it is not "
-                              "used and will be recomputed", CacheWarning, stacklevel=3)
-                return None
+            else:
+                doc = read_json(path)
+                record, value = doc["record"], doc["value"]
+                digest = value_digest(value)
+            if (record.get("key") != key or record.get("name") != name
+                    or _canonical(record.get("inputs")) != _canonical(inputs)):
+                return None, "was recorded for other inputs; it is not used"
             if "digest" not in doc:
                 raise _CorruptEntry("it has no digest of its value (written by an older "
                                     "version of rc)")
             if doc["digest"] != digest:
                 raise _CorruptEntry("its value does not match the digest stored with it")
-            if kind is not dict:
+            if _is_npz(kind):
                 value = kind.from_record(arrays, doc["fields"])
+            elif kind is not dict:
+                if not isinstance(value, dict):
+                    raise _CorruptEntry(f"it holds a {type(value).__name__}, not a "
+                                        f"{kind.__name__}")
+                value = kind(**value)
+            if dataclasses.is_dataclass(value):
+                check_fields(value, dims=dims)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is recomputed
-            warnings.warn(f"cache entry {path} is unreadable ({type(exc).__name__}: {exc}); "
-                          "recomputing it", CacheWarning, stacklevel=3)
-            return None
+            return None, f"is unreadable ({type(exc).__name__}: {exc})"
         self.loaded.append(name)
-        return value
+        return value, None
 
     def store(self, name: str, inputs: dict, value: T, kind: type[T] = dict) -> Path | None:
         """Write ``value`` as the entry for ``name`` and ``inputs``; returns its path.
@@ -248,16 +274,16 @@ class Cache:
         path = self.path(name, inputs, kind)
         record = {"name": name, "key": cache_key(name, inputs), "inputs": inputs}
         try:
-            if kind is dict:
-                value = to_jsonable(value)
-                write_json(path, {"record": record, "value": value,
-                                  "digest": value_digest(value)})
-            else:
+            if _is_npz(kind):
                 arrays, fields = value.to_record()
                 arrays = {k: np.asarray(v) for k, v in arrays.items()}
                 fields = to_jsonable(fields)
                 write_npz(path, arrays, {"record": record, "fields": fields,
                                          "digest": value_digest(fields, arrays)})
+            else:
+                value = to_jsonable(value)
+                write_json(path, {"record": record, "value": value,
+                                  "digest": value_digest(value)})
         except OSError as exc:
             if not self.best_effort:
                 raise
@@ -267,30 +293,37 @@ class Cache:
         return path
 
     def fetch(self, name: str, inputs: dict, compute: Callable[[], T], kind: type[T] = dict,
-              describe: str | None = None) -> T:
+              describe: str | None = None, dims: dict | None = None) -> T:
         """Load the entry for ``name`` and ``inputs``, or compute, store and return it.
 
-        ``describe`` names the result in the error raised when computing is not allowed.
+        ``describe`` names the result in the error raised when computing is not allowed;
+        ``dims`` as in :meth:`load`.
         """
-        value = self.load(name, inputs, kind)
+        value, problem = self._read(name, inputs, kind, dims)
         if value is not None:
             return value
+        path = self.path(name, inputs, kind)
         if not self.compute:
+            where = (f"is not in {self.root} (entry {path.name})" if problem is None else
+                     f"cannot be used: its entry {path} {problem}")
             raise MissingResultError(
-                f"{describe or name} is not in {self.root} (entry "
-                f"{self.path(name, inputs, kind).name}); it has to be computed first"
+                f"{describe or name} {where}; it has to be computed "
+                f"{'first' if problem is None else 'again'}"
                 + (f": {self.hint}" if self.hint else ""))
+        if problem is not None:
+            warnings.warn(f"cache entry {path} {problem}; recomputing it", CacheWarning,
+                          stacklevel=2)
         with timed(name, kind.__name__, cache_key(name, inputs), self.root):
             value = compute()
             self.store(name, inputs, value, kind)
         self.computed.append(name)
         return value
 
-    def has(self, name: str, inputs: dict, kind: type = dict) -> bool:
-        """Whether a usable entry exists (reads it, so that a corrupt one counts as absent)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", CacheWarning)
-            found = self.load(name, inputs, kind) is not None
-        if found:
+    def has(self, name: str, inputs: dict, kind: type = dict, dims: dict | None = None
+            ) -> bool:
+        """Whether a usable entry exists (reads and checks it, so that a corrupt one counts
+        as absent)."""
+        value, _ = self._read(name, inputs, kind, dims)
+        if value is not None:
             self.loaded.pop()
-        return found
+        return value is not None

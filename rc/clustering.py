@@ -232,7 +232,7 @@ def reconstruction_clustering(
     images : array_like, shape (N, H, W)
         Binary images.
     k : int
-        Number of clusters.
+        Number of clusters, at most the number of pixels of an image.
     n_iters : int
         RC iterations (R-step then E-step).
     e_step : {"soft", "hard"}
@@ -277,6 +277,9 @@ def reconstruction_clustering(
     n, h, w = x_np.shape
     d = h * w
     k = check_positive_int(k, "k")
+    if k > d:
+        raise ValueError(f"k must be at most the number of pixels of an image ({h} x {w} = "
+                         f"{d}); got k={k}")
     n_iters = check_positive_int(n_iters, "n_iters", minimum=0)
     check_choice(e_step, "e_step", E_STEPS)
     check_choice(init, "init", INITS)

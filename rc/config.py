@@ -16,8 +16,10 @@ One object, :class:`Profile`, holds every size and budget; the three named profi
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
+from ._checks import check_choice, check_number, check_positive_int, check_sequence
 from .datasets import DATASETS, label
 
 
@@ -94,6 +96,11 @@ class Profile:
     init : str
         Initialisation of every DAE (:data:`rc.dae.INITS`): ``"brainstorm"``, the
         authors', or ``"glorot"``.
+
+    Every setting is checked when a profile is made (or changed with :meth:`replace`):
+    a wrong type or a value out of range raises ValueError naming the setting (e.g.
+    ``max_epochs`` must be at least 1, so no DAE is ever scored untrained; ``ks`` must be
+    a list of integers). Lists are stored as tuples.
     """
 
     name: str
@@ -126,6 +133,13 @@ class Profile:
     beyond: tuple[str, ...] = BEYOND    # analyses of rc.beyond the profile computes
     init: str = "brainstorm"            # DAE initialisation (rc.dae.INITS)
 
+    def __post_init__(self):
+        for name, check in _SETTING_CHECKS.items():
+            try:
+                object.__setattr__(self, name, check(getattr(self, name), name))
+            except ValueError as exc:
+                raise ValueError(f"invalid profile setting: {exc}") from None
+
     def replace(self, **changes) -> "Profile":
         """A copy with some fields changed (e.g. for a custom experiment).
 
@@ -138,9 +152,6 @@ class Profile:
         if unknown:
             raise ValueError(f"unknown profile setting(s) {unknown}; the settings are "
                              f"{sorted(fields)}")
-        tuples = ("ks", "datasets", "full_searches", "spread_tables", "rc_training_datasets",
-                  "costly_spread", "beyond")
-        changes = {k: tuple(v) if k in tuples else v for k, v in changes.items()}
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -193,6 +204,84 @@ class Profile:
                          + ("" if what == "loss" else " for single-object training"))
             return text
         raise ValueError(f"what must be 'tables', 'search' or 'loss'; got {what!r}")
+
+
+def _optional(check):
+    """A setting's check that also accepts None."""
+    return lambda value, name: None if value is None else check(value, name)
+
+
+def _int(minimum: int):
+    return lambda value, name: check_positive_int(value, name, minimum)
+
+
+def _positive(value, name: str) -> float | int:
+    check_number(value, name, positive=True)
+    return value
+
+
+def _flag(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False; got {value!r}")
+    return value
+
+
+def _text(value, name: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string; got {value!r}")
+    return value
+
+
+def _folder_name(value, name: str) -> str:
+    """A profile's name names its results folder: letters, digits, '-', '_' and '.'."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", value):
+        raise ValueError(f"{name} must be a folder name (letters, digits, '-', "
+                         f"'_', '.'); got {value!r}")
+    return value
+
+
+def _each(check, allow_empty: bool = True):
+    """A setting that is a list of items, each checked with ``check``."""
+    return lambda value, name: check_sequence(value, name, check,
+                                              allow_empty)
+
+
+def _one_of(choices):
+    return lambda value, name: check_choice(value, name, choices)
+
+
+def _costly(value, name: str) -> str:
+    """A table entry such as ``"table1:multi_mnist"``."""
+    table, _, dataset = str(value).partition(":")
+    if not isinstance(value, str) or table not in ("table1", "table2") \
+            or dataset not in DATASETS:
+        raise ValueError(f"{name} must be 'table1:<data set>' or 'table2:<data set>' with a "
+                         f"data set of {list(DATASETS)}; got {value!r}")
+    return value
+
+
+def _inits():
+    from .dae import INITS
+    return INITS
+
+
+#: How every profile setting is checked (and normalised: lists become tuples).
+_SETTING_CHECKS = {
+    "name": _folder_name, "description": _text,
+    "n_test": _optional(_int(1)), "train_limit": _optional(_int(2)),
+    "max_epochs": _int(1), "patience": _int(1), "train_tflop": _optional(_positive),
+    "ks": _each(_int(1), allow_empty=False), "n_iters": _int(1),
+    "tables_from_search": _flag, "search_runs": _int(0),
+    "search_train_limit": _optional(_int(2)), "search_tflop": _optional(_positive),
+    "loss_runs": _int(0), "cache_data": _flag,
+    "full_searches": _each(_one_of(DATASETS)), "spread_seeds": _int(1),
+    "spread_tables": _each(_one_of((1, 2))), "costly_spread": _each(_costly),
+    "costly_spread_seeds": _int(1), "rc_restarts": _int(1), "n_val": _optional(_int(1)),
+    "n_boot": _int(1), "rc_training_datasets": _each(_one_of(DATASETS)), "seed": _int(0),
+    "datasets": _each(_one_of(DATASETS), allow_empty=False),
+    "beyond": _each(_one_of(BEYOND)),
+    "init": lambda value, name: check_choice(value, name, _inits()),
+}
 
 
 PROFILES: dict[str, Profile] = {

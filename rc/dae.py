@@ -31,11 +31,39 @@ BRAINSTORM_SCALE = {"relu": math.sqrt(12.0), "tanh": math.sqrt(6.0),
 BRAINSTORM_BIAS_STD = 0.1
 
 
+#: The kinds of device the project runs on.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
 def resolve_device(device=None) -> torch.device:
-    """``device`` as a torch.device; None picks CUDA when available, else the CPU."""
+    """``device`` as a torch.device; None picks CUDA when available, else the CPU.
+
+    Raises ValueError naming the problem for anything but ``"cpu"``, ``"cuda"``,
+    ``"cuda:N"`` or ``"mps"`` (a string or a torch.device), or for a device this machine
+    does not have.
+    """
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device must be a string such as 'cpu' or 'cuda:0', or a "
+                         f"torch.device; got {device!r}")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in DEVICE_TYPES:
+        raise ValueError(f"unknown device {str(device)!r}; expected 'cpu', 'cuda', "
+                         "'cuda:N' or 'mps'")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} asked for, but CUDA is not available "
+                             "on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} asked for, but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s)")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' asked for, but MPS is not available on this machine")
+    return dev
 
 
 class DAE(nn.Module):

@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from rc._checks import check_choice, check_positive_int
+from rc._checks import check_choice, check_positive_int, stored
 from rc.cache import Cache, Record
 from rc.mnist import data_dir, load_mnist
 
@@ -619,8 +619,8 @@ def cache_path(name: str, split: str, seed: int = 0, n: int | None = None) -> Pa
 class _Split(Record):
     """The first images of a split, as stored in the data cache (uint8 arrays)."""
 
-    images: np.ndarray
-    groups: np.ndarray
+    images: np.ndarray = stored("N", "H", "W")
+    groups: np.ndarray = stored("N", "H", "W")
 
 
 def _check_n(name: str, split: str, n: int) -> int:
@@ -689,9 +689,12 @@ def _stored_prefix(name: str, split: str, seed: int, n: int) -> _Split:
     cache = _data_cache()
     stored = _stored_sizes(cache, name, split, seed)
 
+    def dims(m: int) -> dict:
+        return dict(zip("NHW", (m, *_INFO[name].shape)))
+
     def entry(m: int) -> _Split | None:
         value = cache.load(_cache_name(name, split, seed, m),
-                           _cache_inputs(name, split, seed, m), _Split)
+                           _cache_inputs(name, split, seed, m), _Split, dims(m))
         return value if value is not None and len(value.images) == m else None
 
     for m in (m for m in stored if m >= n):
@@ -710,7 +713,8 @@ def _stored_prefix(name: str, split: str, seed: int, n: int) -> _Split:
                       np.concatenate([head.groups, groups]))
 
     return cache.fetch(_cache_name(name, split, seed, n), _cache_inputs(name, split, seed, n),
-                       generate, _Split, describe=f"the first {n} images of {name}/{split}")
+                       generate, _Split, describe=f"the first {n} images of {name}/{split}",
+                       dims=dims(n))
 
 
 def load_dataset(

@@ -19,6 +19,14 @@ reports a confidence, the mean of ``max_k gamma`` over the same pixels. Calling
   exactly one has a single class) and its sign-preserving eps clamps of numerator and
   denominator.
 
+An image with nothing to score: :func:`ami` and :func:`ari` keep scikit-learn's
+convention (1.0 for empty labelings); the paper's score, :func:`score`, gives NaN for an
+image without a pixel of an object (``groups != 0``), with an :class:`UnscoredImageWarning`,
+since there is nothing to bind (so do the foreground ARI and AMI of an evaluation,
+:func:`rc.pipeline.evaluate`, through :func:`nan_where_unscored`). The means over images
+of the book's figures and tables skip such NaN (``np.nanmean``); the scored images of
+every data set of the project all have object pixels.
+
 Results agree with scikit-learn 1.9.1 to round-off (~1e-15). Where the AMI itself is
 ill-conditioned -- numerator and denominator at round-off level, e.g. all-distinct labels,
 where scikit-learn returns +-eps / +-eps, a value anywhere in [-1, 1] decided by the signs of
@@ -27,13 +35,16 @@ its round-off errors -- the few affected images are recomputed by scikit-learn i
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import gammaln
 
-from ._checks import check_choice
+from ._checks import check_assignments, check_choice
 
-__all__ = ["ami", "ari", "score", "AVERAGE_METHODS"]
+__all__ = ["ami", "ari", "nan_where_unscored", "score", "AVERAGE_METHODS",
+           "UnscoredImageWarning"]
 
 AVERAGE_METHODS = ("max", "min", "arithmetic", "geometric")
 #: Version of the per-image scores; part of every cached evaluation's key.
@@ -56,6 +67,12 @@ _EMI_BLOCK = 1 << 15
 _ROUNDOFF = 1e-15
 # Images whose AMI could move by more than this under such round-off go to sklearn.
 _AMI_TOL = 1e-10
+#: How far the assignments of a pixel may sum from 1 over the clusters (float32 rounding).
+SUM_TOLERANCE = 1e-3
+
+
+class UnscoredImageWarning(RuntimeWarning):
+    """Some images have no pixel to score (no object pixel): their score is NaN."""
 
 
 # --------------------------------------------------------------------------------------
@@ -391,7 +408,8 @@ def ami(
     (N,) float64 array: entry n equals
     ``adjusted_mutual_info_score(labels_true[n][mask[n]], labels_pred[n][mask[n]])`` of
     ``sklearn.metrics`` (with ``average_method``),
-    including its conventions: 1.0 when both labelings have a single class or no pixel,
+    including its conventions: 1.0 when both labelings have a single class or no pixel
+    (an image with nothing to score: :func:`score` gives NaN instead),
     0.0 when exactly one of them has a single class. Images whose AMI is ill-conditioned
     (round-off could move it by > 1e-10, e.g. all-distinct labels) are computed by calling
     scikit-learn itself; realistic images never are.
@@ -417,9 +435,10 @@ def ari(labels_true: np.ndarray, labels_pred: np.ndarray,
     (true positives ``tp``: pairs together in both labelings, ``fn``: together only in
     ``labels_true``, ``fp``: only in ``labels_pred``, ``tn``: in neither), as
     ``2 (tp tn - fn fp) / ((tp + fn)(fn + tn) + (tp + fp)(fp + tn))``, and 1.0 when
-    ``fn = fp = 0`` (identical partitions, or fewer than two pixels). Over the pixels of
-    ``mask`` with ``groups != 0`` this is the foreground ARI ("FG-ARI") of later
-    object-discovery work.
+    ``fn = fp = 0`` (identical partitions, or fewer than two pixels, none included: for
+    an image with nothing to score, :func:`nan_where_unscored` gives NaN instead). Over
+    the pixels of ``mask`` with ``groups != 0`` this is the foreground ARI ("FG-ARI") of
+    later object-discovery work.
 
     Parameters
     ----------
@@ -458,14 +477,16 @@ def score(groups, gamma, average_method: str = "max") -> tuple[np.ndarray, np.nd
     Parameters
     ----------
     groups : (N, H, W) non-negative integer ground truth; 0 = background / overlap, not scored.
-    gamma : (N, H, W, K) soft assignments (numpy array or torch tensor), K >= 1, no NaN.
+    gamma : (N, H, W, K) soft assignments (numpy array or torch tensor), K >= 1: finite,
+        in [0, 1] and summing to 1 over K within :data:`SUM_TOLERANCE` (ValueError
+        otherwise).
     average_method : AMI normaliser, default "max" as in the paper (see :func:`ami`).
 
     Returns
     -------
     ami : (N,) float64, AMI between ``groups`` and ``argmax_k gamma`` over pixels with
-        ``groups != 0`` (1.0 for an image without such a pixel, as scikit-learn's AMI of
-        empty labelings).
+        ``groups != 0``; NaN for an image without such a pixel (nothing to score), with
+        an :class:`UnscoredImageWarning`.
     confidence : (N,) float64, mean of ``max_k gamma`` over the same pixels (NaN for an
         image without a scored pixel).
     """
@@ -483,9 +504,7 @@ def score(groups, gamma, average_method: str = "max") -> tuple[np.ndarray, np.nd
         )
     if gm.shape[3] < 1:
         raise ValueError(f"gamma must have K >= 1 clusters; got shape {gm.shape}")
-    if gm.dtype != bool and (not np.issubdtype(gm.dtype, np.number)
-                             or np.issubdtype(gm.dtype, np.complexfloating)):
-        raise ValueError(f"gamma must be real-valued; got dtype {gm.dtype}")
+    check_assignments(gm, "gamma", SUM_TOLERANCE)
 
     n_img, n_pix, k = g.shape[0], g.shape[1] * g.shape[2], gm.shape[3]
     labels_true = _as_labels(g.reshape(n_img, n_pix), "groups")
@@ -505,7 +524,8 @@ def score_argmax(groups, labels, top, average_method: str = "max"
                  ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`score` from ``labels = argmax_k gamma`` and ``top = max_k gamma``, each
     (N, P) with P = H * W, so that callers holding gamma elsewhere (e.g. on a GPU) only
-    move these two small arrays. ``groups`` is (N, H, W) or (N, P)."""
+    move these two small arrays. ``groups`` is (N, H, W) or (N, P); ``top`` must hold
+    finite values in [0, 1]."""
     check_choice(average_method, "average_method", AVERAGE_METHODS)
     g = _to_numpy(groups)
     g = g.reshape(g.shape[0], -1) if g.ndim >= 2 else g
@@ -515,12 +535,27 @@ def score_argmax(groups, labels, top, average_method: str = "max"
                          f"{np.shape(groups)}, {labels.shape} and {top.shape}")
     if top.dtype.kind == "f" and np.isnan(top).any():
         raise ValueError("gamma contains NaN")
+    if top.size and (not np.isfinite(top).all() or top.min() < 0 or top.max() > 1):
+        raise ValueError("gamma must hold finite probabilities in [0, 1]")
     return _score_hard(_as_labels(g, "groups"), labels, top, average_method)
+
+
+def nan_where_unscored(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``values`` (N,) as float64 with NaN for the images (rows) whose ``mask`` (N, P)
+    selects no pixel: the score of an image with nothing to score."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    out[~np.asarray(mask).reshape(len(out), -1).any(axis=1)] = np.nan
+    return out
 
 
 def _score_hard(labels_true, labels_pred, top, average_method):
     mask = labels_true != 0
     scores = ami(labels_true, labels_pred, mask, average_method)
+    unscored = int((~mask.any(axis=1)).sum())
+    if unscored:
+        warnings.warn(f"{unscored} of {len(mask)} image(s) have no object pixel (groups != "
+                      "0) to score; their AMI is NaN", UnscoredImageWarning, stacklevel=3)
+        scores = nan_where_unscored(scores, mask)
 
     count = np.count_nonzero(mask, axis=1)
     total = np.where(mask, top, 0).sum(axis=1, dtype=np.float64)

@@ -29,11 +29,12 @@ import numpy as np
 from tqdm import tqdm
 
 from . import published
+from ._checks import stored
 from .cache import Cache, MissingResultError, Record, timed
-from .config import Profile, dae_image_flop, epochs_within, get_profile
+from .config import PROFILES, Profile, dae_image_flop, epochs_within, get_profile
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
-from .metrics import ami, ari, score
+from .metrics import ami, ari, nan_where_unscored, score
 from .search import search_configs
 from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
 from .storage import REPO, provenance
@@ -92,13 +93,14 @@ class Evaluation(Record):
     initial assignments and after every iteration, ``log_likelihood`` (N, 2T+1), and after
     the last iteration the adjusted Rand index ``ari`` and the AMI normalised by the
     arithmetic mean of the entropies, ``ami_arithmetic`` (N,), on the same pixels (those
-    of an object: the "FG-ARI" of later work)."""
+    of an object: the "FG-ARI" of later work). An image without object pixels scores NaN
+    (:func:`rc.score`); the means skip it."""
 
-    ami: np.ndarray
-    confidence: np.ndarray
-    log_likelihood: np.ndarray
-    ari: np.ndarray
-    ami_arithmetic: np.ndarray
+    ami: np.ndarray = stored("N", "T1")
+    confidence: np.ndarray = stored("N", "T1")
+    log_likelihood: np.ndarray = stored("N", None)
+    ari: np.ndarray = stored("N")
+    ami_arithmetic: np.ndarray = stored("N")
     dataset: str
     k: int
     e_step: str
@@ -109,7 +111,7 @@ class Evaluation(Record):
     @property
     def score(self) -> float:
         """The paper's score: the mean AMI after the last iteration."""
-        return float(np.mean(self.ami[:, -1]))
+        return float(np.nanmean(self.ami[:, -1]))
 
     @property
     def n_images(self) -> int:
@@ -117,11 +119,11 @@ class Evaluation(Record):
 
     @property
     def mean_ari(self) -> float:
-        return float(np.mean(self.ari))
+        return float(np.nanmean(self.ari))
 
     @property
     def mean_ami_arithmetic(self) -> float:
-        return float(np.mean(self.ami_arithmetic))
+        return float(np.nanmean(self.ami_arithmetic))
 
     def numbers(self) -> dict:
         """Its summary for the book's prose: the score with either normaliser, the ARI,
@@ -183,10 +185,12 @@ def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
                       progress=progress)
     truth = np.asarray(groups).reshape(len(groups), -1)
     labels = res.labels.reshape(len(groups), -1)
+    objects = truth != 0
     return Evaluation(ami=res.ami, confidence=res.confidence,
                       log_likelihood=res.log_likelihood,
-                      ari=ari(truth, labels, truth != 0),
-                      ami_arithmetic=ami(truth, labels, truth != 0, "arithmetic"),
+                      ari=nan_where_unscored(ari(truth, labels, objects), objects),
+                      ami_arithmetic=nan_where_unscored(
+                          ami(truth, labels, objects, "arithmetic"), objects),
                       dataset=spec.data.dataset,
                       k=spec.rc.k, e_step=spec.rc.e_step, average_method=spec.average_method,
                       dae=spec.dae.name,
@@ -197,7 +201,7 @@ def final_score(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -
     """The score of :func:`evaluate` (mean final AMI), with the images scored only after
     the last iteration: what a search run needs, at a fraction of the scoring cost."""
     res = spec.rc.run(model, images)
-    return float(np.mean(score(groups, res.gamma, spec.average_method)[0]))
+    return float(np.nanmean(score(groups, res.gamma, spec.average_method)[0]))
 
 
 # ------------------------------------------------------------------------------ the pipeline
@@ -252,6 +256,9 @@ class Pipeline:
                 "full": "compute the full profile with `make full` (hours on a CPU; see "
                         "the README)"}.get(
             self.profile.name, f"run rc.Pipeline({self.profile.name!r}) where it may compute")
+        if self.profile.name in ("ci", "default") and self.profile == PROFILES[self.profile.name]:
+            hint = (f"run `python scripts/paper.py --profile {self.profile.name}` (or "
+                    f"rc.Pipeline({self.profile.name!r}) where it may compute)")
         self.cache = Cache(Path(root or results_dir()) / self.profile.name,
                            recompute=recompute, compute=compute, hint=hint)
 
@@ -495,12 +502,13 @@ class Pipeline:
         """
         specs = self.run_specs(dataset, table, kind)
         names = self.run_names(dataset, table, kind)
-        found: list[dict | None] = [self.cache.load(n, self._run_inputs(s, kind))
-                                    for n, s in zip(names, specs)]
-        todo = [i for i, doc in enumerate(found) if doc is None]
+        found: list[SearchRun | None] = [
+            self.cache.load(n, self._run_inputs(s, kind), SearchRun)
+            for n, s in zip(names, specs)]
+        todo = [i for i, run in enumerate(found) if run is None]
         if todo and not self.cache.compute:
             if len(todo) < len(specs):
-                return [SearchRun(**doc) for doc in found if doc is not None]
+                return [run for run in found if run is not None]
             raise MissingResultError(
                 f"none of the {len(specs)} runs of the {kind} for Table {table} on {dataset} "
                 f"is in {self.cache.root}; they have to be computed first: {self.cache.hint}")
@@ -509,7 +517,7 @@ class Pipeline:
             if self.progress:
                 tqdm.write(f"computing {len(todo)} {kind} runs for Table {table} on {dataset}")
             self._train_runs(specs, names, todo, found, table, kind)
-        return [SearchRun(**doc) for doc in found]
+        return list(found)
 
     def run_names(self, dataset: str, table: int = 1, kind: str = "search") -> list[str]:
         """The cache names of the runs of :meth:`run_specs`."""
@@ -540,17 +548,17 @@ class Pipeline:
                          final_score(dataclasses.replace(specs[i], data=val), dae, val_images,
                                      val_groups))
             cfg = specs[i].dae
-            doc = SearchRun(
+            run = SearchRun(
                 run=i, kind=kind, dataset=cfg.data.dataset, table=table,
                 config=cfg.config.to_dict(), seed=cfg.seed, score=run_score,
                 best_val_loss=hist.best_val_loss, epochs=hist.epochs,
                 best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
                 rc_seconds=time.perf_counter() - start, n_images=cfg.data.n, n_test=len(test),
                 provenance=self.provenance(), val_score=val_score,
-                n_val=0 if val is None else val.n).to_dict()
-            self.cache.store(names[i], self._run_inputs(specs[i], kind), doc)
+                n_val=0 if val is None else val.n)
+            self.cache.store(names[i], self._run_inputs(specs[i], kind), run, SearchRun)
             self.cache.computed.append(names[i])
-            found[i] = doc
+            found[i] = run
             if self.on_computed is not None:
                 self.on_computed(names[i])
 

@@ -16,12 +16,23 @@ counts that early stopping gave in a measurement (``rc/epoch_counts.json``, writ
 
 The record of all sessions, ``provenance.json`` in the profile's results folder, holds
 the device, versions, commit, the wall time of every step, their sum
-(``protocol_wall_seconds``) and whether the protocol is ``complete``.
+(``protocol_wall_seconds``) and whether the protocol is ``complete`` (every step done).
+It is written as the run goes: when a session starts and after every step, so a killed
+run leaves the steps it finished (its session stays ``"finished": false``). It carries a
+digest (:func:`rc.storage.write_checked_json`); a record that cannot be read, does not
+match its digest or lacks its parts is never reset in place: it is renamed
+``provenance.json.corrupt-<time>`` with a :class:`~rc.cache.CacheWarning`, and the new
+record names it (``set_aside``). The scorecard step counts as done only if
+``scorecard.json`` reads back with its digest and is newer than every result; a corrupt
+or truncated one is rebuilt. Temporary files left by killed writes are removed when a
+run starts and when it ends (:func:`rc.storage.remove_stale_temporaries`).
 """
 from __future__ import annotations
 
-import json
+import os
 import time
+import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -29,12 +40,20 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from .cache import MissingResultError
+from ._checks import check_number
+from .cache import CacheWarning, MissingResultError
 from .config import dae_image_flop
 from .datasets import dataset_info
-from .pipeline import TABLES, Pipeline
+from .pipeline import TABLES, Pipeline, SearchRun
 from .specs import TrainSpec
-from .storage import read_json, write_json
+from .storage import (
+    is_temporary,
+    locked,
+    read_checked_json,
+    read_json,
+    remove_stale_temporaries,
+    write_checked_json,
+)
 from .training import DeadlineReached, train_split
 
 __all__ = ["Step", "beyond_flop", "estimated_epochs", "plan", "project", "run", "status", "train_flop"]
@@ -163,7 +182,7 @@ def _runs_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int, kind: 
 
     def missing() -> list[int]:
         return [i for i, (n, inp) in enumerate(zip(names, inputs))
-                if not probe.cache.has(n, inp)]
+                if not probe.cache.has(n, inp, SearchRun)]
 
     what = "search" if kind == "search" else "loss-vs-score study"
     return Step(f"{what}, Table {table}, {dataset}" if kind == "search"
@@ -263,13 +282,30 @@ def plan(pipe: Pipeline) -> list[Step]:
 
 
 def _scorecard_current(pipe: Pipeline) -> bool:
-    """Whether ``scorecard.json`` is newer than every result it is built from."""
+    """Whether ``scorecard.json`` reads back (its digest matches) and is newer than every
+    result it is built from."""
     card = pipe.cache.root / "scorecard.json"
-    if not card.exists():
+    try:
+        read_checked_json(card)
+        built = card.stat().st_mtime
+    except (OSError, ValueError):
         return False
-    entries = [f.stat().st_mtime for f in pipe.cache.root.rglob("*.*")
-               if f.name not in ("scorecard.json", "provenance.json")]
-    return card.stat().st_mtime >= max(entries, default=0.0)
+    return built >= max(_entry_times(pipe.cache.root), default=0.0)
+
+
+def _entry_times(root: Path) -> list[float]:
+    """Modification times of the cache entries under ``root`` (not the records beside
+    them, not temporary or set-aside files)."""
+    times = []
+    for f in root.rglob("*.*"):
+        if (is_temporary(f) or ".corrupt-" in f.name
+                or f.name in ("scorecard.json", "provenance.json")):
+            continue
+        try:
+            times.append(f.stat().st_mtime)
+        except OSError:  # replaced or removed meanwhile
+            continue
+    return times
 
 
 def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
@@ -278,41 +314,93 @@ def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
 
 
 # ------------------------------------------------------------------------------ running
-def _record(pipe: Pipeline, session: dict, steps_done: int, steps: int, units: tuple) -> dict:
-    """Add this session to ``provenance.json`` of the profile and return the whole record."""
-    path = pipe.cache.root / "provenance.json"
+#: The parts of a record written before records had digests (with rc.storage.provenance's).
+_LEGACY_KEYS = {"sessions", "profile", "protocol_wall_seconds", "units_done", "units_total",
+                "complete", "device", "device_name", "python", "torch", "numpy", "scipy",
+                "sklearn", "git_commit", "host", "created", "tf32", "seed"}
+
+
+def _read_record(path: Path) -> dict:
+    """The record in ``path`` ({"sessions": []} if there is none); a corrupt one is renamed
+    aside with a warning and a fresh record naming it is returned."""
+    if not path.exists():
+        return {"sessions": []}
     try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        record = {"sessions": []}
-    record["sessions"] = [s for s in record.get("sessions", [])
-                          if s.get("started") != session["started"]] + [session]
-    record.update(pipe.provenance())
-    record["profile"] = pipe.profile.to_dict()
-    record["protocol_wall_seconds"] = round(sum(c["seconds"] for s in record["sessions"]
-                                                for c in s["chunks"]), 2)
-    record["units_done"], record["units_total"] = units
-    record["complete"] = steps_done == steps
-    write_json(path, record)
+        record = read_checked_json(path, require_digest=False)  # older records: no digest
+        if "digest" not in read_json(path) and set(record) - _LEGACY_KEYS:
+            raise ValueError(f"it has no digest and unknown parts "
+                             f"{sorted(set(record) - _LEGACY_KEYS)}")
+        sessions = record["sessions"]
+        if not isinstance(sessions, list) or not all(
+                isinstance(s, dict) and isinstance(s.get("chunks"), list)
+                and all(isinstance(c, dict) and isinstance(c.get("seconds"), (int, float))
+                        for c in s["chunks"]) for s in sessions):
+            raise ValueError("its sessions are not a list of sessions with timed chunks")
+        return record
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        os.replace(path, aside)
+        warnings.warn(f"the protocol's record {path} could not be used ({exc}); it was "
+                      f"kept as {aside.name} and a new record is started", CacheWarning,
+                      stacklevel=3)
+        return {"sessions": [], "set_aside": [aside.name]}
+
+
+def _record(pipe: Pipeline, session: dict, info: dict, done: list[int],
+            steps: list[Step]) -> dict:
+    """Write this session's state into ``provenance.json`` of the profile (replacing its
+    earlier state there, keeping every other session) and return the whole record."""
+    path = pipe.cache.root / "provenance.json"
+    with locked(path):  # concurrent runs on one folder take turns
+        record = _read_record(path)
+        record["sessions"] = [s for s in record["sessions"]
+                              if s.get("id", s.get("started")) != session["id"]] + [session]
+        record.update(info)
+        record["profile"] = pipe.profile.to_dict()
+        record["protocol_wall_seconds"] = round(sum(c["seconds"] for s in record["sessions"]
+                                                    for c in s["chunks"]), 2)
+        record["units_done"], record["units_total"] = sum(done), sum(s.units for s in steps)
+        record["steps_done"] = sum(d == s.units for d, s in zip(done, steps))
+        record["steps_total"] = len(steps)
+        record["complete"] = record["steps_done"] == len(steps)
+        write_checked_json(path, record)
     return record
 
 
 def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = True,
         log: Callable[[str], None] = print) -> dict:
-    """Run what is missing of the protocol, in order, within ``budget_seconds``.
+    """Run what is missing of the protocol, in order, within ``budget_seconds`` (None:
+    no limit; else a finite number of seconds over :data:`MARGIN`, ValueError otherwise).
 
-    Returns the updated record of ``provenance.json`` (see the module doc).
+    Returns the updated record of ``provenance.json`` (see the module doc), which is also
+    written when the session starts and after every step.
     """
+    if budget_seconds is not None:
+        budget_seconds = check_number(budget_seconds, "budget_seconds", positive=True)
+        if budget_seconds <= MARGIN:
+            raise ValueError(f"budget_seconds must be more than the {MARGIN:g} s kept back "
+                             f"for writing the record; got {budget_seconds:g}")
     start = time.monotonic()
     pipe.deadline = None if budget_seconds is None else start + budget_seconds - MARGIN
+    for stray in remove_stale_temporaries(pipe.cache.root):
+        log(f"removed {stray}, left by an interrupted write")
     steps = plan(pipe)
     done = [s.done() for s in steps]
     total = sum(s.units for s in steps)
     remaining = [s.flop() for s in steps]
     device = pipe.device.type
     rate = DEFAULT_RATE.get(device, DEFAULT_RATE["cpu"])
-    session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "device": str(pipe.device),
-               "budget_seconds": budget_seconds, "chunks": []}
+    session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+               "id": f"{time.time():.6f}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+               "device": str(pipe.device), "budget_seconds": budget_seconds,
+               "finished": False, "chunks": []}
+    info = pipe.provenance()
+    _record(pipe, session, info, done, steps)
     bar = tqdm(total=total, initial=sum(done), unit="result", disable=not progress,
                desc=f"protocol ({pipe.profile.name})")
     pipe.on_computed = lambda name: bar.update(1)
@@ -321,36 +409,46 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
         return f"{sum(remaining) / rate / 60:.1f} min left (projected)"
 
     bar.set_postfix_str(projection())
-    steps_done = sum(d == s.units for d, s in zip(done, steps))
     stopped = None
-    for i, step in enumerate(steps):
-        if done[i] == step.units:
-            continue
-        t0, flop0 = time.monotonic(), remaining[i]
-        try:
-            step.run()
-        except DeadlineReached as exc:
-            stopped = f"budget reached during '{step.name}' ({exc})"
-        seconds = time.monotonic() - t0
-        done[i], remaining[i] = step.done(), step.flop()
-        now_done = done[i]
-        bar.n = sum(done)  # exact again (on_computed counted the results as they came)
-        bar.refresh()
-        worked = flop0 - remaining[i]
-        if worked > 0 and seconds > 1:
-            rate = 0.5 * rate + 0.5 * worked / seconds
-        session["chunks"].append({"step": step.name, "seconds": round(seconds, 2),
-                                  "units_done": now_done, "units": step.units,
-                                  "estimated_flop": flop0})
-        steps_done += now_done == step.units
-        bar.set_postfix_str(projection())
-        log(f"{step.name}: {now_done}/{step.units} in {seconds:.1f} s; "
-            f"{sum(done)}/{total} results, {projection()}")
-        if stopped:
-            break
-    bar.close()
-    pipe.deadline = None
-    pipe.on_computed = None
-    record = _record(pipe, session, steps_done, len(steps), (sum(done), total))
+    try:
+        for i, step in enumerate(steps):
+            if done[i] == step.units:
+                continue
+            t0, flop0 = time.monotonic(), remaining[i]
+            chunk = {"step": step.name, "seconds": 0.0, "units_done": done[i],
+                     "units": step.units, "estimated_flop": flop0}
+            try:
+                step.run()
+            except DeadlineReached as exc:
+                stopped = f"budget reached during '{step.name}' ({exc})"
+            except BaseException as exc:  # interrupted or failed: record what was done
+                chunk["interrupted"] = f"{type(exc).__name__}: {exc}"[:500]
+                raise
+            finally:
+                seconds = time.monotonic() - t0
+                chunk["seconds"] = round(seconds, 2)
+                session["chunks"].append(chunk)
+            done[i], remaining[i] = step.done(), step.flop()
+            chunk["units_done"] = done[i]
+            _record(pipe, session, info, done, steps)
+            bar.n = sum(done)  # exact again (on_computed counted the results as they came)
+            bar.refresh()
+            worked = flop0 - remaining[i]
+            if worked > 0 and seconds > 1:
+                rate = 0.5 * rate + 0.5 * worked / seconds
+            bar.set_postfix_str(projection())
+            log(f"{step.name}: {done[i]}/{step.units} in {seconds:.1f} s; "
+                f"{sum(done)}/{total} results, {projection()}")
+            if stopped:
+                break
+        session["finished"] = True
+        session["stopped"] = stopped
+        for stray in remove_stale_temporaries(pipe.cache.root):  # older than the run
+            log(f"removed {stray}, left by an interrupted write")
+    finally:
+        bar.close()
+        pipe.deadline = None
+        pipe.on_computed = None
+        record = _record(pipe, session, info, done, steps)
     log(stopped or ("protocol complete" if record["complete"] else "protocol incomplete"))
     return record

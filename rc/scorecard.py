@@ -12,7 +12,7 @@ from .cache import MissingResultError
 from .claims import Claim
 from .paper import WITH_CLAIMS, home
 from .report import Markdown, markdown_table
-from .storage import write_json
+from .storage import write_checked_json
 
 __all__ = ["Scorecard", "build", "collect", "collect_stored", "numbers"]
 
@@ -109,7 +109,8 @@ def collect_stored(pipe) -> Scorecard | None:
 
 
 def build(pipe) -> Scorecard:
-    """:func:`collect`, then write ``scorecard.json`` into the profile's results folder."""
+    """:func:`collect`, then write ``scorecard.json`` into the profile's results folder
+    (with a digest of its content: :func:`rc.storage.write_checked_json`)."""
     card = collect(pipe)
-    write_json(pipe.cache.root / "scorecard.json", card.to_dict())
+    write_checked_json(pipe.cache.root / "scorecard.json", card.to_dict())
     return card

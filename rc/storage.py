@@ -5,9 +5,20 @@ goes through :func:`atomic_write`: the bytes go to a temporary file in the targe
 which then replaces the target in one ``os.replace``. A reader therefore sees the old file
 or the new one, never a half-written one, and an interrupted write leaves nothing behind.
 
+A write killed before its ``os.replace`` (``kill -9``, a power cut) leaves its temporary
+file, ``.<name>.<random>.tmp`` beside the target (:func:`is_temporary`). Nothing reads such
+files, and they are removed by :func:`remove_stale_temporaries`: for one target before
+every write of it, for a whole folder when the protocol starts (:func:`rc.protocol.run`).
+A temporary file is stale when no process holds the lock its writer takes on it (a killed
+process holds none) and it was last modified over :data:`STALE_SECONDS` ago, so a write in
+progress in another process is never disturbed.
+
 Two formats, both readable without ``rc`` and by later versions of it:
 
 * JSON (:func:`write_json` / :func:`read_json`), for records of numbers and strings;
+  :func:`write_checked_json` / :func:`read_checked_json` add a SHA-256 digest of the
+  document and verify it (records kept beside the cache: ``scorecard.json``,
+  ``provenance.json``);
 * ``.npz`` (:func:`write_npz` / :func:`read_npz`): named numpy arrays plus one JSON
   document stored as the string entry ``__json__`` (no pickles).
 """
@@ -15,23 +26,104 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
+import glob
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
-__all__ = ["REPO", "atomic_write", "git_commit", "provenance", "read_json", "read_npz",
-           "to_jsonable", "write_json", "write_npz"]
+try:  # POSIX: a writer locks its temporary file, so that a live write is never removed
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the age of a file decides alone
+    fcntl = None
+
+__all__ = ["REPO", "CorruptFileError", "atomic_write", "canonical_json", "git_commit",
+           "is_temporary", "json_digest", "locked", "provenance", "read_checked_json",
+           "read_json", "read_npz", "remove_stale_temporaries", "to_jsonable",
+           "write_checked_json", "write_json", "write_npz"]
 
 REPO = Path(__file__).resolve().parents[1]
 
 _JSON_ENTRY = "__json__"
+#: A temporary file of :func:`atomic_write` not modified for this many seconds, and not
+#: locked by a live writer, is left over from a killed write.
+STALE_SECONDS = 60.0
+_TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
+
+
+class CorruptFileError(ValueError):
+    """A file that cannot be read as what it should be, or whose digest does not match."""
+
+
+def is_temporary(path: Path | str) -> bool:
+    """Whether ``path`` is named like a temporary file of :func:`atomic_write`
+    (``.<name>.<random>.tmp``) or a lock file of :func:`locked` (``.<name>.lock``):
+    never a result, never to be read or packed."""
+    name = Path(path).name
+    return bool(_TEMPORARY.match(name)) or (name.startswith(".") and name.endswith(".lock"))
+
+
+def _is_stale(path: Path) -> bool:
+    """Whether a temporary file was left by a write that is no longer running."""
+    try:
+        if time.time() - path.stat().st_mtime < STALE_SECONDS:
+            return False
+        if fcntl is None:
+            return True
+        with open(path, "rb") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return False  # a live writer holds it
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            return True
+    except OSError:  # gone already
+        return False
+
+
+def remove_stale_temporaries(folder: Path | str, name: str | None = None,
+                             recursive: bool = True) -> list[Path]:
+    """Remove the temporary files that killed writes left in ``folder`` (and below it if
+    ``recursive``), only those of the target ``name`` if given; returns them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = f".{glob.escape(name)}.*.tmp" if name else ".*.tmp"
+    found = folder.rglob(pattern) if recursive else folder.glob(pattern)
+    removed = []
+    for path in found:
+        if is_temporary(path) and path.is_file() and _is_stale(path):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+@contextmanager
+def locked(path: Path | str) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of ``path`` (a hidden lock file
+    ``.<name>.lock`` beside it), so that processes updating the same file take turns.
+    Without POSIX locks (Windows) this does nothing."""
+    path = Path(path)
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
@@ -40,12 +132,16 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
     ``write`` receives a binary file handle on a temporary file beside ``path``; when it
     returns, the file is flushed to disk and moved over ``path``. If ``write`` (or anything
     else) fails, the temporary file is removed and the exception propagates; ``path`` is
-    left as it was. The file is made readable by everyone (mode 0644).
+    left as it was. The file is made readable by everyone (mode 0644). Temporary files
+    of earlier writes of ``path`` that were killed are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path.parent, path.name, recursive=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if fcntl is not None:  # released when the file is closed or the process dies
+            fcntl.flock(fd, fcntl.LOCK_EX)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -75,6 +171,49 @@ def to_jsonable(obj: Any) -> Any:
     if obj is None or isinstance(obj, (str, int, float, bool)):
         return obj
     raise TypeError(f"cannot store a {type(obj).__name__} in JSON")
+
+
+def canonical_json(obj: Any) -> str:
+    """The canonical JSON text of ``obj`` (sorted keys, no spaces): what keys and digests
+    are computed from."""
+    return json.dumps(to_jsonable(obj), sort_keys=True, separators=(",", ":"),
+                      allow_nan=True)
+
+
+def json_digest(doc: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``doc``."""
+    return hashlib.sha256(canonical_json(doc).encode()).hexdigest()
+
+
+def write_checked_json(path: Path | str, doc: dict) -> Path:
+    """Write the dict ``doc`` as JSON with a ``"digest"`` entry, the :func:`json_digest`
+    of the rest (atomically); :func:`read_checked_json` verifies it."""
+    if "digest" in doc:
+        raise ValueError("'digest' is reserved for the document's digest")
+    doc = to_jsonable(doc)
+    return write_json(path, {**doc, "digest": json_digest(doc)})
+
+
+def read_checked_json(path: Path | str, require_digest: bool = True) -> dict:
+    """The dict written by :func:`write_checked_json`, without its digest.
+
+    Raises :class:`CorruptFileError` naming the file if it is not a JSON object, lacks a
+    digest (unless ``require_digest`` is False: files written before digests) or does not
+    match it; ``OSError`` if it cannot be read.
+    """
+    try:
+        doc = read_json(path)
+    except ValueError as exc:
+        raise CorruptFileError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise CorruptFileError(f"{path} does not hold a JSON object")
+    digest = doc.pop("digest", None)
+    if digest is None:
+        if require_digest:
+            raise CorruptFileError(f"{path} has no digest of its content")
+    elif digest != json_digest(doc):
+        raise CorruptFileError(f"the content of {path} does not match its digest")
+    return doc
 
 
 def write_json(path: Path | str, doc: Any) -> Path:

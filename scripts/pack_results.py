@@ -4,7 +4,8 @@
 The GPU slot returns at most 8 files of at most 16 MiB each. This packs every file under
 ``--root`` modified at or after ``--since`` (a UNIX time) into ``results-NN.tar.gz``
 archives of at most ``--max-bytes`` each (paths relative to the repository), into
-``--out``. Unpack with ``tar xzf results-NN.tar.gz`` in the repository root.
+``--out``. Unpack with ``tar xzf results-NN.tar.gz`` in the repository root. Temporary
+files of interrupted writes and lock files (``rc.storage.is_temporary``) are never packed.
 
 Usage: python scripts/pack_results.py --root results/paper --since 1764230000 --out $OUT
 """
@@ -16,10 +17,14 @@ import tarfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from rc.storage import is_temporary  # noqa: E402
 
 
 def pack(root: Path, since: float, out: Path, max_bytes: int, max_files: int) -> list[Path]:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime >= since)
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not is_temporary(p)
+                   and p.stat().st_mtime >= since)
     out.mkdir(parents=True, exist_ok=True)
     parts: list[list[Path]] = [[]]
     sizes = [0]

@@ -12,10 +12,14 @@ Examples::
     python scripts/paper.py --budget-seconds 420            # the paper profile
     python scripts/paper.py --status                        # what is done, what is left
     python scripts/paper.py --profile ci --budget-seconds 60
+
+A bad argument (a budget that is not a positive finite number, an unknown device, a
+projection rate of zero) ends with a one-line error and exit code 2.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -23,13 +27,33 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rc  # noqa: E402
 from rc import protocol  # noqa: E402
+from rc.dae import resolve_device  # noqa: E402
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2 (argparse adds the usage)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _number(minimum: float, strict: bool):
+    """An argparse type: a finite float > minimum (``strict``) or >= minimum."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {'>' if strict else '>='} {minimum:g}; got {text!r}")
+        return value
+    return parse
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = _Parser(description=__doc__.split("\n\n")[0],
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="paper", choices=sorted(rc.PROFILES))
-    ap.add_argument("--budget-seconds", type=float, default=None,
+    ap.add_argument("--budget-seconds", type=_number(0, strict=True), default=None,
                     help="stop before this many seconds (default: no limit)")
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: CUDA if any)")
     ap.add_argument("--grouping", default="architecture", choices=rc.training.GROUPINGS,
@@ -37,18 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tf32", action="store_true",
                     help="allow TF32 matrix products on the GPU (recorded in provenance)")
     ap.add_argument("--status", action="store_true", help="print the plan's state and exit")
-    ap.add_argument("--project", nargs=2, type=float, metavar=("TFLOPS", "STEP_US"),
+    ap.add_argument("--project", nargs=2, type=_number(0, strict=False),
+                    metavar=("TFLOPS", "STEP_US"),
                     help="print the projected training time at TFLOPS and a minimum of "
                          "STEP_US microseconds per minibatch step (kernel launches), per "
                          "grouping, and exit")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     args = ap.parse_args(argv)
+    if args.project and args.project[0] <= 0:
+        ap.error(f"argument --project: TFLOPS must be > 0; got {args.project[0]:g}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        ap.error(f"argument --device: {exc}")
 
     if args.tf32:
         import torch
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    pipe = rc.Pipeline(args.profile, device=args.device, progress=False,
+    pipe = rc.Pipeline(args.profile, device=device, progress=False,
                        grouping=args.grouping)
     if args.project:
         tflops, step_us = args.project
@@ -60,8 +91,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    {name:44s} {seconds:8.1f} s")
         return 0
     if args.status:
-        rows = protocol.status(pipe)
-        for name, done, units, flop in rows:
+        rows = []
+        for step in protocol.plan(pipe):
+            try:  # a stored result that cannot be used counts as missing; never crash here
+                rows.append((step.name, step.done(), step.units, step.flop()))
+            except Exception as exc:  # noqa: BLE001
+                print(f"  {step.name:48s} {'?':>9s}  cannot tell ({type(exc).__name__}: "
+                      f"{exc})")
+                continue
+            name, done, units, flop = rows[-1]
             mark = "done" if done == units else f"{done}/{units}"
             print(f"  {name:48s} {mark:>9s}  ~{flop / 1e12:9.1f} TFLOP left")
         done = sum(r[1] for r in rows)
@@ -69,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{done}/{total} results; ~{sum(r[3] for r in rows) / 1e12:.1f} TFLOP of "
               f"training left (cost model: rc.protocol)")
         return 0
+    if args.budget_seconds is not None and args.budget_seconds <= protocol.MARGIN:
+        ap.error(f"argument --budget-seconds: must be more than the {protocol.MARGIN:g} s "
+                 f"kept back for writing the record; got {args.budget_seconds:g}")
     record = protocol.run(pipe, args.budget_seconds, progress=not args.quiet)
     print(f"protocol_wall_seconds={record['protocol_wall_seconds']} "
           f"complete={record['complete']} results={record['units_done']}/"

@@ -113,8 +113,9 @@ def compute(pipe) -> ChooseK:
         estimates[d] = {r: estimate_k(final_ll, ks[d], r) for r in RULES}
         true_score[d] = evals[dataset_info(d).k].score
         rows = np.arange(len(ami))
-        est_score[d] = {r: float(ami[rows, np.searchsorted(ks[d], estimates[d][r])].mean())
-                        for r in RULES}
+        est_score[d] = {
+            r: float(np.nanmean(ami[rows, np.searchsorted(ks[d], estimates[d][r])]))
+            for r in RULES}
         mean_ll[d] = {k: float(evals[k].log_likelihood[:, -1].mean()) for k in ks[d]}
     return ChooseK(pipe.profile.name, ks, truth, estimates, true_score, est_score, mean_ll)
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_positive_int
+from .._checks import check_positive_int, stored
 from ..cache import Record
 from . import NOT_MEASURED, fmt, runs
 from ..claims import SCORE_TOLERANCE
@@ -159,8 +159,8 @@ def conv_flop(shape: tuple[int, int]) -> float:
 class ConvScores(Record):
     """RC with the convolutional DAE on novel scenes (cached)."""
 
-    ami: np.ndarray
-    gamma: np.ndarray
+    ami: np.ndarray = stored("N")
+    gamma: np.ndarray          # (N, H, W, K); empty where not kept
     provenance: dict
 
 
@@ -181,7 +181,7 @@ class Comparison:
 
     def novel_mean(self, which: str, kind: str) -> float:
         values = self.novel_conv if which == "conv" else self.novel_mlp
-        return float(np.mean(values[np.array(self.kinds) == kind]))
+        return float(np.nanmean(values[np.array(self.kinds) == kind]))
 
 
 def compute(pipe) -> Comparison:
@@ -202,7 +202,7 @@ def compute(pipe) -> Comparison:
             return ConvScores(res.ami[:, -1], np.zeros(0, np.float32), pipe.provenance())
         inputs = {"model": _inputs(pipe, d), "rc": spec.rc.inputs(),
                   "data": spec.data.inputs(), "version": VERSION}
-        conv[d] = float(np.mean(pipe.cached(f"conv/rc-{d}", inputs, evaluate, ConvScores,
+        conv[d] = float(np.nanmean(pipe.cached(f"conv/rc-{d}", inputs, evaluate, ConvScores,
                                             describe=f"RC with the convolutional DAE on {d}"
                                             ).ami))
         mlp[d] = pipe.evaluation(d).score

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from .._checks import stored
 from ..cache import Record
 from ..claims import SCORE_TOLERANCE
 from ..clustering import CLIP
@@ -98,8 +99,8 @@ class UnrolledRCLoss:
 class Scores(Record):
     """RC scores of an RC-trained DAE, soft and hard (cached)."""
 
-    soft: np.ndarray   # (N,) final AMI per image
-    hard: np.ndarray
+    soft: np.ndarray = stored("N")   # final AMI per image
+    hard: np.ndarray = stored("N")
     epochs: int
     provenance: dict
 
@@ -205,8 +206,8 @@ def compute(pipe) -> RCTraining:
     for d in sets:
         t1[d], t2[d] = pipe.evaluation(d, 1).score, pipe.evaluation(d, 2).score
         results = {v: scores(pipe, d, v) for v in VARIANTS}
-        soft[d] = {v: float(r.soft.mean()) for v, r in results.items()}
-        hard[d] = {v: float(r.hard.mean()) for v, r in results.items()}
+        soft[d] = {v: float(np.nanmean(r.soft)) for v, r in results.items()}
+        hard[d] = {v: float(np.nanmean(r.hard)) for v, r in results.items()}
         epochs[d] = {v: r.epochs for v, r in results.items()}
     return RCTraining(pipe.profile.name, t1, t2, soft, hard, epochs)
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from matplotlib.lines import Line2D
 
+from .._checks import stored
 from ..cache import Record
 from ..plots import (
     _image,
@@ -42,16 +43,16 @@ class Predictability(Record):
     """Mean predicted probability on the hidden pixels of each object, for three inputs,
     and one example object's panels."""
 
-    from_object: np.ndarray    # (a) per object
-    from_others: np.ndarray    # (b)
-    from_nothing: np.ndarray   # (c)
-    example_image: np.ndarray
-    example_mask: np.ndarray
-    example_alone: np.ndarray
-    example_mu_alone: np.ndarray
-    example_others: np.ndarray
-    example_mu_others: np.ndarray
-    hide: float
+    from_object: np.ndarray = stored("M", finite=True)   # (a) per object
+    from_others: np.ndarray = stored("M", finite=True)   # (b)
+    from_nothing: np.ndarray = stored("M", finite=True)  # (c)
+    example_image: np.ndarray = stored("H", "W")
+    example_mask: np.ndarray = stored("H", "W")
+    example_alone: np.ndarray = stored("H", "W")
+    example_mu_alone: np.ndarray = stored("H", "W", finite=True)
+    example_others: np.ndarray = stored("H", "W")
+    example_mu_others: np.ndarray = stored("H", "W", finite=True)
+    hide: float = stored(finite=True)
     provenance: dict
 
     @property

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from .._checks import stored
 from ..cache import Record
 from ..datasets import dataset_info
 from ..plots import (
@@ -57,13 +58,13 @@ def example_ranks(n: int, count: int = N_EXAMPLES) -> list[int]:
 class ExampleRuns(Record):
     """Full RC histories of a few test images picked by their rank in the sorted scores."""
 
-    ids: np.ndarray              # test-image indices
-    ranks: np.ndarray            # their positions in the sorted scores
-    images: np.ndarray           # (n, H, W)
-    groups: np.ndarray           # (n, H, W)
-    gamma_history: np.ndarray    # (T+1, n, H, W, K)
-    log_likelihood: np.ndarray   # (n, 2T+1)
-    ami: np.ndarray              # (n, T+1)
+    ids: np.ndarray = stored("n")                 # test-image indices
+    ranks: np.ndarray = stored("n")               # their positions in the sorted scores
+    images: np.ndarray = stored("n", "H", "W")
+    groups: np.ndarray = stored("n", "H", "W")
+    gamma_history: np.ndarray = stored("T1", "n", "H", "W", "K", finite=True)
+    log_likelihood: np.ndarray = stored("n", None)  # (n, 2T+1)
+    ami: np.ndarray = stored("n", "T1")
     provenance: dict
 
     def as_dicts(self) -> list[dict]:
@@ -91,11 +92,11 @@ class RCRuns:
 
     @property
     def mean_score(self) -> float:
-        return float(self.score.mean())
+        return float(np.nanmean(self.score))
 
     @property
     def median_score(self) -> float:
-        return float(np.median(self.score))
+        return float(np.nanmedian(self.score))
 
     @property
     def mean_confidence(self) -> float:

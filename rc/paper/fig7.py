@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .._checks import stored
 from ..cache import Record
 from ..novel import SCENE_KINDS, novel_objects
 from ..novel import VERSION as SCENES_VERSION
@@ -47,17 +48,17 @@ VERSION = 1
 class NovelObjects(Record):
     """RC on the novel scenes: inputs, ground truth, final assignments and scores."""
 
-    images: np.ndarray     # (M, 48, 48)
-    groups: np.ndarray     # (M, 48, 48)
-    gamma: np.ndarray      # (M, 48, 48, K)
-    ami: np.ndarray        # (M,) final AMI per scene
-    descriptions: list
-    kinds: list            # "apart" or "proximity" per scene
+    images: np.ndarray = stored("M", 48, 48)
+    groups: np.ndarray = stored("M", 48, 48)
+    gamma: np.ndarray = stored("M", 48, 48, None, finite=True)  # (M, 48, 48, K)
+    ami: np.ndarray = stored("M")        # final AMI per scene
+    descriptions: list = stored("M")
+    kinds: list = stored("M")            # "apart" or "proximity" per scene
     k: int
     provenance: dict
 
     def _mean(self, kind: str) -> float:
-        return float(np.mean(self.ami[np.array(self.kinds) == kind]))
+        return float(np.nanmean(self.ami[np.array(self.kinds) == kind]))
 
     @property
     def mean_apart(self) -> float:
