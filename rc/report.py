@@ -55,9 +55,15 @@ def glue_numbers(values: Mapping[str, object], prefix: str = "") -> None:
 
 
 def glue_figure(name: str, fig) -> None:
-    """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it."""
-    import matplotlib.pyplot as plt
+    """Glue a figure for a ``{glue:figure}`` directive: a matplotlib figure (closed
+    afterwards) or any displayable image, e.g. the ``IPython.display.Image`` of an
+    animated GIF (:func:`rc.animation.display`), which the built book keeps as a GIF."""
     from myst_nb import glue
 
     glue(name, fig, display=False)
-    plt.close(fig)
+    from matplotlib.figure import Figure
+
+    if isinstance(fig, Figure):
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
