@@ -9,6 +9,10 @@ The method in a few names::
     result = rc.reconstruction_clustering(dae, images, k=3)
     ami, confidence = rc.score(groups, result.gamma)
 
+A trained DAE without training: ``rc.pretrained("multi_mnist")`` loads the stored
+full-scale DAE of Table 1 (``python -m rc bind IMAGE.png`` runs RC with it on an image
+file; see :mod:`rc.cli`).
+
 The paper's experiments: ``pipe = rc.Pipeline("default")`` computes (once, cached) what
 the figures and tables need, and ``rc.paper.<element>`` (e.g. ``rc.paper.fig4a``) turns it
 into each figure, table and claim.
@@ -25,6 +29,7 @@ from .datasets import DATASETS, SPLITS, dataset_info, load_dataset
 from .denormals import flush_denormals
 from .metrics import ami, ari, score
 from .pipeline import Pipeline
+from .stored import pretrained
 from .training import TrainHistory, train_dae, train_population
 
 __version__ = "0.2.0"
@@ -42,6 +47,6 @@ def __getattr__(name):  # rc.plots, rc.scorecard, ... on first use (no matplotli
 __all__ = [
     "DATASETS", "SPLITS", "DAE", "MissingResultError", "PROFILES", "Pipeline", "Profile",
     "RCResult", "TrainHistory", "ami", "ari", "dataset_info", "get_profile", "load_dae",
-    "load_dataset", "paper", "reconstruction_clustering", "salt_and_pepper", "save_dae",
-    "score", "train_dae", "train_population",
+    "load_dataset", "paper", "pretrained", "reconstruction_clustering", "salt_and_pepper",
+    "save_dae", "score", "train_dae", "train_population",
 ]

@@ -3,9 +3,10 @@
 ``make paper`` (``scripts/paper.py``) runs :func:`run` for the ``paper`` profile: the
 random searches with single-object training (Table 1, Figure 8), with multi-object
 training (Table 2, Figure 9) and the loss-vs-score study (Figure 6a), then the DAEs of
-both tables, then every element of the paper (their RC evaluations and example runs)
-and the scorecard. Each step is a list of cached computations (:class:`rc.Pipeline`), so
-everything finished is stored at once and a later run resumes where this one stopped.
+both tables, then every element of the paper (their RC evaluations and example runs),
+the recorded runs of the RC animations and the scorecard. Each step is a list of cached
+computations (:class:`rc.Pipeline`), so everything finished is stored at once and a later
+run resumes where this one stopped.
 
 The budget is enforced with the pipeline's deadline: no computation starts after it, and
 a training in progress stops at the end of the epoch in which it passes (a search keeps
@@ -247,6 +248,13 @@ def _compute_step(pipe: Pipeline, probe: Pipeline, name: str,
                 lambda: 0.0 if _stored(probe, compute) else flop, lambda: compute(pipe))
 
 
+def _animations(pipe: Pipeline) -> list:
+    """The recorded RC runs of the book's animations (:mod:`rc.animation`), every data set."""
+    from . import animation
+
+    return [animation.compute(pipe, d) for d in pipe.profile.datasets]
+
+
 def plan(pipe: Pipeline) -> list[Step]:
     """Every step of the protocol of ``pipe``'s profile, in the order they run."""
     from . import paper, scorecard
@@ -265,6 +273,7 @@ def plan(pipe: Pipeline) -> list[Step]:
             continue
         module = paper.home(element)
         steps.append(_compute_step(pipe, probe, element, module.compute))
+    steps.append(_compute_step(pipe, probe, "RC animations", _animations))
     from .beyond import choose_k, conv, grey, rc_training, robustness
 
     training = beyond_flop(pipe)

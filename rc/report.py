@@ -56,10 +56,12 @@ def glue_numbers(values: Mapping[str, object], prefix: str = "") -> None:
 
 
 def glue_figure(name: str, fig) -> None:
-    """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it."""
+    """Glue a figure for a ``{glue:figure}`` directive: a matplotlib figure (closed
+    afterwards) or any displayable image, e.g. the ``IPython.display.Image`` of an
+    animated GIF (:func:`rc.animation.display`), which the built book keeps as a GIF."""
     from myst_nb import glue
 
     glue(name, fig, display=False)
-    pyplot = sys.modules.get("matplotlib.pyplot")  # loaded by whoever drew ``fig``
-    if pyplot is not None:
+    pyplot = sys.modules.get("matplotlib.pyplot")  # loaded by whoever drew a figure
+    if pyplot is not None and hasattr(fig, "savefig"):
         pyplot.close(fig)

@@ -9,7 +9,14 @@ for a reader without network. Every page listed in ``_toc.yml`` is checked for:
 * images that did not load;
 * errors: browser console errors, failed requests, notebook error outputs;
 * captions: no automatic figure numbers ("Fig. 7"), and every figure caption starts with
-  the paper's number ("Figure 4a") or says it is the book's own ("Book figure 1").
+  the paper's number ("Figure 4a") or says it is the book's own ("Book figure 1",
+  "Animation 1");
+* animations: every figure whose caption starts with "Animation" shows a GIF of the site
+  with more than one frame and at most 2 MB (read with Pillow);
+* overflow: no element sticks out of the content column unless it lies in a box that
+  scrolls within the column (code, display equations), and no table is wider than the
+  column (a table that only scrolls sideways looks cut off; book/_static/rc.css makes
+  them fit).
 
 A full-page screenshot of every page goes to ``--screenshots``. Exits 1 on any problem.
 
@@ -37,7 +44,10 @@ CHROME_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-qu
                 # no network but the local server: every other host fails to resolve
                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 #: A caption of a figure starts like this.
-CAPTION = re.compile(r"^(Figure (1c|2b|3|4a|4b|5|6a|6b|7|8|9|10|11)\b|Book figure \d+\b)")
+CAPTION = re.compile(r"^(Figure (1c|2b|3|4a|4b|5|6a|6b|7|8|9|10|11)\b|Book figure \d+\b"
+                     r"|Animation \d+\b)")
+#: Largest animation (bytes).
+MAX_GIF_BYTES = 2_000_000
 
 # Visible text without code, math, scripts and styles; then the checks of one page.
 PAGE_CHECKS = r"""
@@ -56,8 +66,45 @@ const numbers = Array.from(document.querySelectorAll('.caption-number'))
     .map(c => c.innerText.trim());
 const errors = Array.from(document.querySelectorAll('.output.error, .output.traceback'))
     .map(e => e.innerText.slice(0, 200));
+const figures = Array.from(document.querySelectorAll('figure')).map(f => ({
+    caption: (f.querySelector('figcaption') || {innerText: ''}).innerText.trim(),
+    images: Array.from(f.querySelectorAll('img')).map(i => i.getAttribute('src'))}));
+// elements sticking out of the content column (outermost only), unless inside a box
+// that scrolls and itself fits the column
+const column = document.querySelector('article.bd-article') || document.querySelector('main');
+const overflow = [];
+if (column) {
+  const edge = column.getBoundingClientRect();
+  const fits = r => r.left >= edge.left - 1 && r.right <= edge.right + 1;
+  const scrolls = e => ['auto', 'scroll'].includes(getComputedStyle(e).overflowX);
+  const reported = [];
+  for (const el of column.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || fits(r)) continue;
+    if (getComputedStyle(el).visibility === 'hidden') continue;
+    let inside = false;
+    for (let a = el.parentElement; a && a !== column; a = a.parentElement)
+      if (scrolls(a) && fits(a.getBoundingClientRect())) { inside = true; break; }
+    if (inside || reported.some(o => o.contains(el))) continue;
+    reported.push(el);
+    const name = el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined
+        ? '.' + String(el.className).trim().split(/\s+/).join('.') : '');
+    const beyond = Math.round(Math.max(r.right - edge.right, edge.left - r.left));
+    overflow.push(`${name} ${beyond} px beyond the column: ` +
+                  (el.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 60));
+  }
+  // a table must fit the column: one that only scrolls sideways in its box looks cut off
+  for (const t of column.querySelectorAll('table')) {
+    const w = Math.max(t.scrollWidth, t.getBoundingClientRect().width);
+    if (w > edge.width + 1 && !reported.some(o => o.contains(t)))
+      overflow.push(`a table ${Math.round(w - edge.width)} px wider than the column ` +
+                    `(it scrolls sideways): ` + (t.rows.length ? t.rows[0].innerText : '')
+                    .replace(/\s+/g, ' ').trim().slice(0, 60));
+  }
+}
 return {tex: tex, images: images.length, broken: broken, captions: captions,
         numbers: numbers, errors: errors, mathjax: !!(window.MathJax && MathJax.version),
+        figures: figures, overflow: overflow,
         height: document.documentElement.scrollHeight};
 """
 
@@ -102,6 +149,49 @@ def browser(chromium: str, chromedriver: str):
     return webdriver.Chrome(service=Service(chromedriver), options=options)
 
 
+def gif_problem(path: Path) -> str | None:
+    """Why the file at ``path`` is not a playable animation of the site, or None."""
+    from PIL import Image, UnidentifiedImageError
+
+    if path.suffix.lower() != ".gif" or not path.is_file():
+        return f"{path.name}: not a GIF file of the site"
+    size = path.stat().st_size
+    if size > MAX_GIF_BYTES:
+        return f"{path.name}: {size:,} bytes, more than {MAX_GIF_BYTES:,}"
+    try:
+        with Image.open(path) as gif:
+            frames = getattr(gif, "n_frames", 1)
+    except (OSError, UnidentifiedImageError) as exc:
+        return f"{path.name}: unreadable ({exc})"
+    return None if frames > 1 else f"{path.name}: a single frame"
+
+
+def animations(site: Path, page: str, figures: list[dict]) -> list[dict]:
+    """The animations of a page (figures captioned "Animation ..."): their GIF files,
+    frames and sizes, and a problem for each that does not play."""
+    from PIL import Image
+
+    found = []
+    for figure in figures:
+        if not figure["caption"].startswith("Animation"):
+            continue
+        name = figure["caption"].split(" (")[0].split(".")[0][:40]
+        paths = [((site / page).parent / src.split("?")[0]).resolve()
+                 for src in figure["images"] if src]
+        gifs = [p for p in paths if gif_problem(p) is None]
+        entry = {"caption": name, "files": [str(p.relative_to(site)) for p in paths
+                                             if p.is_relative_to(site)]}
+        if gifs:
+            with Image.open(gifs[0]) as gif:
+                entry.update(frames=gif.n_frames, bytes=gifs[0].stat().st_size)
+            entry["problem"] = None
+        else:
+            why = [gif_problem(p) for p in paths] or ["no image in the figure"]
+            entry["problem"] = f"{name}: {'; '.join(why)}"
+        found.append(entry)
+    return found
+
+
 def check(site: Path, screenshots: Path | None, chromium: str, chromedriver: str
           ) -> tuple[list[str], dict]:
     """Check every page; returns (problems, per-page report)."""
@@ -122,11 +212,17 @@ def check(site: Path, screenshots: Path | None, chromium: str, chromedriver: str
             found = driver.execute_script(PAGE_CHECKS)
             console = [e["message"] for e in driver.get_log("browser")
                        if e["level"] == "SEVERE"]
+            found["animations"] = animations(site, page, found["figures"])
             report[page] = {**found, "console": console}
             for what, items in (("raw TeX", found["tex"]), ("images not loaded",
                                 found["broken"]), ("browser errors", console),
                                 ("error outputs", found["errors"]),
-                                ("automatic figure numbers", found["numbers"])):
+                                ("automatic figure numbers", found["numbers"]),
+                                ("elements wider than the content column",
+                                 found["overflow"]),
+                                ("animations that do not play",
+                                 [a["problem"] for a in found["animations"]
+                                  if a["problem"]])):
                 if items:
                     problems.append(f"{page}: {what}: {items[:3]}")
             for caption in found["captions"]:
@@ -161,8 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         args.report.write_text(json.dumps(report, indent=1))
     figures = sorted({m.group(0) for r in report.values() for c in r["captions"]
                       if (m := CAPTION.match(c))})
+    movies = [a for r in report.values() for a in r["animations"]]
     print(f"check_site: {len(report)} pages, {sum(r['images'] for r in report.values())} "
           f"images, captions {figures}")
+    print(f"check_site: {len(movies)} animations: "
+          + ", ".join(f"{a['caption']} ({a.get('frames', 0)} frames, "
+                      f"{a.get('bytes', 0) / 1e3:.0f} kB)" for a in movies))
     for p in problems:
         print(f"check_site: PROBLEM {p}")
     return 1 if problems else 0

@@ -10,8 +10,8 @@ The layers, bottom to top (a module may import its own layer and the ones below)
 4. reconstruction clustering and the metrics;
 5. specifications and profiles;
 6. the pipeline;
-7. figures and claims (plotting style, the claim rules);
-8. the paper's elements (``rc.paper``);
+7. figures, claims and stored models (plotting style, the claim rules, ``rc.pretrained``);
+8. the paper's elements (``rc.paper``) and RC in motion (``rc.animation``);
 9. beyond the paper (``rc.beyond``);
 10. the scorecard and the protocol runner;
 11. the package itself (``rc/__init__.py``, ``rc/__main__.py``).
@@ -38,10 +38,10 @@ LAYERS = {
     4: ["clustering", "metrics"],
     5: ["specs", "config"],
     6: ["pipeline"],
-    7: ["plots", "claims", "animation"],
-    8: ["paper"],
+    7: ["plots", "claims", "stored"],
+    8: ["paper", "animation"],
     9: ["beyond"],
-    10: ["scorecard", "protocol", "pretrained", "cli"],
+    10: ["scorecard", "protocol", "cli"],
     11: ["__init__", "__main__"],
 }
 RANK = {name: rank for rank, names in LAYERS.items() for name in names}

@@ -1,0 +1,7 @@
+"""``python -m rc``: the command line (:mod:`rc.cli`)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""RC in motion: animations of reconstruction clustering, iteration by iteration.
+
+For a data set, :func:`compute` runs RC with its Table 1 (or 2) DAE on the first few
+scored test images and keeps every iteration: the assignments gamma, each cluster's
+reconstruction mu (the R-step's DAE output) and the AMI after every E-step. That run is
+the expensive part and is cached (:meth:`rc.Pipeline.cached`) under inputs holding the
+DAE's training specification, the images and the RC settings. :func:`gif` turns it into
+an animated GIF (matplotlib's animation module with the Pillow writer, no external
+encoder) of at most :data:`MAX_BYTES`; :func:`display` wraps it for a notebook, where
+myst-nb writes it as a ``.gif`` file of the built book.
+
+Which DAE: :func:`rc.stored.full_scale_or_own`, the full-scale one where it is stored
+(the ``full`` profile's, read without training), else the running profile's own. The RC
+settings (iterations, E-step, seed) are the running profile's; the initial assignments of
+image i come from the stream (seed, i), so the frames are exactly those of the
+evaluation of that image.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import check_positive_int
+from .cache import Record
+from .datasets import label
+from .specs import DataSpec, EvalSpec
+from .stored import Pretrained, full_scale_or_own
+
+__all__ = ["MAX_BYTES", "N_IMAGES", "RCMovie", "compute", "display", "gif", "movie_spec"]
+
+#: Version of the recorded runs (part of their cache key).
+VERSION = 1
+#: Test images per animation.
+N_IMAGES = 3
+#: Largest GIF :func:`gif` writes (bytes).
+MAX_BYTES = 2_000_000
+#: Reconstructions per row beside an image (more clusters wrap to further rows).
+RECON_COLUMNS = 6
+
+
+@dataclass(frozen=True)
+class RCMovie(Record):
+    """RC on a few test images, every iteration kept.
+
+    ``gamma_history`` (T+1, n, H, W, K) and ``mu_history`` (T, n, H, W, K) are stored as
+    float16 (drawing needs no more); ``ami`` (n, T+1) is the AMI after every E-step
+    (column 0: the random start).
+    """
+
+    dataset: str
+    table: int
+    ids: np.ndarray
+    images: np.ndarray
+    groups: np.ndarray
+    gamma_history: np.ndarray
+    mu_history: np.ndarray
+    ami: np.ndarray
+    k: int
+    e_step: str
+    dae_profile: str     # the profile whose stored DAE ran RC
+    dae_text: str        # that DAE in words (configuration, training, device)
+    provenance: dict
+
+    @property
+    def n_iters(self) -> int:
+        return int(self.mu_history.shape[0])
+
+    @property
+    def n_images(self) -> int:
+        return int(self.ids.size)
+
+    def caption(self) -> str:
+        """Which DAE and which RC made the frames, for a caption."""
+        return (f"{self.e_step.capitalize()} RC with K = {self.k} for {self.n_iters} "
+                f"iterations (the {self.provenance.get('profile', '?')} profile's RC "
+                f"settings) on the first {self.n_images} scored test images of "
+                f"{label(self.dataset)}, with {self.dae_text}")
+
+
+def movie_spec(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES
+               ) -> tuple[Pretrained, EvalSpec]:
+    """The DAE of the animation and what determines its frames: its training, the first
+    ``n_images`` scored test images and the running profile's RC settings."""
+    n_images = check_positive_int(n_images, "n_images")
+    ev = pipe.eval_spec(dataset, table)
+    stored = full_scale_or_own(pipe, dataset, table)
+    data = DataSpec(dataset, "test", min(n_images, ev.data.n), ev.data.seed)
+    return stored, EvalSpec(stored.spec, data, ev.rc, ev.average_method)
+
+
+def compute(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> RCMovie:
+    """RC on the first ``n_images`` test images of ``dataset``, every iteration kept
+    (cached in ``pipe``'s results)."""
+    stored, spec = movie_spec(pipe, dataset, table, n_images)
+
+    def run() -> RCMovie:
+        images, groups = pipe.load(spec.data)
+        res = spec.rc.run(stored.dae, images, groups=groups, keep_history=True,
+                          image_ids=np.arange(spec.data.n),
+                          average_method=spec.average_method)
+        return RCMovie(dataset, table, np.arange(spec.data.n), images, groups,
+                       res.gamma_history.astype(np.float16),
+                       res.mu_history.astype(np.float16), res.ami, spec.rc.k,
+                       spec.rc.e_step, stored.profile, stored.describe(),
+                       pipe.provenance())
+
+    inputs = {"evaluation": spec.inputs(), "version": VERSION}
+    return pipe.cached(f"animation/{spec.name}", inputs, run, RCMovie,
+                       describe=f"the RC animation of {spec.name}")
+
+
+# ------------------------------------------------------------------------------ drawing
+def _frame_order(n_iters: int, hold: int) -> list[int]:
+    """Iterations shown, the first and the last held for ``hold`` extra frames."""
+    return [0] * (1 + hold) + list(range(1, n_iters + 1)) + [n_iters] * hold
+
+
+def _reconstruction_rgb(mu: np.ndarray, color) -> np.ndarray:
+    """(H, W, 3): a cluster's Bernoulli means drawn in its colour on white."""
+    return 1.0 - np.asarray(mu, float)[..., None] * (1.0 - np.asarray(color)[None, None])
+
+
+def _figure(movie: RCMovie):
+    """The figure of frame 0 and a function that redraws it for iteration t."""
+    import matplotlib.pyplot as plt
+
+    from .plots import (
+        _Inches,
+        _sequence_colors,
+        _show_rgb,
+        assignment_rgb,
+        cluster_colors,
+        groups_rgb,
+    )
+
+    n, k, t_max = movie.n_images, movie.k, movie.n_iters
+    colors = cluster_colors(k)
+    blank = np.ones(movie.images.shape[1:] + (3,))
+    # per image: three large cells (image, truth, clusters), then the K reconstructions
+    # in a grid of at most RECON_COLUMNS columns, as tall as a large cell
+    sub_rows = -(-k // RECON_COLUMNS)
+    sub_cols = min(k, RECON_COLUMNS)
+    left, gap, group_gap, right, ami_w, ami_gap = 0.62, 0.04, 0.14, 0.12, 1.35, 0.55
+    fixed = (left + right + ami_w + ami_gap + 2 * group_gap + 2 * gap + 3 * (sub_rows - 1)
+             * gap + (sub_cols - 1) * gap)
+    cell = min(0.8 / sub_rows, (8.0 - fixed) / (3 * sub_rows + sub_cols))
+    big = sub_rows * cell + (sub_rows - 1) * gap
+    head, foot, row_gap = 0.5, 0.45, 0.08
+    recon_left = left + 3 * big + 2 * gap + 2 * group_gap
+    width = recon_left + sub_cols * cell + (sub_cols - 1) * gap + ami_gap + ami_w + right
+    height = head + n * big + (n - 1) * row_gap + foot
+    lay = _Inches(width, height)
+    title = lay.text(width / 2, 0.06, "", ha="center", va="top", fontsize=10)
+
+    def x_of(c):
+        return left + c * (big + gap) + group_gap * (c >= 2)
+
+    for c, text in ((0, "image"), (1, "truth"), (2, "clusters")):
+        lay.text(x_of(c) + big / 2, head - 0.05, text, ha="center", va="bottom",
+                 fontsize=8)
+    lay.text(recon_left + (sub_cols * cell + (sub_cols - 1) * gap) / 2, head - 0.05,
+             "each cluster's reconstruction", ha="center", va="bottom", fontsize=8)
+    row_colors = _sequence_colors(n)
+    assign, recon, scores = [], [], []
+    for j in range(n):
+        top = head + j * (big + row_gap)
+        scores.append(lay.text(left - 0.08, top + big / 2, "", ha="right", va="center",
+                               fontsize=7.5, color=row_colors[j]))
+        _show_rgb(lay.axes(x_of(0), top, big, big),
+                  np.repeat(1.0 - movie.images[j][..., None], 3, axis=2))
+        _show_rgb(lay.axes(x_of(1), top, big, big),
+                  groups_rgb(movie.images[j], movie.groups[j]))
+        ax = lay.axes(x_of(2), top, big, big)
+        _show_rgb(ax, blank)
+        assign.append(ax.images[0])
+        row = []
+        for c in range(k):
+            r, q = divmod(c, RECON_COLUMNS)
+            ax = lay.axes(recon_left + q * (cell + gap), top + r * (cell + gap), cell, cell)
+            _show_rgb(ax, blank)
+            row.append(ax.images[0])
+        recon.append(row)
+
+    ax = lay.axes(width - right - ami_w, head, ami_w, n * big + (n - 1) * row_gap)
+    its = np.arange(t_max + 1)
+    for j in range(n):
+        ax.plot(its, movie.ami[j], color=row_colors[j], lw=1.2)
+    marker = ax.axvline(0, color="0.3", lw=0.8, ls=(0, (3, 2)))
+    dots = ax.scatter(np.zeros(n), movie.ami[:, 0], c=row_colors, s=14, zorder=3)
+    ax.set_xlim(-0.3, t_max + 0.3)
+    low = float(np.nanmin(movie.ami))
+    ax.set_ylim(min(0.0, low) - 0.03, 1.03)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("AMI")
+    ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=4, integer=True))
+
+    def update(t: int):
+        title.set_text(f"{label(movie.dataset)}: {movie.e_step} RC, K = {k}, "
+                       f"iteration {t} of {t_max}")
+        for j in range(n):
+            gamma = movie.gamma_history[t, j].astype(float)
+            assign[j].set_data(assignment_rgb(movie.images[j], gamma))
+            for c in range(k):
+                recon[j][c].set_data(blank if t == 0 else _reconstruction_rgb(
+                    movie.mu_history[t - 1, j, ..., c], colors[c]))
+            scores[j].set_text(f"AMI\n{movie.ami[j, t]:.2f}")
+        marker.set_xdata([t, t])
+        dots.set_offsets(np.column_stack([np.full(n, t), movie.ami[:, t]]))
+        return []
+
+    update(0)
+    return lay.fig, update
+
+
+def gif(movie: RCMovie, fps: float = 2.0, hold: int = 3, dpi: int = 100) -> bytes:
+    """The animation as GIF bytes: one frame per iteration (the first and the last held
+    ``hold`` frames longer), ``fps`` frames a second, at most :data:`MAX_BYTES` (the
+    resolution is lowered until it fits)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    from .plots import style
+
+    if not fps > 0:
+        raise ValueError(f"fps must be positive; got {fps!r}")
+    hold = check_positive_int(hold, "hold", minimum=0)
+    for resolution in (dpi, int(dpi * 0.8), int(dpi * 0.64), int(dpi * 0.5)):
+        with style(), tempfile.TemporaryDirectory() as tmp:
+            fig, update = _figure(movie)
+            try:
+                path = Path(tmp) / "rc.gif"
+                FuncAnimation(fig, update, frames=_frame_order(movie.n_iters, hold),
+                              blit=False).save(path, writer=PillowWriter(fps=fps),
+                                               dpi=resolution)
+            finally:
+                plt.close(fig)
+            data = path.read_bytes()
+        if len(data) <= MAX_BYTES:
+            return data
+    raise RuntimeError(f"the animation of {movie.dataset} does not fit in {MAX_BYTES:,} "
+                       f"bytes even at {resolution} dpi")
+
+
+def display(movie: RCMovie, **kwargs):
+    """The GIF as an ``IPython.display.Image`` (mime type image/gif) for a notebook."""
+    from IPython.display import Image
+
+    return Image(data=gif(movie, **kwargs), format="gif")
+
