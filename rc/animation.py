@@ -128,9 +128,9 @@ def _figure(movie: RCMovie):
     import matplotlib.pyplot as plt
 
     from .plots import (
-        _Inches,
-        _sequence_colors,
-        _show_rgb,
+        InchLayout,
+        sequence_colors,
+        show_rgb,
         assignment_rgb,
         cluster_colors,
         groups_rgb,
@@ -152,7 +152,7 @@ def _figure(movie: RCMovie):
     recon_left = left + 3 * big + 2 * gap + 2 * group_gap
     width = recon_left + sub_cols * cell + (sub_cols - 1) * gap + ami_gap + ami_w + right
     height = head + n * big + (n - 1) * row_gap + foot
-    lay = _Inches(width, height)
+    lay = InchLayout(width, height)
     title = lay.text(width / 2, 0.06, "", ha="center", va="top", fontsize=10)
 
     def x_of(c):
@@ -163,24 +163,24 @@ def _figure(movie: RCMovie):
                  fontsize=8)
     lay.text(recon_left + (sub_cols * cell + (sub_cols - 1) * gap) / 2, head - 0.05,
              "each cluster's reconstruction", ha="center", va="bottom", fontsize=8)
-    row_colors = _sequence_colors(n)
+    row_colors = sequence_colors(n)
     assign, recon, scores = [], [], []
     for j in range(n):
         top = head + j * (big + row_gap)
         scores.append(lay.text(left - 0.08, top + big / 2, "", ha="right", va="center",
                                fontsize=7.5, color=row_colors[j]))
-        _show_rgb(lay.axes(x_of(0), top, big, big),
+        show_rgb(lay.axes(x_of(0), top, big, big),
                   np.repeat(1.0 - movie.images[j][..., None], 3, axis=2))
-        _show_rgb(lay.axes(x_of(1), top, big, big),
+        show_rgb(lay.axes(x_of(1), top, big, big),
                   groups_rgb(movie.images[j], movie.groups[j]))
         ax = lay.axes(x_of(2), top, big, big)
-        _show_rgb(ax, blank)
+        show_rgb(ax, blank)
         assign.append(ax.images[0])
         row = []
         for c in range(k):
             r, q = divmod(c, RECON_COLUMNS)
             ax = lay.axes(recon_left + q * (cell + gap), top + r * (cell + gap), cell, cell)
-            _show_rgb(ax, blank)
+            show_rgb(ax, blank)
             row.append(ax.images[0])
         recon.append(row)
 

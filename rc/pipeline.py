@@ -8,10 +8,10 @@ The computations are functions of explicit inputs that return results:
 * random searches are many trainings (:func:`rc.train_population`) whose members are
   scored with :func:`evaluate` as they finish -> :class:`SearchRun` records.
 
-:class:`Pipeline` turns a :class:`~rc.config.Profile` into the specifications of the
-paper's experiments (which images, which configurations, which budgets) and wraps every
-computation in the cache (:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed
-by the full specification. It computes only what is missing, says so when ``progress``
+:class:`Pipeline` runs the specifications of a profile's experiments
+(:class:`rc.experiments.Experiments`, which it extends: which images, which
+configurations, which budgets) and wraps every computation in the cache
+(:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed by the full specification. It computes only what is missing, says so when ``progress``
 is on, and with ``compute=False`` raises :class:`~rc.cache.MissingResultError` instead
 (rendering from committed results). The figures, tables and claims of the paper are
 built on it in :mod:`rc.paper`.
@@ -28,32 +28,21 @@ from typing import Callable, TypeVar
 import numpy as np
 from tqdm import tqdm
 
-from . import published
 from ._checks import stored
 from .cache import Cache, MissingResultError, Record, timed
-from .config import PROFILES, Profile, dae_image_flop, epochs_within, get_profile
+from .config import PROFILES, Profile
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
+from .experiments import TABLES, Experiments
 from .metrics import ami, ari, nan_where_unscored, score
-from .search import search_configs
-from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
+from .specs import DataSpec, EvalSpec, TrainSpec
 from .storage import REPO, provenance
-from .training import (
-    DeadlineReached,
-    TrainHistory,
-    train_dae,
-    train_population,
-    train_split,
-)
+from .training import DeadlineReached, TrainHistory, train_dae, train_population
 
 __all__ = ["Evaluation", "Pipeline", "SearchRun", "TABLES", "TrainedDAE", "evaluate",
            "results_dir", "train"]
 
 T = TypeVar("T")
-
-#: Training split and E-step of each table of the paper: Table 1 = single-object
-#: training, soft RC; Table 2 = multi-object training, hard RC.
-TABLES = {1: ("train_single", "soft"), 2: ("train_multi", "hard")}
 
 
 def results_dir() -> Path:
@@ -193,7 +182,7 @@ def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
                           ami(truth, labels, objects, "arithmetic"), objects),
                       dataset=spec.data.dataset,
                       k=spec.rc.k, e_step=spec.rc.e_step, average_method=spec.average_method,
-                      dae=spec.dae.name,
+                      dae=spec.training.name,
                       provenance={"seconds": time.perf_counter() - start})
 
 
@@ -205,8 +194,11 @@ def final_score(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -
 
 
 # ------------------------------------------------------------------------------ the pipeline
-class Pipeline:
+class Pipeline(Experiments):
     """The paper's experiments under one profile, computed once and cached.
+
+    The specifications (what to compute) come from :class:`rc.experiments.Experiments`;
+    this class runs them through the cache.
 
     Parameters
     ----------
@@ -245,7 +237,7 @@ class Pipeline:
                  compute: bool = True, device=None, progress: bool = True,
                  root: Path | str | None = None, settings: dict | None = None,
                  grouping: str = "architecture"):
-        self.profile = get_profile(profile).replace(**(settings or {}))
+        super().__init__(profile, settings)
         self.device = resolve_device(device)
         self.progress = bool(progress)
         self.grouping = grouping
@@ -289,35 +281,19 @@ class Pipeline:
             self.on_computed(name)
         return value
 
+    def _store(self, name: str, inputs: dict, value, kind: type = dict) -> None:
+        """Store a result computed outside :meth:`cached` (a member of a population
+        training), count it as computed and tell ``on_computed``."""
+        self.cache.store(name, inputs, value, kind)
+        self.cache.computed.append(name)
+        if self.on_computed is not None:
+            self.on_computed(name)
+
     def _check_deadline(self, what: str) -> None:
         if self.deadline is not None and time.monotonic() > self.deadline:
             raise DeadlineReached(f"the deadline passed before computing {what}")
 
     # -------------------------------------------------------------- data
-    def test_spec(self, dataset: str) -> DataSpec:
-        """The scored test images: the paper's first 1,000 (all 120), or fewer by profile."""
-        n = dataset_info(dataset).n_scored
-        if self.profile.n_test is not None:
-            n = min(n, self.profile.n_test)
-        return DataSpec(dataset, "test", n, self.profile.seed)
-
-    def val_spec(self, dataset: str) -> DataSpec | None:
-        """The validation images that score every search run for the unbiased selection
-        (None for Simple Superposition, whose 120 possible images are all test images)."""
-        size = dataset_info(dataset).split_sizes.get("validation")
-        if size is None:
-            return None
-        n = size if self.profile.n_val is None else min(size, self.profile.n_val)
-        return DataSpec(dataset, "validation", n, self.profile.seed)
-
-    def train_data_spec(self, dataset: str, split: str, limit: int | None) -> DataSpec:
-        """The first ``limit`` images (all if None) of a training split."""
-        size = dataset_info(dataset).split_sizes.get(split)
-        if size is None:
-            raise ValueError(f"data set {dataset!r} has no split {split!r}")
-        return DataSpec(dataset, split, size if limit is None else min(size, limit),
-                        self.profile.seed)
-
     def load(self, spec: DataSpec) -> tuple[np.ndarray, np.ndarray]:
         """The images and groups of ``spec`` (cached on disk if the profile says so)."""
         return spec.load(cache=self.profile.cache_data)
@@ -327,52 +303,7 @@ class Pipeline:
         return self.load(self.test_spec(dataset))
 
     # -------------------------------------------------------------- training
-    def train_spec(self, data: DataSpec, config: DAEConfig, seed: int,
-                   tflop: float | None) -> TrainSpec:
-        """Training of ``config`` on ``data`` under the profile's epochs, patience and
-        compute cap ``tflop`` (:meth:`epochs_within`)."""
-        info = dataset_info(data.dataset)
-        image_flop = dae_image_flop(info.shape[0] * info.shape[1], config.n_hidden)
-        epochs = self.epochs_within(tflop, image_flop, data)
-        return TrainSpec(data, config, int(seed), max_epochs=epochs,
-                         patience=self.profile.patience, init=self.profile.init)
-
-    def epochs_within(self, tflop: float | None, image_flop: float, data: DataSpec) -> int:
-        """The one budget rule of every network of the book: the epochs (at most the
-        profile's ``max_epochs``) that ``tflop`` TFLOP buy when a training image costs
-        ``image_flop`` FLOPs and an epoch visits the training part (90%) of ``data``
-        (:func:`rc.config.epochs_within`)."""
-        return epochs_within(tflop, self.profile.max_epochs, image_flop,
-                             train_split(data.n, 0.1))
-
-    def table_config(self, dataset: str, table: int = 1) -> tuple[DAEConfig, int, str]:
-        """The DAE configuration behind Table ``table`` for ``dataset``, its seed and where
-        it comes from: the best run of our search (profiles with ``tables_from_search``)
-        or the paper's reported configuration."""
-        _check_table(dataset, table)
-        if self.profile.tables_from_search:
-            best = max(self.search(dataset, table), key=lambda r: r.score)
-            return DAEConfig.from_mapping(best.config), best.seed, f"our search, run {best.run}"
-        paper = published.table(table)[dataset]
-        return (DAEConfig.from_mapping(paper), self.profile.seed,
-                f"the paper's Table {table}")
-
-    def table_spec(self, dataset: str, table: int = 1) -> TrainSpec:
-        """The training of the Table ``table`` DAE of ``dataset`` under this profile."""
-        config, seed, _ = self.table_config(dataset, table)
-        limit, tflop = self.table_budget()
-        data = self.train_data_spec(dataset, TABLES[table][0], limit)
-        return self.train_spec(data, config, seed, tflop)
-
-    def table_budget(self) -> tuple[int | None, float | None]:
-        """(training images, TFLOP cap) of a table DAE under this profile: the search's
-        where the tables come from the search, else the profile's own. Networks compared
-        with a table DAE (rc.beyond) get the same."""
-        p = self.profile
-        return ((p.search_train_limit, p.search_tflop) if p.tables_from_search
-                else (p.train_limit, p.train_tflop))
-
-    def dae(self, spec: TrainSpec) -> TrainedDAE:
+    def trained(self, spec: TrainSpec) -> TrainedDAE:
         """The DAE trained as ``spec`` says (trained once, then loaded), on this device."""
         def compute():
             images, _ = self.load(spec.data)
@@ -384,7 +315,7 @@ class Pipeline:
         trained.dae.to(self.device).eval()
         return trained
 
-    def daes(self, specs: list[TrainSpec]) -> list[TrainedDAE]:
+    def trained_many(self, specs: list[TrainSpec]) -> list[TrainedDAE]:
         """The DAEs of ``specs``; those not cached are trained side by side as one
         population per training set (:func:`rc.train_population`) and stored."""
         missing = [s for s in specs if not self.cache.has(f"dae/{s.name}", s.inputs(),
@@ -411,35 +342,19 @@ class Pipeline:
                                            grey=dataset_info(data.dataset).grey)
                 for s, (dae, hist) in zip(group, trained):
                     result = TrainedDAE(dae, hist, self.provenance(seconds=hist.seconds))
-                    self.cache.store(f"dae/{s.name}", s.inputs(), result, TrainedDAE)
-                    self.cache.computed.append(f"dae/{s.name}")
-                    if self.on_computed is not None:
-                        self.on_computed(f"dae/{s.name}")
-        return [self.dae(s) for s in specs]
+                    self._store(f"dae/{s.name}", s.inputs(), result, TrainedDAE)
+        return [self.trained(s) for s in specs]
 
     def table_dae(self, dataset: str, table: int = 1) -> TrainedDAE:
         """The trained DAE of Table 1 (single-object) or Table 2 (multi-object)."""
-        return self.dae(self.table_spec(dataset, table))
+        return self.trained(self.table_spec(dataset, table))
 
     # -------------------------------------------------------------- RC evaluation
-    def eval_spec(self, dataset: str, table: int = 1, k: int | None = None,
-                  e_step: str | None = None, average_method: str = "max",
-                  restart: int = 0) -> EvalSpec:
-        """RC with a table's DAE on the scored test images; ``k`` defaults to the data
-        set's K, ``e_step`` to the table's (soft for Table 1, hard for Table 2);
-        ``restart`` r > 0 draws other random starts (RC seed: the profile's seed + r)."""
-        _check_table(dataset, table)
-        rc_spec = RCSpec(k=dataset_info(dataset).k if k is None else int(k),
-                         n_iters=self.profile.n_iters, e_step=e_step or TABLES[table][1],
-                         seed=self.profile.seed + int(restart))
-        return EvalSpec(self.table_spec(dataset, table), self.test_spec(dataset), rc_spec,
-                        average_method)
-
     def evaluate(self, spec: EvalSpec) -> Evaluation:
         """The evaluation ``spec`` (computed once, then loaded)."""
         def compute():
             images, groups = self.load(spec.data)
-            result = evaluate(spec, self.dae(spec.dae).dae, images, groups,
+            result = evaluate(spec, self.trained(spec.training).dae, images, groups,
                               progress=self.progress)
             return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
         return self.cached(f"rc/{spec.name}", spec.inputs(), compute, Evaluation,
@@ -453,44 +368,6 @@ class Pipeline:
                                             restart))
 
     # -------------------------------------------------------------- random searches
-    def run_specs(self, dataset: str, table: int = 1, kind: str = "search"
-                  ) -> list[EvalSpec]:
-        """The runs of a random search (``kind="search"``, Appendix B) or of the
-        loss-vs-score study (``kind="loss"``, Figure 6a) as evaluation specifications:
-        each run's training and the RC that scores it."""
-        _check_table(dataset, table)
-        if kind not in ("search", "loss"):
-            raise ValueError(f"kind must be 'search' or 'loss'; got {kind!r}")
-        p = self.profile
-        runs, limit, tflop = self._search_size(dataset, table, kind)
-        if kind == "search":
-            configs = search_configs(runs, p.seed + 100 * table)
-        else:
-            configs = search_configs(runs, p.seed, kind="loss")
-        split, e_step = TABLES[table]
-        data = self.train_data_spec(dataset, split, limit)
-        rc_spec = RCSpec(k=dataset_info(dataset).k, n_iters=p.n_iters, e_step=e_step,
-                         seed=p.seed)
-        test = self.test_spec(dataset)
-        return [EvalSpec(self.train_spec(data, DAEConfig.from_mapping(c), c["seed"], tflop),
-                         test, rc_spec)
-                for c in configs]
-
-    def _search_size(self, dataset: str, table: int, kind: str
-                     ) -> tuple[int, int | None, float | None]:
-        """(runs, training images, compute cap) of a search or loss study."""
-        p = self.profile
-        if table == 1 and dataset in p.full_searches:  # the paper's size whatever the rest
-            return 100, None, None
-        return (p.search_runs if kind == "search" else p.loss_runs, p.search_train_limit,
-                p.search_tflop)
-
-    def _run_inputs(self, spec: EvalSpec, kind: str) -> dict:
-        """Cache inputs of a search run: its training and RC, and the validation images
-        that score it too (searches only)."""
-        val = self.val_spec(spec.data.dataset) if kind == "search" else None
-        return {**spec.inputs(), "validation": None if val is None else val.inputs()}
-
     def runs(self, dataset: str, table: int = 1, kind: str = "search") -> list[SearchRun]:
         """All runs of a search or loss study; missing ones are trained as one population.
 
@@ -503,7 +380,7 @@ class Pipeline:
         specs = self.run_specs(dataset, table, kind)
         names = self.run_names(dataset, table, kind)
         found: list[SearchRun | None] = [
-            self.cache.load(n, self._run_inputs(s, kind), SearchRun)
+            self.cache.load(n, self.run_cache_inputs(s, kind), SearchRun)
             for n, s in zip(names, specs)]
         todo = [i for i, run in enumerate(found) if run is None]
         if todo and not self.cache.compute:
@@ -519,22 +396,13 @@ class Pipeline:
             self._train_runs(specs, names, todo, found, table, kind)
         return list(found)
 
-    def run_names(self, dataset: str, table: int = 1, kind: str = "search") -> list[str]:
-        """The cache names of the runs of :meth:`run_specs`."""
-        n = self._search_size(dataset, table, kind)[0]
-        return [f"{kind}/table{table}-{dataset}/run{i:03d}" for i in range(n)]
-
-    def run_inputs(self, dataset: str, table: int = 1, kind: str = "search") -> list[dict]:
-        """The cache inputs of the runs of :meth:`run_specs`."""
-        return [self._run_inputs(s, kind) for s in self.run_specs(dataset, table, kind)]
-
     def _train_runs(self, specs, names, todo, found, table, kind) -> None:
         with timed(_side_by_side([names[i] for i in todo]), "SearchRun",
                    root=self.cache.root):
             self._train_runs_timed(specs, names, todo, found, table, kind)
 
     def _train_runs_timed(self, specs, names, todo, found, table, kind) -> None:
-        first = specs[todo[0]].dae
+        first = specs[todo[0]].training
         images, _ = self.load(first.data)
         test, groups = self.load(specs[todo[0]].data)
         val = self.val_spec(first.data.dataset) if kind == "search" else None
@@ -547,7 +415,7 @@ class Pipeline:
             val_score = (None if val is None else
                          final_score(dataclasses.replace(specs[i], data=val), dae, val_images,
                                      val_groups))
-            cfg = specs[i].dae
+            cfg = specs[i].training
             run = SearchRun(
                 run=i, kind=kind, dataset=cfg.data.dataset, table=table,
                 config=cfg.config.to_dict(), seed=cfg.seed, score=run_score,
@@ -556,25 +424,31 @@ class Pipeline:
                 rc_seconds=time.perf_counter() - start, n_images=cfg.data.n, n_test=len(test),
                 provenance=self.provenance(), val_score=val_score,
                 n_val=0 if val is None else val.n)
-            self.cache.store(names[i], self._run_inputs(specs[i], kind), run, SearchRun)
-            self.cache.computed.append(names[i])
             found[i] = run
-            if self.on_computed is not None:
-                self.on_computed(names[i])
+            self._store(names[i], self.run_cache_inputs(specs[i], kind), run, SearchRun)
 
-        train_population(images, [specs[i].dae.member() for i in todo],
+        train_population(images, [specs[i].training.member() for i in todo],
                          batch_size=first.batch_size, patience=first.patience,
                          val_fraction=first.val_fraction, device=self.device,
                          progress=self.progress, on_member_done=finished,
                          grouping=self.grouping, deadline=self.deadline,
                          grey=dataset_info(first.data.dataset).grey)
 
+    def search_best(self, dataset: str, table: int = 1) -> SearchRun:
+        """The best run (by test score, the paper's rule) of the profile's search for a
+        table; the one place where a table's configuration starts a search."""
+        runs = self.search(dataset, table)
+        if not runs:
+            raise MissingResultError(f"the {self.profile.name} profile has no runs of the "
+                                     f"search for Table {table} on {dataset}")
+        return max(runs, key=lambda r: r.score)
+
     def search(self, dataset: str, table: int = 1) -> list[SearchRun]:
         """The random search of Appendix B for Table 1 (single-object training, soft RC)
         or Table 2 (multi-object training, hard RC); one record per run, resumable."""
         return self.runs(dataset, table, "search")
 
-    def loss_runs(self, dataset: str) -> list[SearchRun]:
+    def loss_study(self, dataset: str) -> list[SearchRun]:
         """Figure 6a's DAEs: 250 ReLU units, p = 0.3, random learning rates and seeds."""
         return self.runs(dataset, 1, "loss")
 
@@ -582,11 +456,3 @@ class Pipeline:
 def _side_by_side(names: list[str]) -> str:
     """How the time record names results computed together (one population training)."""
     return names[0] + (f" (+{len(names) - 1} trained side by side)" if len(names) > 1 else "")
-
-
-def _check_table(dataset: str, table: int) -> None:
-    if table not in TABLES:
-        raise ValueError(f"table must be 1 or 2; got {table!r}")
-    if table == 2 and dataset == "simple_superposition":
-        raise ValueError("Simple Superposition has no multi-object training split "
-                         "(the paper leaves it out of Table 2)")

@@ -4,7 +4,7 @@ The figures themselves live with the paper element they reproduce (``rc.paper.fi
 ...; see :mod:`rc.paper`): each takes plain numpy arrays / dicts and returns a
 :class:`matplotlib.figure.Figure` made with pyplot; nothing is shown or saved -- call
 ``fig.savefig(path)`` and ``plt.close(fig)`` yourself. This module holds what they share:
-the style (:data:`STYLE`, applied only while a figure is built through :func:`_styled`, so
+the style (:data:`STYLE`, applied only while a figure is built through :func:`styled`, so
 importing changes no global setting; :func:`style` applies it to figures of your own),
 the colours, the drawing of assignments and ground truths, the inch-based layout helper
 and the validation of figure inputs.
@@ -35,14 +35,12 @@ from matplotlib.colors import to_rgb
 from .datasets import DATASETS, label
 
 __all__ = [
-    "DATASET_COLORS",
-    "OVERLAP_COLOR",
-    "STYLE",
-    "assignment_rgb",
-    "cluster_colors",
-    "fig_inits",
-    "groups_rgb",
-    "style",
+    "DATASET_COLORS", "OVERLAP_COLOR", "STYLE", "InchLayout", "assignment_rgb",
+    "checked_floats", "checked_gamma", "checked_groups", "checked_image", "checked_mapping",
+    "checked_number", "checked_same_shape", "checked_vector", "cluster_colors",
+    "dataset_color", "dataset_label", "fig_inits", "frame", "grey_mappable", "groups_rgb",
+    "k_colors", "mask_outline", "not_computed", "ordered_names", "sequence_colors",
+    "show_gray", "show_rgb", "style", "styled",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -141,24 +139,24 @@ def cluster_colors(k: int) -> np.ndarray:
     return np.vstack([_CLUSTER_RGB, np.array(extra)])
 
 
-def _ds_label(name: str) -> str:
+def dataset_label(name: str) -> str:
     return label(name)
 
 
-def _ds_color(name: str, index: int = 0) -> str:
+def dataset_color(name: str, index: int = 0) -> str:
     if name in DATASET_COLORS:
         return DATASET_COLORS[name]
     return ("0.35", "0.55", "#777777", "0.25")[index % 4]
 
 
-def _ordered(names) -> list:
+def ordered_names(names) -> list:
     """The known data sets in the book's order, then the others in their given order."""
     names = list(names)
     known = [n for n in DATASETS if n in names]
     return known + [n for n in names if n not in DATASETS]
 
 
-def _k_colors(ks: Sequence[int]) -> dict[int, tuple]:
+def k_colors(ks: Sequence[int]) -> dict[int, tuple]:
     """A colour per number of clusters, dark to light by K (same for figures 4a and 4b)."""
     ks = sorted(ks)
     cmap = mpl.colormaps["viridis"]
@@ -166,7 +164,7 @@ def _k_colors(ks: Sequence[int]) -> dict[int, tuple]:
     return {k: cmap(p) for k, p in zip(ks, positions)}
 
 
-def _sequence_colors(n: int) -> list:
+def sequence_colors(n: int) -> list:
     """Colours for n ordered items (example runs): dark to light."""
     cmap = mpl.colormaps["plasma"]
     return [cmap(p) for p in (np.linspace(0.0, 0.78, n) if n > 1 else [0.0])]
@@ -175,7 +173,7 @@ def _sequence_colors(n: int) -> list:
 # --------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------
-def _float_array(a, name: str) -> np.ndarray:
+def checked_floats(a, name: str) -> np.ndarray:
     try:
         arr = np.asarray(a, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -183,8 +181,8 @@ def _float_array(a, name: str) -> np.ndarray:
     return arr
 
 
-def _image(a, name: str = "image") -> np.ndarray:
-    arr = _float_array(a, name)
+def checked_image(a, name: str = "image") -> np.ndarray:
+    arr = checked_floats(a, name)
     if arr.ndim != 2 or 0 in arr.shape:
         raise ValueError(f"{name} must be a non-empty 2-D (H, W) array; got shape {arr.shape}")
     if not np.isfinite(arr).all():
@@ -192,8 +190,8 @@ def _image(a, name: str = "image") -> np.ndarray:
     return arr
 
 
-def _same_shape(a, shape: tuple[int, int], name: str) -> np.ndarray:
-    arr = _float_array(a, name)
+def checked_same_shape(a, shape: tuple[int, int], name: str) -> np.ndarray:
+    arr = checked_floats(a, name)
     if arr.shape != shape:
         raise ValueError(f"{name} must have the image's shape {shape}; got {arr.shape}")
     if not np.isfinite(arr).all():
@@ -201,8 +199,8 @@ def _same_shape(a, shape: tuple[int, int], name: str) -> np.ndarray:
     return arr
 
 
-def _gamma(g, shape: tuple[int, int], name: str = "gamma") -> np.ndarray:
-    arr = _float_array(g, name)
+def checked_gamma(g, shape: tuple[int, int], name: str = "gamma") -> np.ndarray:
+    arr = checked_floats(g, name)
     if arr.ndim != 3 or arr.shape[:2] != tuple(shape) or arr.shape[2] < 1:
         raise ValueError(
             f"{name} must have shape (H, W, K) = ({shape[0]}, {shape[1]}, K) matching the "
@@ -213,7 +211,7 @@ def _gamma(g, shape: tuple[int, int], name: str = "gamma") -> np.ndarray:
     return arr
 
 
-def _groups(groups, shape: tuple[int, int]) -> np.ndarray:
+def checked_groups(groups, shape: tuple[int, int]) -> np.ndarray:
     arr = np.asarray(groups)
     if arr.shape != tuple(shape):
         raise ValueError(f"groups must have the image's shape {tuple(shape)}; got {arr.shape}")
@@ -224,8 +222,8 @@ def _groups(groups, shape: tuple[int, int]) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _vector(a, name: str, length: int | None = None) -> np.ndarray:
-    arr = _float_array(a, name)
+def checked_vector(a, name: str, length: int | None = None) -> np.ndarray:
+    arr = checked_floats(a, name)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-D array; got shape {arr.shape}")
     if length is not None and arr.size != length:
@@ -233,7 +231,7 @@ def _vector(a, name: str, length: int | None = None) -> np.ndarray:
     return arr
 
 
-def _number(x, name: str) -> float:
+def checked_number(x, name: str) -> float:
     try:
         value = float(x)
     except (TypeError, ValueError) as exc:
@@ -241,7 +239,7 @@ def _number(x, name: str) -> float:
     return value
 
 
-def _non_empty_mapping(m, name: str) -> Mapping:
+def checked_mapping(m, name: str) -> Mapping:
     if not isinstance(m, Mapping) or len(m) == 0:
         raise ValueError(f"{name} must be a non-empty dict; got {type(m).__name__}")
     return m
@@ -257,8 +255,8 @@ def assignment_rgb(image, gamma) -> np.ndarray:
     over K here (non-negative weights; all-zero pixels count as uniform). Off pixels are
     white.
     """
-    img = _image(image)
-    g = np.clip(_gamma(gamma, img.shape), 0.0, None)
+    img = checked_image(image)
+    g = np.clip(checked_gamma(gamma, img.shape), 0.0, None)
     k = g.shape[2]
     total = g.sum(axis=2, keepdims=True)
     g = np.where(total > 0, g / np.where(total > 0, total, 1.0), 1.0 / k)
@@ -273,8 +271,8 @@ def groups_rgb(image, groups) -> np.ndarray:
     Pixels of group 0 that are on in ``image`` (overlaps) are dark grey
     (:data:`OVERLAP_COLOR`); the background is white.
     """
-    img = _image(image)
-    grp = _groups(groups, img.shape)
+    img = checked_image(image)
+    grp = checked_groups(groups, img.shape)
     rgb = np.broadcast_to(_BACKGROUND, img.shape + (3,)).copy()
     rgb[(img > 0.5) & (grp == 0)] = OVERLAP_COLOR
     n = int(grp.max())
@@ -285,7 +283,7 @@ def groups_rgb(image, groups) -> np.ndarray:
     return rgb
 
 
-def _styled(func):
+def styled(func):
     """Build the figure under :data:`STYLE`; lay it out and create its ticks there too.
 
     Figures opened by a call that fails are closed again.
@@ -307,7 +305,7 @@ def _styled(func):
     return wrapper
 
 
-class _Inches:
+class InchLayout:
     """Place axes and text in inches measured from the top-left corner of a figure."""
 
     def __init__(self, width: float, height: float):
@@ -322,7 +320,7 @@ class _Inches:
         return self.fig.text(x / self.w, 1.0 - y / self.h, s, **kwargs)
 
 
-@_styled
+@styled
 def not_computed(text: str, height: float = 1.2):
     """A figure that stands in for one this profile does not compute: ``text`` in a frame."""
     fig, ax = plt.subplots(figsize=(8.0, height))
@@ -344,22 +342,22 @@ def _frame(ax, color="0.7") -> None:
         spine.set_linewidth(0.6)
 
 
-def _show_rgb(ax, rgb) -> None:
+def show_rgb(ax, rgb) -> None:
     ax.imshow(rgb, interpolation="nearest")
     _frame(ax)
 
 
-def _grey_mappable():
+def grey_mappable():
     return mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0.0, 1.0), cmap="Greys")
 
 
-def _show_gray(ax, values):
+def show_gray(ax, values):
     im = ax.imshow(values, cmap="Greys", vmin=0.0, vmax=1.0, interpolation="nearest")
     _frame(ax)
     return im
 
 
-def _mask_outline(ax, mask: np.ndarray, color="#E8161B", lw=1.3) -> None:
+def mask_outline(ax, mask: np.ndarray, color="#E8161B", lw=1.3) -> None:
     """Outline the pixels of ``mask`` along pixel edges."""
     p = np.pad(mask.astype(bool), 1)
     vr, vc = np.nonzero(p[1:-1, 1:] != p[1:-1, :-1])  # between columns vc-1 and vc
@@ -407,7 +405,7 @@ def _mask_outline(ax, mask: np.ndarray, color="#E8161B", lw=1.3) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@_styled
+@styled
 def fig_inits(k: int, shape: tuple[int, int] = (28, 28), seed: int = 0):
     """RC's initial assignments (gaussian, uniform, spatial) on an image with every pixel on."""
     from .clustering import INITS, initial_gamma
@@ -417,6 +415,6 @@ def fig_inits(k: int, shape: tuple[int, int] = (28, 28), seed: int = 0):
     fig, axes = plt.subplots(1, len(INITS), figsize=(6.0, 2.3), layout="constrained")
     for ax, init in zip(axes, INITS):
         g0 = initial_gamma(k, [0], shape, init, seed=seed)[0]  # (K, H*W)
-        _show_rgb(ax, assignment_rgb(full, g0.T.reshape(h, w, k)))
+        show_rgb(ax, assignment_rgb(full, g0.T.reshape(h, w, k)))
         ax.set_title(f'init="{init}"')
     return fig

@@ -41,6 +41,7 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
+from . import published
 from ._checks import check_number
 from .cache import CacheWarning, MissingResultError
 from .config import dae_image_flop
@@ -140,7 +141,7 @@ def project(pipe: Pipeline, tflops: float, step_overhead: float,
         kind = "search" if step.name.startswith("search") else "loss"
         table = 2 if "Table 2" in step.name else 1
         dataset = step.name.rsplit(", ", 1)[1]
-        specs = [e.dae for e in pipe.run_specs(dataset, table, kind)]
+        specs = [e.training for e in pipe.run_specs(dataset, table, kind)]
         measured = _measured_epochs(dataset, table, kind)
         info = dataset_info(dataset)
         d = info.shape[0] * info.shape[1]
@@ -189,7 +190,7 @@ def _runs_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int, kind: 
     return Step(f"{what}, Table {table}, {dataset}" if kind == "search"
                 else f"{what}, {dataset}", len(specs),
                 lambda: len(specs) - len(missing()),
-                lambda: sum(train_flop(specs[i].dae, epochs) for i in missing()),
+                lambda: sum(train_flop(specs[i].training, epochs) for i in missing()),
                 lambda: pipe.runs(dataset, table, kind))
 
 
@@ -222,7 +223,7 @@ def beyond_flop(pipe: Pipeline) -> dict[str, float]:
     p, datasets = est.profile, list(est.profile.datasets)
     spread = sum(train_flop(s, estimated_epochs(d, table, "search"))
                  for table in p.spread_tables for d in datasets
-                 if not (table == 2 and d == "simple_superposition")
+                 if published.in_table(d, table)
                  for s in robustness.seed_specs(est, d, table)[1:])
     grey_flop = sum(train_flop(grey.train_spec(est, g), estimated_epochs(b, 1, "search"))
                     for g, b in grey.PAIRS.items() if b in datasets)
@@ -265,9 +266,9 @@ def plan(pipe: Pipeline) -> list[Step]:
     searches = pipe.profile.search_runs > 0 or pipe.profile.loss_runs > 0
     for table, kind in ((1, "search"), (2, "search"), (1, "loss")) if searches else ():
         steps += [_runs_step(pipe, probe, d, table, kind) for d in datasets
-                  if not (table == 2 and d == "simple_superposition")]
+                  if published.in_table(d, table)]
     steps += [_table_step(pipe, probe, d, table) for table in TABLES for d in datasets
-              if not (table == 2 and d == "simple_superposition")]
+              if published.in_table(d, table)]
     for element in paper.ELEMENTS:
         if element in paper.NEEDS_SEARCH and not searches:
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = ["PAPER_RUNS", "PAPER_SETTLED", "PaperConfig", "SCORES_ABOVE", "TABLE1", "TABLE2",
-           "table"]
+           "in_table", "table"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,12 @@ SCORES_ABOVE = {0.5: 6, 0.8: 4}
 
 #: Section 4.2: RC converges "typically within 5-10 iterations".
 PAPER_SETTLED = (5, 10)
+
+
+def in_table(dataset: str, number: int) -> bool:
+    """Whether the paper's Table ``number`` has a row for ``dataset`` (Table 2 has none
+    for Simple Superposition, which has no multi-object training images)."""
+    return number in (1, 2) and dataset in table(number)
 
 
 def table(number: int) -> dict[str, PaperConfig]:

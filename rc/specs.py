@@ -182,9 +182,10 @@ class RCSpec:
 
 @dataclass(frozen=True)
 class EvalSpec:
-    """RC with the DAE of ``dae`` on the images of ``data``, scored per image and iteration."""
+    """RC with the DAE that ``training`` trains, on the images of ``data``, scored per image
+    and iteration."""
 
-    dae: TrainSpec
+    training: TrainSpec
     data: DataSpec
     rc: RCSpec
     average_method: str = "max"
@@ -193,11 +194,11 @@ class EvalSpec:
         check_choice(self.average_method, "average_method", metrics.AVERAGE_METHODS)
 
     def inputs(self) -> dict:
-        return {"dae": self.dae.inputs(), "data": self.data.inputs(), "rc": self.rc.inputs(),
+        return {"dae": self.training.inputs(), "data": self.data.inputs(), "rc": self.rc.inputs(),
                 "average_method": self.average_method, "metrics_version": metrics.VERSION}
 
     @property
     def name(self) -> str:
         norm = "" if self.average_method == "max" else f"-{self.average_method}"
-        return (f"{self.data.dataset}-{self.dae.data.split}-k{self.rc.k}-{self.rc.e_step}"
+        return (f"{self.data.dataset}-{self.training.data.split}-k{self.rc.k}-{self.rc.e_step}"
                 f"{norm}")

@@ -70,7 +70,7 @@ class Pretrained:
     @property
     def e_step(self) -> str:
         """The E-step of its table: soft for Table 1, hard for Table 2."""
-        return TABLES[self.table][1]
+        return TABLES[self.table].e_step
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -132,7 +132,7 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
     try:
         config, _, source = pipe.table_config(dataset, table)
         spec = pipe.table_spec(dataset, table)
-        trained = pipe.dae(spec)
+        trained = pipe.trained(spec)
     except MissingResultError as exc:
         raise MissingResultError(
             f"no stored {pipe.profile.name}-profile DAE of Table {table} for "

@@ -47,7 +47,7 @@ def test_the_cache_key_holds_the_dae_the_images_and_the_rc_settings(recorded):
     longer = rc.Pipeline(TINY.replace(n_iters=TINY.n_iters + 1), progress=False,
                          root=pipe.cache.root.parent)
     _, spec_longer = animation.movie_spec(longer, "simple_superposition")
-    assert spec.dae == spec_longer.dae and spec.rc != spec_longer.rc
+    assert spec.training == spec_longer.training and spec.rc != spec_longer.rc
     assert spec.data.n == animation.N_IMAGES and spec.data.split == "test"
     with pytest.raises(ValueError, match="n_images must be"):
         animation.movie_spec(pipe, "simple_superposition", n_images=0)

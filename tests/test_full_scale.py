@@ -34,22 +34,23 @@ def _record(path):
 
 @pytest.fixture(scope="module")
 def requested():
-    """(name, key) of every entry that rendering the full profile's protocol asks for
-    (each step's stored-or-not check loads exactly what the step needs)."""
+    """(name, file) of every entry that the full profile's protocol asks for (each
+    step's stored-or-not check looks up exactly what the step needs)."""
     seen = set()
-    original = Cache.load
+    original = Cache.path
 
     def recording(self, name, inputs, kind=dict):
-        seen.add((name, self.path(name, inputs, kind).name))
-        return original(self, name, inputs, kind)
+        path = original(self, name, inputs, kind)
+        seen.add((name, path.name))
+        return path
 
-    Cache.load = recording
+    Cache.path = recording
     try:
         pipe = full_scale.pipeline()
         for step in protocol.plan(pipe):
             step.done()
     finally:
-        Cache.load = original
+        Cache.path = original
     return seen
 
 
@@ -73,7 +74,7 @@ def _spec(dataset, table):
 def test_retraining_a_committed_dae_gives_its_weights_bit_for_bit():
     pipe = full_scale.pipeline()
     spec = pipe.table_spec("bars", 1)
-    stored = pipe.dae(spec)
+    stored = pipe.trained(spec)
     images, _ = pipe.load(spec.data)
     fresh = train(spec, images, device="cpu")
     assert fresh.history.epochs == stored.history.epochs
@@ -87,7 +88,7 @@ def test_rc_with_a_stored_dae_reproduces_the_stored_scores():
     stored = pipe.evaluate(spec)
     images, groups = pipe.load(spec.data)
     n = 50
-    again = evaluate(spec, pipe.dae(spec.dae).dae, images[:n], groups[:n])
+    again = evaluate(spec, pipe.trained(spec.training).dae, images[:n], groups[:n])
     # the same random starts per image (one stream per image): the same clusters, up to
     # float rounding of the batched products
     np.testing.assert_allclose(again.ami, stored.ami[:n], atol=1e-6)

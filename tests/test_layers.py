@@ -8,7 +8,7 @@ The layers, bottom to top (a module may import its own layer and the ones below)
 2. the DAE;
 3. training and the random search's configurations;
 4. reconstruction clustering and the metrics;
-5. specifications and profiles;
+5. specifications, profiles and the experiments a profile specifies;
 6. the pipeline;
 7. figures, claims and stored models (plotting style, the claim rules, ``rc.pretrained``);
 8. the paper's elements (``rc.paper``) and RC in motion (``rc.animation``);
@@ -36,7 +36,7 @@ LAYERS = {
     2: ["dae"],
     3: ["training", "search"],
     4: ["clustering", "metrics"],
-    5: ["specs", "config"],
+    5: ["specs", "config", "experiments"],
     6: ["pipeline"],
     7: ["plots", "claims", "stored"],
     8: ["paper", "animation"],

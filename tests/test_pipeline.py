@@ -68,9 +68,9 @@ def test_specs_follow_the_profile():
     pipe = pipeline()
     spec = pipe.eval_spec("bars", 2)
     assert (spec.data.split, spec.data.n, spec.rc.k, spec.rc.e_step) == ("test", 16, 12, "hard")
-    assert spec.dae.data.split == "train_multi" and spec.dae.data.n == TINY.train_limit
-    assert spec.dae.config == rc.specs.DAEConfig.from_mapping(rc.paper.table2.PAPER["bars"])
-    assert spec.dae.max_epochs == TINY.max_epochs and spec.rc.n_iters == TINY.n_iters
+    assert spec.training.data.split == "train_multi" and spec.training.data.n == TINY.train_limit
+    assert spec.training.config == rc.specs.DAEConfig.from_mapping(rc.paper.table2.PAPER["bars"])
+    assert spec.training.max_epochs == TINY.max_epochs and spec.rc.n_iters == TINY.n_iters
     assert pipe.eval_spec("bars", 1, k=2, e_step="hard").rc.k == 2
     inputs = spec.inputs()
     assert inputs["dae"]["train_version"] == rc.training.VERSION
@@ -140,7 +140,7 @@ def test_nothing_is_computed_when_computing_is_off(results):
 def test_a_search_run_scores_as_its_evaluation(results):
     pipe = pipeline()
     spec = pipe.eval_spec("bars")
-    dae = pipe.dae(spec.dae).dae
+    dae = pipe.trained(spec.training).dae
     images, groups = pipe.load(spec.data)
     assert rc.pipeline.final_score(spec, dae, images, groups) == pipe.evaluate(spec).score
 

@@ -42,7 +42,7 @@ def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
     spec = pipe.eval_spec("bars")
     ev = pipe.evaluate(spec)
     images, groups = pipe.load(spec.data)
-    res = spec.rc.run(pipe.dae(spec.dae).dae, images)
+    res = spec.rc.run(pipe.trained(spec.training).dae, images)
     for i in range(len(images)):
         m = groups[i] > 0
         truth, labels = groups[i][m], res.labels[i][m]

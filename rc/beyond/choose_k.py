@@ -172,13 +172,13 @@ def draw(result: ChooseK):
     the true K marked. Right: how often each rule picks the right K."""
     import matplotlib.pyplot as plt
 
-    from ..plots import _ds_color, _styled
+    from ..plots import dataset_color, styled
 
     if not result.ks:
         from ..plots import not_computed
         return not_computed(NOT_MEASURED)
 
-    @_styled
+    @styled
     def make():
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(8.0, 3.0), layout="constrained",
                                      width_ratios=[1.3, 1])
@@ -187,7 +187,7 @@ def draw(result: ChooseK):
             ll = np.array([result.mean_ll[d][k] for k in ks])
             span = ll.max() - ll.min() or 1.0
             norm = (ll - ll.min()) / span
-            ax.plot(ks, norm, "o-", color=_ds_color(d, i), ms=3, label=label(d))
+            ax.plot(ks, norm, "o-", color=dataset_color(d, i), ms=3, label=label(d))
             k = dataset_info(d).k
             ax.plot(k, norm[ks.index(k)], "D", mfc="none", mec="black", ms=6)
         ax.set_xscale("log", base=2)

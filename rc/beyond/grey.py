@@ -84,7 +84,7 @@ def compute(pipe) -> GreyLevels:
         grey_ari[g] = {lik: e.mean_ari for lik, e in evals.items()}
         spec = eval_spec(pipe, g, LIKELIHOODS[0])
         images, groups = pipe.load(spec.data)
-        res = spec.rc.run(pipe.dae(spec.dae).dae, images[:N_EXAMPLES])
+        res = spec.rc.run(pipe.trained(spec.training).dae, images[:N_EXAMPLES])
         examples[g] = (images[:N_EXAMPLES], groups[:N_EXAMPLES], res.gamma)
     binary = {PAIRS[g]: pipe.evaluation(PAIRS[g]).score for g in sets}
     binary_ari = {PAIRS[g]: pipe.evaluation(PAIRS[g]).mean_ari for g in sets}
@@ -139,13 +139,13 @@ def draw(result: GreyLevels):
     import matplotlib as mpl
     import matplotlib.pyplot as plt
 
-    from ..plots import _ds_color, _show_gray, _show_rgb, _styled, assignment_rgb
+    from ..plots import dataset_color, show_gray, show_rgb, styled, assignment_rgb
 
     if not result.grey:
         from ..plots import not_computed
         return not_computed(NOT_MEASURED)
 
-    @_styled
+    @styled
     def make():
         sets = list(result.grey)
         n_ex = max(len(v[0]) for v in result.examples.values())
@@ -155,7 +155,7 @@ def draw(result: GreyLevels):
         names = ["Bernoulli (binary)"] + [LIKELIHOOD_LABELS[lik] for lik in LIKELIHOODS]
         width = 0.8 / len(names)
         for i, g in enumerate(sets):
-            color = _ds_color(PAIRS[g], i)
+            color = dataset_color(PAIRS[g], i)
             values = [result.binary[PAIRS[g]]] + [result.grey[g][lik] for lik in LIKELIHOODS]
             for j, (name, v) in enumerate(zip(names, values)):
                 ax.bar(i - 0.4 + width * (j + 0.5), v, width * 0.9,
@@ -172,7 +172,7 @@ def draw(result: GreyLevels):
             images, groups, gamma = result.examples[g]
             sub = grid[1 + r].subgridspec(1, 2 * n_ex, wspace=0.05)
             for j in range(len(images)):
-                _show_gray(fig.add_subplot(sub[2 * j]), images[j])
-                _show_rgb(fig.add_subplot(sub[2 * j + 1]), assignment_rgb(images[j] > 0, gamma[j]))
+                show_gray(fig.add_subplot(sub[2 * j]), images[j])
+                show_rgb(fig.add_subplot(sub[2 * j + 1]), assignment_rgb(images[j] > 0, gamma[j]))
         return fig
     return make()

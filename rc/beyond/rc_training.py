@@ -259,13 +259,13 @@ def draw(result: RCTraining):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ..plots import _ds_color, _styled
+    from ..plots import dataset_color, styled
 
     if not result.table1:
         from ..plots import not_computed
         return not_computed(NOT_MEASURED)
 
-    @_styled
+    @styled
     def make():
         names = list(result.table1)
         fig, ax = plt.subplots(figsize=(8.0, 2.8), layout="constrained")
@@ -277,7 +277,7 @@ def draw(result: RCTraining):
                  ("trained through RC, hard RC",
                   {d: result.rc_hard[d][VARIANTS[0]] for d in names}, 0.65, "xx")]
         for i, d in enumerate(names):
-            color = _ds_color(d, i)
+            color = dataset_color(d, i)
             for j, (_, values, alpha, hatch) in enumerate(kinds):
                 ax.bar(i + (j - 1.5) * width, values[d], width * 0.92,
                        color=mpl.colors.to_rgba(color, alpha), edgecolor=color, hatch=hatch)

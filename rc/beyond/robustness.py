@@ -190,7 +190,7 @@ def _spread(pipe, dataset: str, table: int, paper: float) -> Spread:
         rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
         if not all(pipe.cache.has(f"rc/{e.name}", e.inputs(), type(ev)) for e in evals):
-            pipe.daes(specs[1:])  # the missing trainings, side by side
+            pipe.trained_many(specs[1:])  # the missing trainings, side by side
         seeds += [pipe.evaluate(e).score for e in evals]
     return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
                   bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts)
@@ -258,14 +258,14 @@ def draw_spread(result: Robustness):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from ..plots import _ds_color, _styled
+    from ..plots import dataset_color, styled
 
-    @_styled
+    @styled
     def make():
         rows = _rows(result)
         fig, ax = plt.subplots(figsize=(8.0, 0.42 * len(rows) + 1.2), layout="constrained")
         for i, (t, d, s) in enumerate(rows):
-            color = _ds_color(d)
+            color = dataset_color(d)
             ax.plot(s.interval, [i, i], color=color, lw=3, alpha=0.35, solid_capstyle="butt")
             ax.plot(s.seed_scores, [i] * len(s.seed_scores), "o", color=color, ms=5,
                     alpha=0.8)
@@ -294,12 +294,12 @@ def draw_selection(result: Robustness):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from ..plots import _ds_color, _styled
+    from ..plots import dataset_color, styled
 
     from ..paper.fig8 import NO_SEARCH
     from ..plots import not_computed
 
-    @_styled
+    @styled
     def make():
         rows = [(t, d, s) for t, sel in result.selections.items() for d, s in sel.items()]
         if not rows:
@@ -308,7 +308,7 @@ def draw_selection(result: Robustness):
                                layout="constrained")
         rng = np.random.default_rng(0)
         for i, (t, d, s) in enumerate(rows):
-            color = _ds_color(d)
+            color = dataset_color(d)
             ax.scatter(s.test_scores, i + rng.uniform(-0.15, 0.15, s.test_scores.size), s=8,
                        color=color, alpha=0.3, lw=0)
             ax.plot([s.by_validation, s.by_test], [i, i], color=color, lw=1.2)
@@ -335,16 +335,16 @@ def draw_metrics(result: Robustness, table_no: int = 1):
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from ..plots import _ds_color, _styled
+    from ..plots import dataset_color, styled
 
-    @_styled
+    @styled
     def make():
         spreads = result.spreads[table_no]
         fig, ax = plt.subplots(figsize=(8.0, 2.8), layout="constrained")
         width = 0.26
         names = ("AMI (max, the paper's)", "AMI (arithmetic)", "ARI")
         for i, (d, s) in enumerate(spreads.items()):
-            color = _ds_color(d, i)
+            color = dataset_color(d, i)
             for j, (value, alpha) in enumerate(((s.ami, 1.0), (s.ami_arithmetic, 0.6),
                                                 (s.ari, 0.3))):
                 ax.bar(i + (j - 1) * width, value, width * 0.92,

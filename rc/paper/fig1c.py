@@ -19,12 +19,12 @@ from matplotlib.lines import Line2D
 from .._checks import stored
 from ..cache import Record
 from ..plots import (
-    _image,
-    _Inches,
-    _mask_outline,
-    _same_shape,
-    _show_gray,
-    _styled,
+    checked_image,
+    InchLayout,
+    mask_outline,
+    checked_same_shape,
+    show_gray,
+    styled,
 )
 from ..specs import DataSpec
 
@@ -123,7 +123,7 @@ def compute(pipe) -> Predictability:
 
     def run():
         images, groups = pipe.load(data)
-        result = predictability(pipe.dae(spec).dae, images, groups, HIDE, pipe.profile.seed)
+        result = predictability(pipe.trained(spec).dae, images, groups, HIDE, pipe.profile.seed)
         return dataclasses.replace(result, provenance=pipe.provenance())
     inputs = {"dae": spec.inputs(), "data": data.inputs(), "hide": HIDE,
               "seed": pipe.profile.seed, "version": VERSION}
@@ -153,7 +153,7 @@ def draw(result: Predictability):
                 result.example_others, result.example_mu_others, result.example_mask)
 
 
-@_styled
+@styled
 def plot(image, corrupted_alone, reconstruction_alone, corrupted_with_others,
                        reconstruction_with_others, mask):
     """Fig. 1c made live: pixels of one object are removed (outlined in red); a DAE fills
@@ -163,13 +163,13 @@ def plot(image, corrupted_alone, reconstruction_alone, corrupted_with_others,
     and the DAE's reconstruction of it, and the other objects alone and their
     reconstruction. Grey levels 0 (white) to 1 (black).
     """
-    img = _image(image)
+    img = checked_image(image)
     panels = [img]
     for value, name in ((corrupted_alone, "corrupted_alone"),
                         (reconstruction_alone, "reconstruction_alone"),
                         (corrupted_with_others, "corrupted_with_others"),
                         (reconstruction_with_others, "reconstruction_with_others")):
-        panels.append(np.clip(_same_shape(value, img.shape, name), 0.0, 1.0))
+        panels.append(np.clip(checked_same_shape(value, img.shape, name), 0.0, 1.0))
     msk = np.asarray(mask)
     if msk.shape != img.shape:
         raise ValueError(f"mask must have the image's shape {img.shape}; got {msk.shape}")
@@ -183,15 +183,15 @@ def plot(image, corrupted_alone, reconstruction_alone, corrupted_with_others,
     cell = (8.0 - left - 2 * gap - 2 * pair_gap - cbar_gap - cbar_w - right) / 5
     head, title_h = 0.24, 0.36
     top = head + title_h
-    lay = _Inches(8.0, top + cell + 0.08)
+    lay = InchLayout(8.0, top + cell + 0.08)
     xs = [left]
     for step in (pair_gap, gap, pair_gap, gap):
         xs.append(xs[-1] + cell + step)
     im = None
     for x, values, text in zip(xs, panels, titles):
         ax = lay.axes(x, top, cell, cell)
-        im = _show_gray(ax, values)
-        _mask_outline(ax, msk)
+        im = show_gray(ax, values)
+        mask_outline(ax, msk)
         lay.text(x + cell / 2, top - 0.05, text, ha="center", va="bottom", fontsize=8,
                  linespacing=1.1)
     for a, text in ((1, "from the object itself"), (3, "from the other objects")):

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..plots import (
-    _gamma,
-    _grey_mappable,
-    _image,
-    _Inches,
-    _show_gray,
-    _show_rgb,
-    _styled,
+    checked_gamma,
+    grey_mappable,
+    checked_image,
+    InchLayout,
+    show_gray,
+    show_rgb,
+    styled,
     assignment_rgb,
     cluster_colors,
 )
@@ -67,23 +67,36 @@ def compute(pipe) -> OneIteration:
                         full.log_likelihood[0], trained.dae.n_hidden, trained.dae.activation)
 
 
+def numbers(result: OneIteration) -> dict:
+    """The numbers the book's prose quotes: the log-likelihood, AMI and confidence before
+    and after the iteration and after the full run, and the DAE's width and units."""
+    return {
+        "ll_start": result.log_likelihood[0], "ll_after_r": result.log_likelihood[1],
+        "ll_after_e": result.log_likelihood[2], "ami_start": result.ami[0],
+        "ami_after_1": result.ami[1], "conf_start": result.confidence[0],
+        "conf_after_1": result.confidence[1], "shapes_hidden": result.n_hidden,
+        "shapes_activation": result.activation, "ami_final": result.full_ami[-1],
+        "conf_final": result.full_confidence[-1],
+        "ll_final": result.full_log_likelihood[-1],
+    }
+
 def draw(result: OneIteration):
     """The figure: one row per cluster (assignment, DAE input, output, new assignment)."""
     return plot(result.image, result.gamma0, result.mu, result.gamma1)
 
 
-@_styled
+@styled
 def plot(image, gamma0, mu, gamma1):
     """Fig. 2b: one RC iteration. One row per cluster k: the assignment gamma0_k, the DAE
     input gamma0_k * x, the DAE output mu_k (R-step) and the new gamma1_k (E-step), in
     grey levels from 0 (white) to 1 (black) with a shared colour bar; on the left the
     input and the combined assignments before and after (cluster colours as in the rows).
     """
-    img = _image(image)
-    g0 = _gamma(gamma0, img.shape, "gamma0")
+    img = checked_image(image)
+    g0 = checked_gamma(gamma0, img.shape, "gamma0")
     k = g0.shape[2]
-    m = _gamma(mu, img.shape, "mu")
-    g1 = _gamma(gamma1, img.shape, "gamma1")
+    m = checked_gamma(mu, img.shape, "mu")
+    g1 = checked_gamma(gamma1, img.shape, "gamma1")
     if m.shape[2] != k or g1.shape[2] != k:
         raise ValueError(
             f"gamma0, mu and gamma1 must have the same number of clusters; got "
@@ -92,16 +105,16 @@ def plot(image, gamma0, mu, gamma1):
     colors = cluster_colors(k)
     stages = (g0, g0 * img[..., None], m, g1)
     side_panels = (
-        ("input x", lambda ax: _show_gray(ax, img)),
-        ("assignment before", lambda ax: _show_rgb(ax, assignment_rgb(img, g0))),
-        ("assignment after", lambda ax: _show_rgb(ax, assignment_rgb(img, g1))),
+        ("input x", lambda ax: show_gray(ax, img)),
+        ("assignment before", lambda ax: show_rgb(ax, assignment_rgb(img, g0))),
+        ("assignment after", lambda ax: show_rgb(ax, assignment_rgb(img, g1))),
     )
     if k <= 5:
         lay, grid_left, grid_w, cbar_top = _iteration_rows(k, stages, colors, side_panels)
     else:
         lay, grid_left, grid_w, cbar_top = _iteration_columns(k, stages, colors, side_panels)
     cax = lay.axes(grid_left, cbar_top, grid_w, 0.1)
-    cbar = lay.fig.colorbar(_grey_mappable(), cax=cax, orientation="horizontal")
+    cbar = lay.fig.colorbar(grey_mappable(), cax=cax, orientation="horizontal")
     cbar.set_ticks([0, 0.25, 0.5, 0.75, 1])
     cbar.outline.set_linewidth(0.6)
     cbar.set_label("value (0 = white, 1 = black)", fontsize=8)
@@ -122,7 +135,7 @@ def _iteration_rows(k, stages, colors, side_panels):
     grid_bottom = head + k * cell + (k - 1) * gap
     side_bottom = 0.12 + 3 * (side_title + side) + 2 * 0.12
     cbar_top = grid_bottom + 0.22
-    lay = _Inches(grid_left + grid_w + margin, max(side_bottom + 0.08, cbar_top + 0.6))
+    lay = InchLayout(grid_left + grid_w + margin, max(side_bottom + 0.08, cbar_top + 0.6))
     y = 0.12
     for title, draw in side_panels:
         ax = lay.axes(margin, y + side_title, side, side)
@@ -133,7 +146,7 @@ def _iteration_rows(k, stages, colors, side_panels):
         top = head + row * (cell + gap)
         for col, values in enumerate(stages):
             ax = lay.axes(grid_left + col * (cell + gap), top, cell, cell)
-            _show_gray(ax, np.clip(values[..., row], 0.0, 1.0))
+            show_gray(ax, np.clip(values[..., row], 0.0, 1.0))
         yc = top + cell / 2
         lay.text(grid_left - 0.1, yc, f"cluster {row + 1}", ha="right", va="center",
                  fontsize=8.5)
@@ -157,7 +170,7 @@ def _iteration_columns(k, stages, colors, side_panels):
     grid_top = side_title + side + 0.25 + head
     cbar_top = grid_top + 4 * cell + 3 * gap + 0.22
     width = max(grid_left + grid_w + margin, grid_left + 3 * side + 2 * 0.4 + margin)
-    lay = _Inches(width, cbar_top + 0.6)
+    lay = InchLayout(width, cbar_top + 0.6)
     for i, (title, draw) in enumerate(side_panels):
         ax = lay.axes(grid_left + i * (side + 0.4), side_title, side, side)
         draw(ax)
@@ -166,7 +179,7 @@ def _iteration_columns(k, stages, colors, side_panels):
         x = grid_left + col * (cell + gap)
         for row, values in enumerate(stages):
             ax = lay.axes(x, grid_top + row * (cell + gap), cell, cell)
-            _show_gray(ax, np.clip(values[..., col], 0.0, 1.0))
+            show_gray(ax, np.clip(values[..., col], 0.0, 1.0))
         lay.text(x + cell / 2 - 0.02, grid_top - 0.05, "\u25a0", ha="right", va="bottom",
                  fontsize=10, color=colors[col])
         lay.text(x + cell / 2, grid_top - 0.06, f"{col + 1}", ha="left", va="bottom",

@@ -12,14 +12,14 @@ import numpy as np
 
 from ..datasets import DatasetInfo, dataset_info, label
 from ..plots import (
-    _ds_label,
-    _image,
-    _Inches,
-    _non_empty_mapping,
-    _ordered,
-    _show_gray,
-    _show_rgb,
-    _styled,
+    dataset_label,
+    checked_image,
+    InchLayout,
+    checked_mapping,
+    ordered_names,
+    show_gray,
+    show_rgb,
+    styled,
     groups_rgb,
 )
 from ..report import Markdown, markdown_table
@@ -69,33 +69,33 @@ def table(result: DataSets) -> Markdown:
           f"{result.n_scored[d]:,}"] for d, i in result.infos.items()])
 
 
-@_styled
+@styled
 def plot(examples: Mapping[str, tuple]):
     """Fig. 3: one column per data set, input (black on white) above its ground truth.
 
     ``examples`` maps a data set name to ``(image (H, W), groups (H, W))``.
     """
-    _non_empty_mapping(examples, "examples")
-    names = _ordered(examples)
+    checked_mapping(examples, "examples")
+    names = ordered_names(examples)
     pairs = []
     for name in names:
         try:
             image, groups = examples[name]
         except (TypeError, ValueError) as exc:
             raise ValueError(f"examples[{name!r}] must be a pair (image, groups)") from exc
-        img = _image(image, f"image of {name!r}")
+        img = checked_image(image, f"image of {name!r}")
         pairs.append((img, groups_rgb(img, groups)))
     n = len(names)
     left, right, gap, label_h = 0.95, 0.1, 0.1, 0.3
     cell = min(1.25, (8.0 - left - right - (n - 1) * gap) / n)
     width = left + n * cell + (n - 1) * gap + right
     height = label_h + 2 * cell + gap + 0.08
-    lay = _Inches(width, height)
+    lay = InchLayout(width, height)
     for j, (name, (img, truth)) in enumerate(zip(names, pairs)):
         x = left + j * (cell + gap)
-        _show_gray(lay.axes(x, label_h, cell, cell), img)
-        _show_rgb(lay.axes(x, label_h + cell + gap, cell, cell), truth)
-        lay.text(x + cell / 2, label_h - 0.08, _ds_label(name), ha="center", va="bottom",
+        show_gray(lay.axes(x, label_h, cell, cell), img)
+        show_rgb(lay.axes(x, label_h + cell + gap, cell, cell), truth)
+        lay.text(x + cell / 2, label_h - 0.08, dataset_label(name), ha="center", va="bottom",
                  fontsize=9)
     for i, row in enumerate(("input", "ground truth")):
         lay.text(left - 0.1, label_h + i * (cell + gap) + cell / 2, row, ha="right",

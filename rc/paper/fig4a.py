@@ -23,12 +23,12 @@ from matplotlib.lines import Line2D
 from ..claims import Claim, at_least, at_most, equal
 from ..datasets import DATASETS, dataset_info, label
 from ..plots import (
-    _ds_label,
-    _k_colors,
-    _non_empty_mapping,
-    _number,
-    _ordered,
-    _styled,
+    dataset_label,
+    k_colors,
+    checked_mapping,
+    checked_number,
+    ordered_names,
+    styled,
 )
 from .. import published
 from ..report import Markdown, markdown_table
@@ -180,7 +180,7 @@ def table(result: KSweep) -> Markdown:
          for d in result.datasets])
 
 
-@_styled
+@styled
 def plot(scores: Mapping[str, Mapping[int, float]],
                     best_k: Mapping[str, int] | None = None,
                     errors: Mapping[str, Mapping[int, float]] | None = None):
@@ -190,21 +190,21 @@ def plot(scores: Mapping[str, Mapping[int, float]],
     protocol's K of each known data set, :func:`rc.dataset_info`; pass ``{}`` for none).
     ``errors`` (same layout as ``scores``, optional) draws error bars, e.g. the std.
     """
-    _non_empty_mapping(scores, "scores")
-    names = _ordered(scores)
+    checked_mapping(scores, "scores")
+    names = ordered_names(scores)
     table: dict[str, dict[int, float]] = {}
     for name in names:
         per_k = scores[name]
         if not isinstance(per_k, Mapping):
             raise ValueError(f"scores[{name!r}] must be a dict K -> mean AMI")
-        table[name] = {int(kk): _number(v, f"scores[{name!r}][{kk!r}]")
+        table[name] = {int(kk): checked_number(v, f"scores[{name!r}][{kk!r}]")
                        for kk, v in per_k.items()}
     ks = sorted({kk for d in table.values() for kk in d})
     if not ks:
         raise ValueError("scores contains no values")
     if best_k is None:
         best_k = {n: dataset_info(n).k for n in names if n in DATASETS}
-    colors = _k_colors(ks)
+    colors = k_colors(ks)
     fig, ax = plt.subplots(figsize=(8.0, 3.0), layout="constrained")
     width = 0.8 / len(ks)
     tops = [0.0]
@@ -216,7 +216,7 @@ def plot(scores: Mapping[str, Mapping[int, float]],
             x = i - 0.4 + width * (j + 0.5)
             err = None
             if errors is not None and name in errors and kk in errors[name]:
-                err = _number(errors[name][kk], f"errors[{name!r}][{kk!r}]")
+                err = checked_number(errors[name][kk], f"errors[{name!r}][{kk!r}]")
             ax.bar(x, value, width * 0.92, color=colors[kk], yerr=err,
                    error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "0.2"},
                    label=f"K = {kk}")
@@ -234,7 +234,7 @@ def plot(scores: Mapping[str, Mapping[int, float]],
                               label="protocol K (value shown)"))
     ax.legend(handles=handles, ncols=len(handles), loc="lower center",
               bbox_to_anchor=(0.5, 1.0), borderaxespad=0.2, columnspacing=1.2)
-    ax.set_xticks(range(len(names)), [_ds_label(n) for n in names])
+    ax.set_xticks(range(len(names)), [dataset_label(n) for n in names])
     ax.tick_params(axis="x", length=0)
     ax.set_xlim(-0.5, len(names) - 0.5)
     ax.set_ylim(min(0.0, min(min(d.values(), default=0) for d in table.values())),

@@ -19,10 +19,10 @@ from matplotlib.ticker import MaxNLocator
 from ..claims import Claim, equal, less_than
 from ..datasets import dataset_info
 from ..plots import (
-    _float_array,
-    _k_colors,
-    _non_empty_mapping,
-    _styled,
+    checked_floats,
+    k_colors,
+    checked_mapping,
+    styled,
 )
 from .. import published
 from ..report import Markdown, markdown_table
@@ -141,7 +141,7 @@ def table(result: Convergence) -> Markdown:
          for k, ll in result.ll_by_k.items()])
 
 
-@_styled
+@styled
 def plot(ll_by_k: Mapping[int, np.ndarray], half_steps: bool = False,
                        title: str | None = None):
     """Fig. 4b: mean (line) and std (shaded) over images of the log-likelihood per iteration.
@@ -150,10 +150,10 @@ def plot(ll_by_k: Mapping[int, np.ndarray], half_steps: bool = False,
     after every E-step are drawn at iterations 0..T (index 0 is the start, mu = 0.5);
     ``half_steps=True`` also draws the values after the R-steps, at t + 0.5.
     """
-    _non_empty_mapping(ll_by_k, "ll_by_k")
+    checked_mapping(ll_by_k, "ll_by_k")
     curves = {}
     for kk, ll in ll_by_k.items():
-        arr = _float_array(ll, f"ll_by_k[{kk!r}]")
+        arr = checked_floats(ll, f"ll_by_k[{kk!r}]")
         if arr.ndim == 1:
             arr = arr[None]
         if arr.ndim != 2 or arr.shape[1] % 2 != 1 or arr.shape[0] == 0:
@@ -162,7 +162,7 @@ def plot(ll_by_k: Mapping[int, np.ndarray], half_steps: bool = False,
                 f"got {arr.shape}"
             )
         curves[int(kk)] = arr
-    colors = _k_colors(list(curves))
+    colors = k_colors(list(curves))
     fig, ax = plt.subplots(figsize=(6.0, 3.2), layout="constrained")
     t_max = 0
     for kk in sorted(curves):

@@ -22,15 +22,15 @@ from .._checks import stored
 from ..cache import Record
 from ..datasets import dataset_info
 from ..plots import (
-    _float_array,
-    _groups,
-    _image,
-    _Inches,
-    _number,
-    _sequence_colors,
-    _show_rgb,
-    _styled,
-    _vector,
+    checked_floats,
+    checked_groups,
+    checked_image,
+    InchLayout,
+    checked_number,
+    sequence_colors,
+    show_rgb,
+    styled,
+    checked_vector,
     assignment_rgb,
     groups_rgb,
 )
@@ -136,7 +136,7 @@ def example_runs(pipe, spec: EvalSpec, count: int = N_EXAMPLES) -> ExampleRuns:
         ranks = np.array(example_ranks(len(order), count))
         ids = order[ranks]
         images, groups = pipe.load(spec.data)
-        res = spec.rc.run(pipe.dae(spec.dae).dae, images[ids], groups=groups[ids],
+        res = spec.rc.run(pipe.trained(spec.training).dae, images[ids], groups=groups[ids],
                           image_ids=ids, keep_history=True)
         return ExampleRuns(ids, ranks, images[ids], groups[ids], res.gamma_history,
                            res.log_likelihood, res.ami, pipe.provenance())
@@ -189,16 +189,16 @@ def _check_example(ex, index: int, n_scores: int) -> dict:
     missing = {"image", "groups", "gamma_history", "log_likelihood", "rank", "score"} - set(ex)
     if missing:
         raise ValueError(f"examples[{index}] lacks the keys {sorted(missing)}")
-    img = _image(ex["image"], f"examples[{index}]['image']")
-    groups = _groups(ex["groups"], img.shape)
-    hist = _float_array(ex["gamma_history"], f"examples[{index}]['gamma_history']")
+    img = checked_image(ex["image"], f"examples[{index}]['image']")
+    groups = checked_groups(ex["groups"], img.shape)
+    hist = checked_floats(ex["gamma_history"], f"examples[{index}]['gamma_history']")
     if hist.ndim != 4 or hist.shape[1:3] != img.shape or hist.shape[0] < 1 or hist.shape[3] < 1:
         raise ValueError(
             f"examples[{index}]['gamma_history'] must have shape (T+1, H, W, K) with "
             f"(H, W) = {img.shape}; got {hist.shape}"
         )
     t = hist.shape[0] - 1
-    ll = _float_array(ex["log_likelihood"], f"examples[{index}]['log_likelihood']")
+    ll = checked_floats(ex["log_likelihood"], f"examples[{index}]['log_likelihood']")
     if ll.shape != (2 * t + 1,):
         raise ValueError(
             f"examples[{index}]['log_likelihood'] must have shape (2T+1,) = ({2 * t + 1},) "
@@ -210,14 +210,14 @@ def _check_example(ex, index: int, n_scores: int) -> dict:
         raise ValueError(f"examples[{index}]['rank'] must be an integer in [0, {n_scores}); "
                          f"got {rank!r}")
     return {"image": img, "groups": groups, "history": hist, "ll": ll[::2], "T": t,
-            "rank": int(rank), "score": _number(ex["score"], f"examples[{index}]['score']")}
+            "rank": int(rank), "score": checked_number(ex["score"], f"examples[{index}]['score']")}
 
 
 @dataclass(frozen=True)
 class _Layout:
     """Where the panels of :func:`plot` go (inches from the top left)."""
 
-    lay: _Inches
+    lay: InchLayout
     left: float
     right: float
     title_h: float
@@ -248,7 +248,7 @@ def _layout(n_examples: int, n_rows: int, title: str | None) -> _Layout:
     grid_top = title_h + top_h + top_axis + head_h
     grid_h = n_rows * cell + (n_rows - 1) * gap + truth_gap
     bottom = max(0.08, 0.5 - (cell + gap + truth_gap))
-    lay = _Inches(width, grid_top + grid_h + bottom)
+    lay = InchLayout(width, grid_top + grid_h + bottom)
     if title:
         lay.text(width / 2, 0.08, title, ha="center", va="top", fontsize=10)
     return _Layout(lay, left, right, title_h, top_h, cell, gap, truth_gap, grid_top, grid_w,
@@ -286,9 +286,9 @@ def _image_grid(g: _Layout, exs, colors, its) -> None:
                    f"rank {e['rank']}\nscore {e['score']:.2f}",
                    ha="center", va="bottom", fontsize=7.5, color=c, linespacing=1.1)
         for r, t in enumerate(its):
-            _show_rgb(g.lay.axes(x, g.row_top(r), g.cell, g.cell),
+            show_rgb(g.lay.axes(x, g.row_top(r), g.cell, g.cell),
                       assignment_rgb(e["image"], e["history"][t]))
-        _show_rgb(g.lay.axes(x, g.row_top(g.rows - 1), g.cell, g.cell),
+        show_rgb(g.lay.axes(x, g.row_top(g.rows - 1), g.cell, g.cell),
                   groups_rgb(e["image"], e["groups"]))
     for r in range(g.rows):
         label = f"t = {its[r]}" if r < len(its) else "truth"
@@ -320,7 +320,7 @@ def _likelihood_panel(g: _Layout, exs, colors, its) -> None:
     ax.set_xlabel("log-likelihood")
 
 
-@_styled
+@styled
 def plot(scores, confidence, examples: Sequence[Mapping],
          iterations: Sequence[int] = (0, 1, 2, 3, 5, 7, 10), title: str | None = None):
     """Figs. 5, 10, 11: RC on a test set and a few example runs.
@@ -335,8 +335,8 @@ def plot(scores, confidence, examples: Sequence[Mapping],
     ``examples`` are dicts with ``image``, ``groups`` (H, W), ``gamma_history`` (T+1, H, W,
     K), ``log_likelihood`` (2T+1,), ``rank`` (position in the sorted order) and ``score``.
     """
-    scores = _vector(scores, "scores")
-    confidence = _vector(confidence, "confidence", scores.size)
+    scores = checked_vector(scores, "scores")
+    confidence = checked_vector(confidence, "confidence", scores.size)
     if not isinstance(examples, Sequence) or len(examples) == 0:
         raise ValueError("examples must be a non-empty list of dicts")
     exs = [_check_example(e, i, scores.size) for i, e in enumerate(examples)]
@@ -344,7 +344,7 @@ def plot(scores, confidence, examples: Sequence[Mapping],
     its = sorted({int(i) for i in iterations if 0 <= int(i) <= t_all})
     if not its:
         raise ValueError(f"none of the iterations {tuple(iterations)} is within 0..{t_all}")
-    colors = _sequence_colors(len(exs))
+    colors = sequence_colors(len(exs))
     g = _layout(len(exs), len(its) + 1, title)
     _sorted_scores_panel(g, scores, confidence, exs, colors)
     _image_grid(g, exs, colors, its)

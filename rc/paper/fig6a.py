@@ -21,12 +21,12 @@ from matplotlib.ticker import MaxNLocator
 from ..claims import Claim, equal
 from ..datasets import label
 from ..plots import (
-    _ds_color,
-    _ds_label,
-    _float_array,
-    _non_empty_mapping,
-    _ordered,
-    _styled,
+    dataset_color,
+    dataset_label,
+    checked_floats,
+    checked_mapping,
+    ordered_names,
+    styled,
     not_computed,
 )
 from .. import published
@@ -91,7 +91,7 @@ def compute(pipe) -> LossVsScore:
     """The loss-vs-score runs of every data set of the profile."""
     from .fig8 import scale_text
 
-    runs = {d: pipe.loss_runs(d) for d in pipe.profile.datasets}
+    runs = {d: pipe.loss_study(d) for d in pipe.profile.datasets}
     return LossVsScore(pipe.profile.name,
                        {d: np.array([r.best_val_loss for r in rs], float) for d, rs in runs.items()},
                        {d: np.array([r.score for r in rs], float) for d, rs in runs.items()},
@@ -146,20 +146,20 @@ def table(result: LossVsScore) -> Markdown:
          for d in result.datasets])
 
 
-@_styled
+@styled
 def plot(points: Mapping[str, tuple], ncols: int = 3):
     """Fig. 6a: one panel per data set, best validation loss of each DAE against its RC
     score, with a least-squares regression line (non-finite points are left out)."""
-    _non_empty_mapping(points, "points")
-    names = _ordered(points)
+    checked_mapping(points, "points")
+    names = ordered_names(points)
     pairs = {}
     for name in names:
         try:
             losses, scores = points[name]
         except (TypeError, ValueError) as exc:
             raise ValueError(f"points[{name!r}] must be a pair (losses, scores)") from exc
-        losses = _float_array(losses, f"losses of {name!r}").ravel()
-        scores = _float_array(scores, f"scores of {name!r}").ravel()
+        losses = checked_floats(losses, f"losses of {name!r}").ravel()
+        scores = checked_floats(scores, f"scores of {name!r}").ravel()
         if losses.shape != scores.shape:
             raise ValueError(f"losses and scores of {name!r} differ in length: "
                              f"{losses.size} vs {scores.size}")
@@ -175,12 +175,12 @@ def plot(points: Mapping[str, tuple], ncols: int = 3):
             continue
         name = names[idx]
         x, y = pairs[name]
-        ax.scatter(x, y, s=12, color=_ds_color(name, idx), alpha=0.7, lw=0)
+        ax.scatter(x, y, s=12, color=dataset_color(name, idx), alpha=0.7, lw=0)
         if x.size >= 2 and np.ptp(x) > 0:
             slope, intercept = np.polyfit(x, y, 1)
             xx = np.array([x.min(), x.max()])
             ax.plot(xx, slope * xx + intercept, color="0.15", lw=1.1)
-        ax.set_title(_ds_label(name))
+        ax.set_title(dataset_label(name))
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.grid(True)

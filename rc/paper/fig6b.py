@@ -18,11 +18,11 @@ from matplotlib.patches import Patch
 
 from ..claims import Claim, equal
 from ..plots import (
-    _ds_color,
-    _ds_label,
-    _number,
-    _ordered,
-    _styled,
+    dataset_color,
+    dataset_label,
+    checked_number,
+    ordered_names,
+    styled,
 )
 from . import table1, table2
 
@@ -78,7 +78,7 @@ def draw(result: SingleVsMulti):
                 paper_multi={d: table2.PAPER[d].score for d in result.multi})
 
 
-@_styled
+@styled
 def plot(single: Mapping[str, float], multi: Mapping[str, float],
                         paper_single: Mapping[str, float] | None = None,
                         paper_multi: Mapping[str, float] | None = None):
@@ -87,26 +87,26 @@ def plot(single: Mapping[str, float], multi: Mapping[str, float],
     hollow circles."""
     if not isinstance(single, Mapping) or not isinstance(multi, Mapping):
         raise ValueError("single and multi must be dicts data set -> score")
-    names = _ordered(list(single) + [n for n in multi if n not in single])
+    names = ordered_names(list(single) + [n for n in multi if n not in single])
     if not names:
         raise ValueError("single and multi are both empty")
     fig, ax = plt.subplots(figsize=(8.0, 3.0), layout="constrained")
     width = 0.38
     for i, name in enumerate(names):
-        color = _ds_color(name, i)
+        color = dataset_color(name, i)
         for offset, values, papers, hatch, alpha in (
             (-width / 2, single, paper_single, None, 1.0),
             (width / 2, multi, paper_multi, "////", 0.35),
         ):
             x = i + offset
             if name in values:
-                v = _number(values[name], f"score of {name!r}")
+                v = checked_number(values[name], f"score of {name!r}")
                 ax.bar(x, v, width * 0.94, color=mpl.colors.to_rgba(color, alpha),
                        edgecolor=color, hatch=hatch, lw=0.8)
             else:
                 ax.text(x, 0.02, "n/a", ha="center", va="bottom", fontsize=7, color="0.4")
             if papers is not None and name in papers:
-                ax.plot(x, _number(papers[name], f"paper value of {name!r}"), marker="o",
+                ax.plot(x, checked_number(papers[name], f"paper value of {name!r}"), marker="o",
                         ms=6, mfc="none", mec="black", mew=1.3, ls="none", zorder=4)
     handles = [
         Patch(facecolor="0.45", edgecolor="0.45", label="single-object training, soft RC"),
@@ -118,7 +118,7 @@ def plot(single: Mapping[str, float], multi: Mapping[str, float],
                               ls="none", label="paper"))
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
               ncols=len(handles), borderaxespad=0.2)
-    ax.set_xticks(range(len(names)), [_ds_label(n) for n in names])
+    ax.set_xticks(range(len(names)), [dataset_label(n) for n in names])
     ax.tick_params(axis="x", length=0)
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylim(0, 1.02)

@@ -21,12 +21,12 @@ from ..cache import Record
 from ..novel import SCENE_KINDS, novel_objects
 from ..novel import VERSION as SCENES_VERSION
 from ..plots import (
-    _float_array,
-    _image,
-    _Inches,
-    _show_gray,
-    _show_rgb,
-    _styled,
+    checked_floats,
+    checked_image,
+    InchLayout,
+    show_gray,
+    show_rgb,
+    styled,
     assignment_rgb,
 )
 from ..report import Markdown, markdown_table
@@ -99,7 +99,7 @@ def compute(pipe) -> NovelObjects:
 
     def run():
         images, groups, descriptions = novel_objects(pipe.profile.seed)
-        res = rc_spec.run(pipe.dae(spec).dae, images, groups=groups)
+        res = rc_spec.run(pipe.trained(spec).dae, images, groups=groups)
         return NovelObjects(images, groups, res.gamma, res.ami[:, -1], list(descriptions),
                             list(SCENE_KINDS), K, pipe.provenance())
     inputs = {"dae": spec.inputs(), "rc": rc_spec.inputs(),
@@ -132,16 +132,16 @@ def table(result: NovelObjects) -> Markdown:
                                                          result.ami)])
 
 
-@_styled
+@styled
 def plot(images, gammas, titles: Sequence[str] | None = None):
     """Fig. 7: RC on novel objects; a row of inputs above a row of final assignments.
 
     ``images`` (M, H, W), ``gammas`` (M, H, W, K); ``titles`` (optional) one per image.
     """
-    imgs = _float_array(images, "images")
+    imgs = checked_floats(images, "images")
     if imgs.ndim != 3 or 0 in imgs.shape:
         raise ValueError(f"images must have shape (M, H, W); got {imgs.shape}")
-    gs = _float_array(gammas, "gammas")
+    gs = checked_floats(gammas, "gammas")
     if gs.ndim != 4 or gs.shape[:3] != imgs.shape:
         raise ValueError(f"gammas must have shape (M, H, W, K) = {imgs.shape + ('K',)}; "
                          f"got {gs.shape}")
@@ -154,12 +154,12 @@ def plot(images, gammas, titles: Sequence[str] | None = None):
     lines = [textwrap.wrap(str(t), wrap) for t in titles] if titles else []
     title_h = 0.06 + 0.13 * max((len(t) for t in lines), default=0)
     width = left + count * cell + (count - 1) * gap + right
-    lay = _Inches(width, title_h + 2 * cell + gap + 0.08)
+    lay = InchLayout(width, title_h + 2 * cell + gap + 0.08)
     for j in range(count):
         x = left + j * (cell + gap)
-        img = _image(imgs[j], f"images[{j}]")
-        _show_gray(lay.axes(x, title_h, cell, cell), img)
-        _show_rgb(lay.axes(x, title_h + cell + gap, cell, cell),
+        img = checked_image(imgs[j], f"images[{j}]")
+        show_gray(lay.axes(x, title_h, cell, cell), img)
+        show_rgb(lay.axes(x, title_h + cell + gap, cell, cell),
                   assignment_rgb(img, gs[j]))
         if lines:
             lay.text(x + cell / 2, title_h - 0.05, "\n".join(lines[j]), ha="center",

@@ -16,13 +16,13 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from ..plots import (
-    _ds_color,
-    _ds_label,
-    _float_array,
-    _non_empty_mapping,
-    _number,
-    _ordered,
-    _styled,
+    dataset_color,
+    dataset_label,
+    checked_floats,
+    checked_mapping,
+    checked_number,
+    ordered_names,
+    styled,
     not_computed,
 )
 from .. import published
@@ -108,15 +108,15 @@ def draw(result: SearchScores):
     return plot(result.scores, paper=result.paper_best)
 
 
-@_styled
+@styled
 def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = None,
                title: str | None = None):
     """Figs. 8 and 9: the score of every random-search run (jittered dots), one row per data
     set, with the paper's best score as a hollow diamond. Non-finite scores count as failed
     runs (reported in the row's note)."""
-    _non_empty_mapping(runs, "runs")
-    names = _ordered(runs)
-    data = {n: _float_array(runs[n], f"runs[{n!r}]").ravel() for n in names}
+    checked_mapping(runs, "runs")
+    names = ordered_names(runs)
+    data = {n: checked_floats(runs[n], f"runs[{n!r}]").ravel() for n in names}
     rng = np.random.default_rng(0)
     fig, ax = plt.subplots(figsize=(8.0, 0.5 * len(names) + 1.0), layout="constrained")
     low = 0.0
@@ -125,7 +125,7 @@ def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = Non
         ok = np.isfinite(s)
         vals = s[ok]
         ax.scatter(vals, i + rng.uniform(-0.22, 0.22, vals.size), s=12,
-                   color=_ds_color(name, i), alpha=0.6, lw=0, zorder=2)
+                   color=dataset_color(name, i), alpha=0.6, lw=0, zorder=2)
         note = f"{vals.size} runs"
         if vals.size:
             low = min(low, float(vals.min()))
@@ -136,9 +136,9 @@ def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = Non
                     xytext=(6, 0), textcoords="offset points", va="center", fontsize=7.5,
                     color="0.3")
         if paper is not None and name in paper:
-            ax.plot(_number(paper[name], f"paper[{name!r}]"), i, marker="D", ms=6.5,
+            ax.plot(checked_number(paper[name], f"paper[{name!r}]"), i, marker="D", ms=6.5,
                     mfc="none", mec="black", mew=1.3, ls="none", zorder=4)
-    ax.set_yticks(range(len(names)), [_ds_label(n) for n in names])
+    ax.set_yticks(range(len(names)), [dataset_label(n) for n in names])
     ax.set_ylim(len(names) - 0.5, -0.5)
     ax.set_xlim(low - 0.02, 1.0)
     ax.set_xticks(np.linspace(0, 1, 11))

@@ -23,7 +23,7 @@ from ..datasets import label
 from .. import published
 from ..pipeline import SearchRun
 from ..published import PaperConfig
-from ..plots import _ds_color, _ds_label, _non_empty_mapping, _styled
+from ..plots import dataset_color, dataset_label, checked_mapping, styled
 from ..report import Markdown, markdown_table
 from ..specs import DAEConfig
 from ..training import TrainHistory
@@ -205,11 +205,11 @@ def draw_training(result: TableResult):
     return plot_training({d: result.histories[d].to_dict() for d in result.datasets})
 
 
-@_styled
+@styled
 def plot_training(histories: Mapping[str, Mapping], ncols: int = 3):
     """Validation loss per epoch (epoch 0: before training) of one DAE per data set, with
     the kept (lowest-loss) epoch marked. ``histories``: name -> TrainHistory as a dict."""
-    histories = _non_empty_mapping(histories, "histories")
+    histories = checked_mapping(histories, "histories")
     names = list(histories)
     nrows = math.ceil(len(names) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(8.0, 2.1 * nrows + 0.2),
@@ -217,9 +217,9 @@ def plot_training(histories: Mapping[str, Mapping], ncols: int = 3):
     for i, (ax, name) in enumerate(zip(axes.flat, names)):
         h = histories[name]
         loss = np.asarray(h["val_loss"], dtype=float)
-        ax.plot(np.arange(len(loss)), loss, color=_ds_color(name, i), marker="o", ms=2.5)
+        ax.plot(np.arange(len(loss)), loss, color=dataset_color(name, i), marker="o", ms=2.5)
         ax.plot(h["best_epoch"], h["best_val_loss"], "D", mfc="none", mec="black")
-        ax.set_title(_ds_label(name))
+        ax.set_title(dataset_label(name))
         ax.grid(True)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
