@@ -19,7 +19,7 @@ endif
 BUDGET ?=
 PAPER_ARGS ?=
 
-.PHONY: install test test-fast book book-build paper paper-status full full-status lock clean bench
+.PHONY: install test test-fast lint book book-build paper paper-status full full-status lock clean bench
 
 ifeq ($(PYTHON),.venv/bin/python)
 $(PYTHON):
@@ -36,8 +36,13 @@ $(STAMP): pyproject.toml constraints.txt | $(VENV_DEP)
 
 install: $(STAMP)
 
+# ruff first (seconds), then every test (tests/test_lint.py repeats it, for plain pytest runs)
 test: $(STAMP)
+	$(PYTHON) -m ruff check rc tests scripts benchmarks
 	$(PYTHON) -m pytest
+
+lint: $(STAMP)
+	$(PYTHON) -m ruff check rc tests scripts benchmarks
 
 test-fast: $(STAMP)
 	$(PYTHON) -m pytest -m "not slow"

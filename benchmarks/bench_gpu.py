@@ -4,9 +4,10 @@ Trains ``--members`` configurations of the ``paper`` profile's multi-object sear
 first ``--n`` images of a data set's ``train_multi`` split for ``--epochs`` epochs each
 (no early stopping): one by one (a population of one each, as ``train_dae``) and as one
 population with each grouping of ``rc.training.GROUPINGS`` (by architecture, by
-activation with padded widths, all in one group). Prints DAE-epochs per second and the achieved TFLOP/s (useful multiply-adds
-of training, padding not counted) beside a plain float32 matrix product on the same
-device, with TF32 as set by ``--tf32``. Runs anywhere; meant for the GPU script.
+activation with padded widths, all in one group). Prints DAE-epochs per second and the
+achieved TFLOP/s (useful multiply-adds of training, padding not counted) beside a plain
+float32 matrix product on the same device, with TF32 as set by ``--tf32``. Runs anywhere;
+meant for the GPU script.
 
 Usage: python benchmarks/bench_gpu.py [--dataset shapes] [--members 24] [--epochs 2]
        [--n 10000] [--device cuda] [--tf32] [--json out.json]

@@ -55,8 +55,8 @@ def main() -> None:
     rng = np.random.default_rng(0)
     for side, n_groups, k in [(28, 3, 3), (20, 12, 12)]:
         groups, gamma = make_batch(rng, 1000, side, n_groups, k)
-        t_fast, (a_fast, c_fast) = best_of(lambda: score(groups, gamma), 10)
-        t_ref, (a_ref, c_ref) = best_of(lambda: sklearn_loop(groups, gamma), 1)
+        t_fast, (a_fast, c_fast) = best_of(lambda g=groups, y=gamma: score(g, y), 10)
+        t_ref, (a_ref, c_ref) = best_of(lambda g=groups, y=gamma: sklearn_loop(g, y), 1)
         err = max(np.abs(a_fast - a_ref).max(), np.abs(c_fast - c_ref).max())
         print(
             f"1000 images {side}x{side}, {n_groups} groups, K={k}: rc.metrics.score "

@@ -123,26 +123,38 @@ def _reconstruction_rgb(mu: np.ndarray, color) -> np.ndarray:
     return 1.0 - np.asarray(mu, float)[..., None] * (1.0 - np.asarray(color)[None, None])
 
 
-def _figure(movie: RCMovie):
-    """The figure of frame 0 and a function that redraws it for iteration t."""
-    import matplotlib.pyplot as plt
+@dataclass(frozen=True)
+class _Layout:
+    """Where the parts of an animation frame go (inches): per image three large cells
+    (image, truth, clusters), then the K reconstructions in a grid of at most
+    :data:`RECON_COLUMNS` columns, as tall as a large cell; the AMI panel on the right."""
 
-    from .plots import (
-        InchLayout,
-        sequence_colors,
-        show_rgb,
-        assignment_rgb,
-        cluster_colors,
-        groups_rgb,
-    )
+    big: float          # side of a large cell
+    cell: float         # side of a reconstruction cell
+    sub_cols: int
+    width: float
+    height: float
+    left: float = 0.62
+    gap: float = 0.04
+    group_gap: float = 0.14
+    right: float = 0.12
+    ami_w: float = 1.35
+    head: float = 0.5
+    row_gap: float = 0.08
 
-    n, k, t_max = movie.n_images, movie.k, movie.n_iters
-    colors = cluster_colors(k)
-    blank = np.ones(movie.images.shape[1:] + (3,))
-    # per image: three large cells (image, truth, clusters), then the K reconstructions
-    # in a grid of at most RECON_COLUMNS columns, as tall as a large cell
-    sub_rows = -(-k // RECON_COLUMNS)
-    sub_cols = min(k, RECON_COLUMNS)
+    def x_of(self, column: int) -> float:
+        return self.left + column * (self.big + self.gap) + self.group_gap * (column >= 2)
+
+    @property
+    def recon_left(self) -> float:
+        return self.left + 3 * self.big + 2 * self.gap + 2 * self.group_gap
+
+    def top(self, row: int) -> float:
+        return self.head + row * (self.big + self.row_gap)
+
+
+def _layout(n: int, k: int) -> _Layout:
+    sub_rows, sub_cols = -(-k // RECON_COLUMNS), min(k, RECON_COLUMNS)
     left, gap, group_gap, right, ami_w, ami_gap = 0.62, 0.04, 0.14, 0.12, 1.35, 0.55
     fixed = (left + right + ami_w + ami_gap + 2 * group_gap + 2 * gap + 3 * (sub_rows - 1)
              * gap + (sub_cols - 1) * gap)
@@ -152,39 +164,51 @@ def _figure(movie: RCMovie):
     recon_left = left + 3 * big + 2 * gap + 2 * group_gap
     width = recon_left + sub_cols * cell + (sub_cols - 1) * gap + ami_gap + ami_w + right
     height = head + n * big + (n - 1) * row_gap + foot
-    lay = InchLayout(width, height)
-    title = lay.text(width / 2, 0.06, "", ha="center", va="top", fontsize=10)
+    return _Layout(big, cell, sub_cols, width, height)
 
-    def x_of(c):
-        return left + c * (big + gap) + group_gap * (c >= 2)
+
+def _image_rows(lay, g: _Layout, movie: RCMovie, blank, row_colors):
+    """Per image: its picture, truth, the clusters' and reconstructions' images (to be
+    redrawn per frame) and the text of its AMI."""
+    from .plots import groups_rgb, show_rgb
 
     for c, text in ((0, "image"), (1, "truth"), (2, "clusters")):
-        lay.text(x_of(c) + big / 2, head - 0.05, text, ha="center", va="bottom",
+        lay.text(g.x_of(c) + g.big / 2, g.head - 0.05, text, ha="center", va="bottom",
                  fontsize=8)
-    lay.text(recon_left + (sub_cols * cell + (sub_cols - 1) * gap) / 2, head - 0.05,
-             "each cluster's reconstruction", ha="center", va="bottom", fontsize=8)
-    row_colors = sequence_colors(n)
+    lay.text(g.recon_left + (g.sub_cols * g.cell + (g.sub_cols - 1) * g.gap) / 2,
+             g.head - 0.05, "each cluster's reconstruction", ha="center", va="bottom",
+             fontsize=8)
     assign, recon, scores = [], [], []
-    for j in range(n):
-        top = head + j * (big + row_gap)
-        scores.append(lay.text(left - 0.08, top + big / 2, "", ha="right", va="center",
+    for j in range(movie.n_images):
+        top = g.top(j)
+        scores.append(lay.text(g.left - 0.08, top + g.big / 2, "", ha="right", va="center",
                                fontsize=7.5, color=row_colors[j]))
-        show_rgb(lay.axes(x_of(0), top, big, big),
-                  np.repeat(1.0 - movie.images[j][..., None], 3, axis=2))
-        show_rgb(lay.axes(x_of(1), top, big, big),
-                  groups_rgb(movie.images[j], movie.groups[j]))
-        ax = lay.axes(x_of(2), top, big, big)
+        show_rgb(lay.axes(g.x_of(0), top, g.big, g.big),
+                 np.repeat(1.0 - movie.images[j][..., None], 3, axis=2))
+        show_rgb(lay.axes(g.x_of(1), top, g.big, g.big),
+                 groups_rgb(movie.images[j], movie.groups[j]))
+        ax = lay.axes(g.x_of(2), top, g.big, g.big)
         show_rgb(ax, blank)
         assign.append(ax.images[0])
         row = []
-        for c in range(k):
+        for c in range(movie.k):
             r, q = divmod(c, RECON_COLUMNS)
-            ax = lay.axes(recon_left + q * (cell + gap), top + r * (cell + gap), cell, cell)
+            ax = lay.axes(g.recon_left + q * (g.cell + g.gap), top + r * (g.cell + g.gap),
+                          g.cell, g.cell)
             show_rgb(ax, blank)
             row.append(ax.images[0])
         recon.append(row)
+    return assign, recon, scores
 
-    ax = lay.axes(width - right - ami_w, head, ami_w, n * big + (n - 1) * row_gap)
+
+def _ami_panel(lay, g: _Layout, movie: RCMovie, row_colors):
+    """The AMI of every image over the iterations; returns the current-iteration marker
+    and dots (moved per frame)."""
+    import matplotlib.pyplot as plt
+
+    n, t_max = movie.n_images, movie.n_iters
+    ax = lay.axes(g.width - g.right - g.ami_w, g.head, g.ami_w,
+                  n * g.big + (n - 1) * g.row_gap)
     its = np.arange(t_max + 1)
     for j in range(n):
         ax.plot(its, movie.ami[j], color=row_colors[j], lw=1.2)
@@ -196,6 +220,22 @@ def _figure(movie: RCMovie):
     ax.set_xlabel("iteration")
     ax.set_ylabel("AMI")
     ax.xaxis.set_major_locator(plt.MaxNLocator(nbins=4, integer=True))
+    return marker, dots
+
+
+def _figure(movie: RCMovie):
+    """The figure of frame 0 and a function that redraws it for iteration t."""
+    from .plots import InchLayout, assignment_rgb, cluster_colors, sequence_colors
+
+    n, k, t_max = movie.n_images, movie.k, movie.n_iters
+    colors = cluster_colors(k)
+    blank = np.ones(movie.images.shape[1:] + (3,))
+    g = _layout(n, k)
+    lay = InchLayout(g.width, g.height)
+    title = lay.text(g.width / 2, 0.06, "", ha="center", va="top", fontsize=10)
+    row_colors = sequence_colors(n)
+    assign, recon, scores = _image_rows(lay, g, movie, blank, row_colors)
+    marker, dots = _ami_panel(lay, g, movie, row_colors)
 
     def update(t: int):
         title.set_text(f"{label(movie.dataset)}: {movie.e_step} RC, K = {k}, "

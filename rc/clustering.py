@@ -216,70 +216,92 @@ def reconstruction_clustering(
 ) -> RCResult:
     """Run RC with ``k`` clusters for ``n_iters`` iterations on binary ``images`` (N, H, W).
 
-    ``dae`` is any module or callable mapping a (B, H*W) float batch in [0, 1] to
-    Bernoulli means of the same shape (an :class:`rc.DAE`, or your own autoencoder).
-    ``groups`` (N, H, W) adds per-iteration AMI and confidence (see :func:`rc.score`).
-    Images are processed in chunks of ``batch_size`` (default: bounded memory) on the
-    model's device. The initial assignments of image i come from the stream (``seed``,
-    ``image_ids[i]``) on the CPU (default ids 0..N-1), so results do not depend on the
-    chunk size or the device beyond float rounding, and re-running a subset of images
-    with their ids (e.g. with ``keep_history``) reproduces their runs.
+    Images are processed in chunks on the model's device. The initial assignments of
+    image i come from the stream (``seed``, ``image_ids[i]``) on the CPU, so results do
+    not depend on the chunk size or the device beyond float rounding, and re-running a
+    subset of images with their ids reproduces their runs.
 
     Parameters
     ----------
     dae : torch.nn.Module or callable
-        Maps a (B, H*W) batch to Bernoulli means of the same shape.
+        Maps a (B, H*W) float batch in [0, 1] to Bernoulli means of the same shape (an
+        :class:`rc.DAE`, or your own autoencoder).
     images : array_like, shape (N, H, W)
-        Binary images.
-    k : int
-        Number of clusters, at most the number of pixels of an image.
-    n_iters : int
-        RC iterations (R-step then E-step).
+        Binary images (grey levels in [0, 1] for the other likelihoods).
+    k, n_iters : int
+        Clusters (at most the pixels of an image) and iterations (R-step then E-step).
     e_step : {"soft", "hard"}
-        Posterior assignments, or their one-hot argmax (K-means-like).
+        Posterior assignments or their one-hot argmax (K-means-like).
     init : {"gaussian", "uniform", "spatial"}
-        Initial assignments (:func:`initial_gamma`).
+        Initial assignments (:func:`initial_gamma`), drawn from ``seed``.
     estimate_pi : bool
         Re-estimate the mixing coefficients after every E-step (else uniform).
-    seed : int
-        Seed of the initial assignments.
     groups : array_like, shape (N, H, W), optional
-        True groups: adds AMI and confidence after every iteration.
+        True groups: adds AMI (normalised by ``average_method``; ``"max"``, the paper's)
+        and confidence after every iteration (:func:`rc.score`).
     keep_history : bool
         Keep the assignments and reconstructions of every iteration.
-    average_method : str
-        Normaliser of the AMI (``"max"``: the paper's).
     image_ids : array_like of int, optional
         The images' indices for their random starts (default ``0..N-1``).
-    batch_size : int, optional
-        Images per chunk (default: chunks of bounded memory).
-    device : str or torch.device, optional
-        Where to run (default: the model's device).
-    progress : bool
-        Show a progress bar over chunks.
-    likelihood : str
-        The pixel likelihood (:data:`LIKELIHOODS`): ``"bernoulli"`` (the paper's; binary
-        images) or, for grey levels in [0, 1], ``"cross_entropy"``,
-        ``"continuous_bernoulli"`` or ``"gaussian"`` (:func:`pixel_log_prob`).
-    sigma : float
-        Standard deviation of the ``"gaussian"`` likelihood.
+    batch_size, device, progress
+        Images per chunk (default: bounded memory), where to run (default: the model's
+        device), a progress bar over chunks.
+    likelihood, sigma
+        The pixel likelihood (:data:`LIKELIHOODS`, :func:`pixel_log_prob`):
+        ``"bernoulli"`` (the paper's; binary images) or, for grey levels,
+        ``"cross_entropy"``, ``"continuous_bernoulli"`` or ``"gaussian"`` (with standard
+        deviation ``sigma``).
 
     Returns
     -------
     RCResult
-        Final assignments, log-likelihood traces, mixing coefficients, and the scores and
-        histories asked for.
+        Final assignments, log-likelihood traces, mixing coefficients, scores, histories.
     """
+    x_np, groups, image_ids, k, n_iters, seed = _checked_inputs(
+        images, k, n_iters, e_step, init, seed, groups, image_ids, likelihood, sigma)
+    n, h, w = x_np.shape
+    d = h * w
+    dev = _model_info(dae, d, device)
+    if batch_size is None:  # keep one chunk's (B, K, D) tensors around 32 MB each
+        batch_size = max(1, min(n, (8 << 20) // (k * d)))
+    batch_size = check_positive_int(batch_size, "batch_size")
+    out = _Outputs(n, k, d, n_iters, keep_history, groups, average_method)
+    run = _ChunkRun(dae, k, n_iters, e_step == "hard", estimate_pi, likelihood, sigma, dev)
+    was_training = getattr(dae, "training", False)
+    if isinstance(dae, torch.nn.Module):
+        dae.eval()
+    try:
+        with torch.no_grad():
+            for start in tqdm(range(0, n, batch_size), disable=not progress,
+                              desc=f"RC K={k}", leave=False):
+                sl = slice(start, min(start + batch_size, n))
+                ids = image_ids[sl].astype(np.int64).tobytes()
+                gamma = torch.tensor(_initial_gamma_memo(k, ids, (h, w), init, seed),
+                                     device=dev)
+                x = torch.from_numpy(x_np[sl].reshape(sl.stop - sl.start, d)).to(dev)
+                run(x, gamma, out, sl, check_output=start == 0)
+    finally:
+        if isinstance(dae, torch.nn.Module) and was_training:
+            dae.train()
+    config = {"k": k, "n_iters": n_iters, "e_step": e_step, "init": init,
+              "likelihood": likelihood, "sigma": float(sigma),
+              "estimate_pi": bool(estimate_pi), "seed": seed,
+              "average_method": average_method, "device": str(dev)}
+    return out.result((h, w), config)
+
+
+def _checked_inputs(images, k, n_iters, e_step, init, seed, groups, image_ids, likelihood,
+                    sigma):
+    """The validated inputs of :func:`reconstruction_clustering` (clear ValueErrors)."""
     check_choice(likelihood, "likelihood", LIKELIHOODS)
     if not (float(sigma) > 0 and math.isfinite(float(sigma))):
         raise ValueError(f"sigma must be a positive number; got {sigma!r}")
     x_np = as_binary_images(images) if likelihood == "bernoulli" else as_unit_images(images)
     n, h, w = x_np.shape
-    d = h * w
     k = check_positive_int(k, "k")
-    if k > d:
+    if k > h * w:
         raise ValueError(f"k must be at most the number of pixels of an image ({h} x {w} = "
-                         f"{d}); got k={k}")
+                         f"{h * w}); got k={k}")
     n_iters = check_positive_int(n_iters, "n_iters", minimum=0)
     check_choice(e_step, "e_step", E_STEPS)
     check_choice(init, "init", INITS)
@@ -291,90 +313,85 @@ def reconstruction_clustering(
             raise ValueError(
                 f"groups must have the images' shape {x_np.shape}; got {groups.shape}"
             )
-    if image_ids is None:
-        image_ids = np.arange(n)
-    image_ids = np.asarray(image_ids)
+    image_ids = np.arange(n) if image_ids is None else np.asarray(image_ids)
     if image_ids.shape != (n,) or not np.issubdtype(image_ids.dtype, np.integer):
         raise ValueError(f"image_ids must be {n} integers, one per image; got {image_ids!r}")
-    dev = _model_info(dae, d, device)
-    if batch_size is None:  # keep one chunk's (B, K, D) tensors around 32 MB each
-        batch_size = max(1, min(n, (8 << 20) // (k * d)))
-    batch_size = check_positive_int(batch_size, "batch_size")
-    hard = e_step == "hard"
+    return x_np, groups, image_ids, k, n_iters, int(seed)
 
-    gamma_out = np.empty((n, k, d), np.float32)
-    ll = np.empty((n, 2 * n_iters + 1), np.float64)
-    pi_out = np.empty((n, k), np.float32)
-    g_hist = np.empty((n_iters + 1, n, k, d), np.float32) if keep_history else None
-    mu_hist = np.empty((n_iters, n, k, d), np.float32) if keep_history else None
-    scored = groups is not None
-    ami = np.empty((n, n_iters + 1)) if scored else None
-    conf = np.empty((n, n_iters + 1)) if scored else None
 
-    def record_scores(sl, step, gamma):
-        if scored:  # only argmax and max of gamma leave the device
+class _Outputs:
+    """The arrays RC fills chunk by chunk (images in the first axis of each)."""
+
+    def __init__(self, n, k, d, n_iters, keep_history, groups, average_method):
+        self.k, self.groups, self.average_method = k, groups, average_method
+        self.gamma = np.empty((n, k, d), np.float32)
+        self.ll = np.empty((n, 2 * n_iters + 1), np.float64)
+        self.pi = np.empty((n, k), np.float32)
+        self.g_hist = np.empty((n_iters + 1, n, k, d), np.float32) if keep_history else None
+        self.mu_hist = np.empty((n_iters, n, k, d), np.float32) if keep_history else None
+        self.ami = np.empty((n, n_iters + 1)) if groups is not None else None
+        self.conf = np.empty((n, n_iters + 1)) if groups is not None else None
+
+    def step(self, sl: slice, t: int, gamma: torch.Tensor, mu: torch.Tensor | None) -> None:
+        """The assignments after iteration ``t`` (0: the initial ones): scores (only the
+        argmax and max of gamma leave the device) and history."""
+        if self.ami is not None:
             top, labels = gamma.max(dim=1)
-            ami[sl, step], conf[sl, step] = score_argmax(
-                groups[sl], labels.cpu().numpy(), top.cpu().numpy(), average_method)
+            self.ami[sl, t], self.conf[sl, t] = score_argmax(
+                self.groups[sl], labels.cpu().numpy(), top.cpu().numpy(),
+                self.average_method)
+        if self.g_hist is not None:
+            self.g_hist[t, sl] = gamma.cpu().numpy()
+            if mu is not None:
+                self.mu_hist[t - 1, sl] = mu.cpu().numpy()
 
-    chunks = range(0, n, batch_size)
-    was_training = getattr(dae, "training", False)
-    if isinstance(dae, torch.nn.Module):
-        dae.eval()
-    try:
-        with torch.no_grad():
-            for start in tqdm(chunks, disable=not progress, desc=f"RC K={k}", leave=False):
-                sl = slice(start, min(start + batch_size, n))
-                b = sl.stop - sl.start
-                x = torch.from_numpy(x_np[sl].reshape(b, d)).to(dev)
-                gamma = torch.tensor(_initial_gamma_memo(k, image_ids[sl].astype(np.int64).tobytes(),
-                                                         (h, w), init, int(seed)), device=dev)
-                pi = torch.full((b, k), 1.0 / k, device=dev)
-                # before the first iteration mu = 0.5 everywhere
-                if likelihood == "bernoulli":
-                    ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).sum(1).cpu().numpy()
-                else:
-                    half = torch.full((b, k, d), 0.5, device=dev)
-                    ll[sl, 0] = _weighted_sum(gamma, pixel_log_prob(x, half, likelihood,
-                                                                    sigma)).cpu().numpy()
-                record_scores(sl, 0, gamma)
-                if keep_history:
-                    g_hist[0, sl] = gamma.cpu().numpy()
-                for t in range(n_iters):
-                    # R-step: one forward pass for all b * k partial images
-                    partial = (gamma * x[:, None, :]).reshape(b * k, d)
-                    mu = dae(partial)
-                    if t == 0 and start == 0:
-                        _check_output(mu, (b * k, d))
-                    mu = mu.reshape(b, k, d)
-                    log_p = pixel_log_prob(x, mu, likelihood, sigma)
-                    ll[sl, 2 * t + 1] = _weighted_sum(gamma, log_p).cpu().numpy()
-                    # E-step
-                    gamma = posterior(log_p, pi if estimate_pi else None, hard)
-                    if estimate_pi:
-                        pi = gamma.mean(dim=2)
-                    ll[sl, 2 * t + 2] = _weighted_sum(gamma, log_p).cpu().numpy()
-                    record_scores(sl, t + 1, gamma)
-                    if keep_history:
-                        g_hist[t + 1, sl] = gamma.cpu().numpy()
-                        mu_hist[t, sl] = mu.cpu().numpy()
-                gamma_out[sl] = gamma.cpu().numpy()
-                pi_out[sl] = pi.cpu().numpy()
-    finally:
-        if isinstance(dae, torch.nn.Module) and was_training:
-            dae.train()
+    def result(self, shape: tuple[int, int], config: dict) -> RCResult:
+        def to_image_layout(a: np.ndarray) -> np.ndarray:  # (..., N, K, D) -> (..., N, H, W, K)
+            return np.moveaxis(a, -2, -1).reshape(*a.shape[:-2], *shape, self.k)
 
-    def to_image_layout(a: np.ndarray) -> np.ndarray:  # (..., N, K, D) -> (..., N, H, W, K)
-        return np.moveaxis(a, -2, -1).reshape(*a.shape[:-2], h, w, k)
+        keep = self.g_hist is not None
+        return RCResult(
+            gamma=to_image_layout(self.gamma), log_likelihood=self.ll, pi=self.pi,
+            ami=self.ami, confidence=self.conf,
+            gamma_history=to_image_layout(self.g_hist) if keep else None,
+            mu_history=to_image_layout(self.mu_hist) if keep else None, config=config)
 
-    return RCResult(
-        gamma=to_image_layout(gamma_out), log_likelihood=ll, pi=pi_out, ami=ami,
-        confidence=conf,
-        gamma_history=to_image_layout(g_hist) if keep_history else None,
-        mu_history=to_image_layout(mu_hist) if keep_history else None,
-        config={"k": k, "n_iters": n_iters, "e_step": e_step, "init": init,
-                "likelihood": likelihood, "sigma": float(sigma),
-                "estimate_pi": bool(estimate_pi), "seed": int(seed),
-                "average_method": average_method, "device": str(dev)},
-    )
+
+class _ChunkRun:
+    """RC on one chunk of images: the initial likelihood, then R- and E-steps."""
+
+    def __init__(self, dae, k, n_iters, hard, estimate_pi, likelihood, sigma, dev):
+        self.dae, self.k, self.n_iters, self.hard = dae, k, n_iters, hard
+        self.estimate_pi, self.likelihood, self.sigma, self.dev = (estimate_pi, likelihood,
+                                                                   sigma, dev)
+
+    def __call__(self, x: torch.Tensor, gamma: torch.Tensor, out: _Outputs, sl: slice,
+                 check_output: bool) -> None:
+        b, d = x.shape
+        k = self.k
+        pi = torch.full((b, k), 1.0 / k, device=self.dev)
+        # before the first iteration mu = 0.5 everywhere
+        if self.likelihood == "bernoulli":
+            out.ll[sl, 0] = (gamma.sum(1) * np.log(0.5)).sum(1).cpu().numpy()
+        else:
+            half = torch.full((b, k, d), 0.5, device=self.dev)
+            out.ll[sl, 0] = _weighted_sum(gamma, pixel_log_prob(x, half, self.likelihood,
+                                                                self.sigma)).cpu().numpy()
+        out.step(sl, 0, gamma, None)
+        for t in range(self.n_iters):
+            # R-step: one forward pass for all b * k partial images
+            mu = self.dae((gamma * x[:, None, :]).reshape(b * k, d))
+            if t == 0 and check_output:
+                _check_output(mu, (b * k, d))
+            mu = mu.reshape(b, k, d)
+            log_p = pixel_log_prob(x, mu, self.likelihood, self.sigma)
+            out.ll[sl, 2 * t + 1] = _weighted_sum(gamma, log_p).cpu().numpy()
+            # E-step
+            gamma = posterior(log_p, pi if self.estimate_pi else None, self.hard)
+            if self.estimate_pi:
+                pi = gamma.mean(dim=2)
+            out.ll[sl, 2 * t + 2] = _weighted_sum(gamma, log_p).cpu().numpy()
+            out.step(sl, t + 1, gamma, mu)
+        out.gamma[sl] = gamma.cpu().numpy()
+        out.pi[sl] = pi.cpu().numpy()
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from ._checks import check_choice, check_number, check_positive_int, check_sequence
 from .datasets import DATASETS, label
 
-
 #: The analyses beyond the paper (modules of :mod:`rc.beyond`), in the order they run.
 BEYOND = ("choose_k", "robustness", "grey", "conv", "rc_training")
 
@@ -140,7 +139,7 @@ class Profile:
             except ValueError as exc:
                 raise ValueError(f"invalid profile setting: {exc}") from None
 
-    def replace(self, **changes) -> "Profile":
+    def replace(self, **changes) -> Profile:
         """A copy with some fields changed (e.g. for a custom experiment).
 
         The copy keeps the name unless ``name`` is changed too; results are cached by

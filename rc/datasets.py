@@ -21,9 +21,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -510,7 +510,8 @@ def _plan_multi_mnist(rng: np.random.Generator, split: str, size: int) -> _Plan:
         ids = rng.integers(0, len(raw), size=(size, 3))
     rows = _positions(rng, 48 - box[ids, 0])
     cols = _positions(rng, 48 - box[ids, 1])
-    slots = tuple(_Slot(bank, ids[:, j], rows[:, j], cols[:, j], 1 + j) for j in range(ids.shape[1]))
+    slots = tuple(_Slot(bank, ids[:, j], rows[:, j], cols[:, j], 1 + j)
+                  for j in range(ids.shape[1]))
     return _Plan((48, 48), size, slots)
 
 
@@ -522,7 +523,8 @@ def _plan_shapes_grey(rng: np.random.Generator, split: str, size: int) -> _Plan:
     """Shapes, each object with its own intensity (:data:`GREY_SHAPE_LEVELS`)."""
     plan = _plan_shapes(rng, split, size)
     low, high = GREY_SHAPE_LEVELS
-    slots = tuple(dataclasses.replace(s, level=rng.integers(low, high + 1, size=size).astype(np.uint8))
+    slots = tuple(dataclasses.replace(s, level=rng.integers(low, high + 1, size=size)
+                                      .astype(np.uint8))
                   for s in plan.slots)
     return dataclasses.replace(plan, slots=slots, grey=True)
 
@@ -536,7 +538,8 @@ def _plan_multi_mnist_grey(rng: np.random.Generator, split: str, size: int) -> _
            else rng.integers(0, len(raw), size=(size, 3)))
     rows = _positions(rng, 48 - box[ids, 0])
     cols = _positions(rng, 48 - box[ids, 1])
-    slots = tuple(_Slot(bank, ids[:, j], rows[:, j], cols[:, j], 1 + j) for j in range(ids.shape[1]))
+    slots = tuple(_Slot(bank, ids[:, j], rows[:, j], cols[:, j], 1 + j)
+                  for j in range(ids.shape[1]))
     return _Plan((48, 48), size, slots, grey=True)
 
 

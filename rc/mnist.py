@@ -179,7 +179,8 @@ def _parse_idx(content: bytes, source: str, ndim: int, count: int) -> np.ndarray
     dimensions) followed by one big-endian uint32 per dimension.
     """
     if len(content) < 4 + 4 * ndim:
-        raise MnistCorruptError(f"{source}: idx data too short for its header ({len(content)} bytes)")
+        raise MnistCorruptError(f"{source}: idx data too short for its header "
+                                f"({len(content)} bytes)")
     zero, dtype_code, n_dims = struct.unpack(">HBB", content[:4])
     if zero != 0 or dtype_code != 0x08 or n_dims != ndim:
         raise MnistCorruptError(

@@ -27,7 +27,7 @@ SIZE = 48
 _LETTERS = "AEFHKLRTXYZ"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _font_path() -> str:
     """DejaVu Sans Bold as bundled with matplotlib, found without importing matplotlib
     (this data layer stays free of plotting code)."""
@@ -43,7 +43,7 @@ def _font_path() -> str:
                        "matplotlib: install matplotlib")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _letter(char: str, height: int) -> np.ndarray:
     """Binary mask of ``char``, cropped to its bounding box, ``height`` pixels tall (or the
     closest the font's integer sizes give)."""

@@ -11,7 +11,8 @@ The computations are functions of explicit inputs that return results:
 :class:`Pipeline` runs the specifications of a profile's experiments
 (:class:`rc.experiments.Experiments`, which it extends: which images, which
 configurations, which budgets) and wraps every computation in the cache
-(:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed by the full specification. It computes only what is missing, says so when ``progress``
+(:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed by the full specification.
+It computes only what is missing, says so when ``progress``
 is on, and with ``compute=False`` raises :class:`~rc.cache.MissingResultError` instead
 (rendering from committed results). The figures, tables and claims of the paper are
 built on it in :mod:`rc.paper`.
@@ -21,9 +22,10 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from tqdm import tqdm

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import colorsys
 import functools
+from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
-from typing import Mapping, Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -38,7 +38,7 @@ __all__ = [
     "DATASET_COLORS", "OVERLAP_COLOR", "STYLE", "InchLayout", "assignment_rgb",
     "checked_floats", "checked_gamma", "checked_groups", "checked_image", "checked_mapping",
     "checked_number", "checked_same_shape", "checked_vector", "cluster_colors",
-    "dataset_color", "dataset_label", "fig_inits", "frame", "grey_mappable", "groups_rgb",
+    "dataset_color", "dataset_label", "fig_inits", "grey_mappable", "groups_rgb",
     "k_colors", "mask_outline", "not_computed", "ordered_names", "sequence_colors",
     "show_gray", "show_rgb", "style", "styled",
 ]

@@ -34,9 +34,9 @@ import os
 import time
 import uuid
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
@@ -58,7 +58,8 @@ from .storage import (
 )
 from .training import DeadlineReached, train_split
 
-__all__ = ["Step", "beyond_flop", "estimated_epochs", "plan", "project", "run", "status", "train_flop"]
+__all__ = ["Step", "beyond_flop", "estimated_epochs", "plan", "project", "run", "status",
+           "train_flop"]
 
 #: Epochs assumed per training where no measurement applies.
 DEFAULT_EPOCHS = 100
@@ -382,6 +383,25 @@ def _record(pipe: Pipeline, session: dict, info: dict, done: list[int],
     return record
 
 
+def _checked_budget(budget_seconds: float | None) -> float | None:
+    """None, or a finite number of seconds over :data:`MARGIN` (ValueError otherwise)."""
+    if budget_seconds is None:
+        return None
+    budget_seconds = check_number(budget_seconds, "budget_seconds", positive=True)
+    if budget_seconds <= MARGIN:
+        raise ValueError(f"budget_seconds must be more than the {MARGIN:g} s kept back "
+                         f"for writing the record; got {budget_seconds:g}")
+    return budget_seconds
+
+
+def _new_session(pipe: Pipeline, budget_seconds: float | None) -> dict:
+    """The record of a session of :func:`run` as it starts (a unique id, no steps yet)."""
+    return {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "id": f"{time.time():.6f}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+            "device": str(pipe.device), "budget_seconds": budget_seconds,
+            "finished": False, "chunks": []}
+
+
 def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = True,
         log: Callable[[str], None] = print) -> dict:
     """Run what is missing of the protocol, in order, within ``budget_seconds`` (None:
@@ -390,11 +410,7 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
     Returns the updated record of ``provenance.json`` (see the module doc), which is also
     written when the session starts and after every step.
     """
-    if budget_seconds is not None:
-        budget_seconds = check_number(budget_seconds, "budget_seconds", positive=True)
-        if budget_seconds <= MARGIN:
-            raise ValueError(f"budget_seconds must be more than the {MARGIN:g} s kept back "
-                             f"for writing the record; got {budget_seconds:g}")
+    budget_seconds = _checked_budget(budget_seconds)
     start = time.monotonic()
     pipe.deadline = None if budget_seconds is None else start + budget_seconds - MARGIN
     for stray in remove_stale_temporaries(pipe.cache.root):
@@ -403,12 +419,8 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
     done = [s.done() for s in steps]
     total = sum(s.units for s in steps)
     remaining = [s.flop() for s in steps]
-    device = pipe.device.type
-    rate = DEFAULT_RATE.get(device, DEFAULT_RATE["cpu"])
-    session = {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "id": f"{time.time():.6f}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
-               "device": str(pipe.device), "budget_seconds": budget_seconds,
-               "finished": False, "chunks": []}
+    rate = DEFAULT_RATE.get(pipe.device.type, DEFAULT_RATE["cpu"])
+    session = _new_session(pipe, budget_seconds)
     info = pipe.provenance()
     _record(pipe, session, info, done, steps)
     bar = tqdm(total=total, initial=sum(done), unit="result", disable=not progress,

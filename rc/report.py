@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 

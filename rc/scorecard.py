@@ -48,7 +48,7 @@ class Scorecard:
         return {"profile": self.profile, "provenance": self.provenance,
                 "claims": [c.to_dict() for c in self.claims]}
 
-    def table(self, full: "Scorecard | None" = None) -> Markdown:
+    def table(self, full: Scorecard | None = None) -> Markdown:
         """Element, claim, the paper's value, ours (with its spread), rule and verdict;
         with ``full`` (the ``full`` profile's scorecard) its value and verdict beside."""
         def ours(c):

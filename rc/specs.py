@@ -10,8 +10,8 @@ generator, the training procedure, RC, the score); the cache keys results by it
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
@@ -81,7 +81,7 @@ class DAEConfig:
         object.__setattr__(self, "n_hidden", int(self.n_hidden))
 
     @classmethod
-    def from_mapping(cls, m: Mapping) -> "DAEConfig":
+    def from_mapping(cls, m: Mapping) -> DAEConfig:
         """From any mapping (or object with attributes) holding the four fields."""
         get = (lambda k: m[k]) if isinstance(m, Mapping) else (lambda k: getattr(m, k))
         return cls(get("learning_rate"), get("n_hidden"), get("activation"), get("noise"))

@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import glob
 import hashlib
 import json
-import glob
 import os
 import platform
 import re
@@ -36,9 +36,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterator
+from typing import Any, BinaryIO
 
 import numpy as np
 

@@ -383,7 +383,8 @@ class _Group:
                 n = batch.shape[1]
                 if self.noisy:
                     u = self.uniform[:, i - block[0]:i - block[0] + n]
-                    noisy = torch.where(u < self.noise, (u < self.noise_half).to(batch.dtype), batch)
+                    noisy = torch.where(u < self.noise, (u < self.noise_half).to(batch.dtype),
+                                        batch)
                 else:
                     noisy = batch
                 total += _sgd_step(self.params, self.ranges, noisy, batch, self.neg_lr,
@@ -541,83 +542,49 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
                      ) -> list[tuple[DAE, TrainHistory]]:
     """Train one DAE per configuration on ``images``, many at once; see the module doc.
 
-    ``configs[i]`` holds ``learning_rate``, ``noise``, ``n_hidden``, ``activation`` and
-    ``seed`` (initialisation and training stream, as ``train_dae(DAE(..., seed=s), ...,
-    seed=s)``), optionally ``max_epochs`` (overrides the argument for that member). All
-    members train on the same binary ``images`` (N, H, W) with the same split, batch size
-    and patience. Members of one (n_hidden, activation) group train side by side, at
-    most ``max_members`` at a time (None: the whole group; lower it to bound memory);
-    groups train one after the other. ``max_seconds`` bounds each (sub-)group's wall time.
-
-    ``on_member_done(index, dae, history)`` is called as soon as member ``index`` has
-    stopped. Returns ``(dae, history)`` per configuration, in the order of ``configs``:
-    ``rc.DAE`` modules with the best weights, in eval mode, on ``device`` (default: CUDA
-    if available), and :class:`TrainHistory` objects filled as :func:`rc.train_dae`
-    fills them, except that ``seconds`` is the wall time of the member's (sub-)group
-    from the start of training until the member stopped.
-
-    ``initial`` (optional, one ``rc.DAE`` per configuration) gives the members' starting
-    weights instead of ``DAE(D, n_hidden, activation, seed=seed)``; those modules are then
-    trained in place and returned.
-
-    ``grouping`` (:func:`population_groups`) decides which members share batched products:
-    by architecture (the default; the results equal single trainings bit for bit on the
-    CPU), by activation or all together, padding narrower members with hidden units held
-    at zero: fewer, larger products (faster where kernel launches dominate, e.g. on a GPU)
-    at the price of the padding's arithmetic; the results equal the unpadded ones up to
-    float rounding.
-    ``deadline`` (a ``time.monotonic()`` value) stops training after the epoch in which it
-    passes by raising :class:`DeadlineReached`; members finished by then have been handed
-    to ``on_member_done``, the others are dropped (for budgets of resumable searches).
+    Members of one group (:func:`population_groups`) train side by side, at most
+    ``max_members`` at a time; groups train one after the other. All share the images,
+    split, batch size and patience. The results equal single trainings bit for bit on the
+    CPU with ``grouping="architecture"``; the padded groupings (fewer, larger products,
+    e.g. for a GPU) equal them up to float rounding.
 
     Parameters
     ----------
     images : array_like, shape (N, H, W) or (N, D)
-        Binary training images, shared by all members.
+        Binary training images (grey levels in [0, 1] with ``grey``: soft targets, while
+        salt-and-pepper noise still sets pixels to 0 or 1).
     configs : list of dict
-        One configuration per member (keys above).
-    batch_size, max_epochs, patience, val_fraction : int, int, int, float
-        The training settings of :func:`train_dae`, shared by all members.
-    device : str or torch.device, optional
-        Where to train (default: CUDA if available).
+        Per member: ``learning_rate``, ``noise``, ``n_hidden``, ``activation`` and
+        ``seed`` (initialisation and training stream, as ``train_dae(DAE(..., seed=s),
+        ..., seed=s)``); optionally ``max_epochs`` and ``init`` (:data:`CONFIG_KEYS`).
+    batch_size, max_epochs, patience, val_fraction, device, progress
+        As for :func:`train_dae`.
     max_members : int, optional
-        Largest (sub-)group trained at once.
+        Largest (sub-)group trained at once (None: the whole group; lower it to bound
+        memory).
     max_seconds : float, optional
         Wall-time limit of each (sub-)group.
-    progress : bool
-        Progress bars.
     on_member_done : callable, optional
-        ``on_member_done(index, dae, history)`` as each member stops.
+        ``on_member_done(index, dae, history)`` as soon as member ``index`` has stopped.
     initial : list of DAE, optional
-        Starting modules, trained in place.
+        The members' starting modules instead of fresh seeded DAEs, trained in place.
     grouping : {"architecture", "activation", "all"}
         Which members share batched products.
     deadline : float, optional
-        ``time.monotonic()`` value after which training stops.
-    grey : bool
-        The images hold grey levels in [0, 1] (the cross-entropy then has soft targets;
-        salt-and-pepper noise still sets pixels to 0 or 1).
+        A ``time.monotonic()`` value: training stops after the epoch in which it passes
+        with :class:`DeadlineReached`; finished members have been handed over, the others
+        are dropped.
 
     Returns
     -------
     list of (DAE, TrainHistory)
-        Per configuration, in the order of ``configs``.
+        Per configuration, in the order of ``configs``: the DAEs with their best weights,
+        in eval mode, and histories as :func:`train_dae` fills them, except that
+        ``seconds`` is the wall time of the member's (sub-)group until it stopped.
     """
-    if isinstance(configs, Mapping) or not isinstance(configs, Sequence):
-        raise ValueError(f"configs must be a list of dicts; got {type(configs).__name__}")
-    if len(configs) == 0:
-        raise ValueError("configs is empty: a population needs at least one member")
     x_all = flat_images(images, grey)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
-    patience = check_positive_int(patience, "patience")
-    if max_members is not None:
-        max_members = check_positive_int(max_members, "max_members")
-    if max_seconds is not None and not float(max_seconds) > 0:
-        raise ValueError(f"max_seconds must be positive or None; got {max_seconds}")
-    if on_member_done is not None and not callable(on_member_done):
-        raise ValueError("on_member_done must be callable or None")
-    cfgs = [_member_config(c, i, max_epochs) for i, c in enumerate(configs)]
+    batch_size, patience, max_members, cfgs = _checked_population_args(
+        configs, batch_size, max_epochs, patience, max_members, max_seconds, on_member_done)
     n_train = train_split(len(x_all), val_fraction)
     d = x_all.shape[1]
     daes = _initial_daes(initial, cfgs, d)
@@ -644,6 +611,27 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
                      deadline=deadline)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
+
+
+def _checked_population_args(configs, batch_size, max_epochs, patience, max_members,
+                             max_seconds, on_member_done) -> tuple[int, int, int | None, list]:
+    """The validated settings of :func:`train_population` and its members' configurations
+    (clear ValueErrors)."""
+    if isinstance(configs, Mapping) or not isinstance(configs, Sequence):
+        raise ValueError(f"configs must be a list of dicts; got {type(configs).__name__}")
+    if len(configs) == 0:
+        raise ValueError("configs is empty: a population needs at least one member")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    max_epochs = check_positive_int(max_epochs, "max_epochs", minimum=0)
+    patience = check_positive_int(patience, "patience")
+    if max_members is not None:
+        max_members = check_positive_int(max_members, "max_members")
+    if max_seconds is not None and not float(max_seconds) > 0:
+        raise ValueError(f"max_seconds must be positive or None; got {max_seconds}")
+    if on_member_done is not None and not callable(on_member_done):
+        raise ValueError("on_member_done must be callable or None")
+    cfgs = [_member_config(c, i, max_epochs) for i, c in enumerate(configs)]
+    return batch_size, patience, max_members, cfgs
 
 
 def _initial_daes(initial, cfgs: list[dict], d: int) -> list[DAE]:
@@ -815,9 +803,9 @@ def train_module(model: torch.nn.Module, images, *, learning_rate: float, noise:
 
     The loop of :func:`train_dae` (the same corruption, minibatches, validation on fresh
     corruptions, early stopping and best weights; :func:`_train_group`), with autograd and
-    ``torch.optim.SGD`` (the paper's plain SGD; or Adam) for the step, so that models other than the fully connected DAE
-    (e.g. :class:`rc.beyond.conv.ConvDAE`) and other losses (e.g. through unrolled RC,
-    :mod:`rc.beyond.rc_training`) train the same way.
+    ``torch.optim.SGD`` (the paper's plain SGD; or Adam) for the step, so that models other
+    than the fully connected DAE (e.g. :class:`rc.beyond.conv.ConvDAE`) and other losses
+    (e.g. through unrolled RC, :mod:`rc.beyond.rc_training`) train the same way.
 
     Parameters
     ----------

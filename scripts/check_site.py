@@ -56,7 +56,8 @@ body.querySelectorAll('pre, code, mjx-container, script, style, .MathJax, textar
     .forEach(e => e.remove());
 const text = body.innerText;
 const tex = [];
-for (const m of text.matchAll(/\\\(|\\\)|\\\[|\\\]|\$\$|\\(frac|gamma|mu|sum|mathbf|boldsymbol)\b/g))
+const TEX = /\\\(|\\\)|\\\[|\\\]|\$\$|\\(frac|gamma|mu|sum|mathbf|boldsymbol)\b/g;
+for (const m of text.matchAll(TEX))
   tex.push(text.slice(Math.max(0, m.index - 30), m.index + 30));
 const images = Array.from(document.images);
 const broken = images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src);

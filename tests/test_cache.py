@@ -181,7 +181,7 @@ def test_time_record_of_computations(tmp_path, monkeypatch):
     cache.fetch("outer", {"a": 2}, outer)  # loaded: no line
     with pytest.raises(ZeroDivisionError):
         with timed("failed"):
-            1 / 0
+            raise ZeroDivisionError("a computation that fails")
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [r["name"] for r in lines] == ["inner", "outer"]
     inner, outer_row = lines

@@ -42,7 +42,7 @@ def test_the_installed_packages_are_the_locked_ones():
     """make test installs from the lock: what runs these tests is what is locked."""
     pins = lock()
     python = re.search(r"for Python (\d+\.\d+)", (REPO / "constraints.txt").read_text())
-    assert "%d.%d" % sys.version_info[:2] == python.group(1)
+    assert "{}.{}".format(*sys.version_info[:2]) == python.group(1)
     differ = []
     for dist in metadata.distributions():
         name = dist.metadata["Name"].lower()

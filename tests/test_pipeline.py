@@ -30,7 +30,8 @@ def pipeline(profile=TINY, **kw):
 def test_profiles_and_errors():
     assert set(PROFILES) == {"ci", "default", "full", "paper"}
     paper = get_profile("paper")
-    assert (paper.search_runs, paper.loss_runs, paper.max_epochs, paper.patience) == (100, 100, 500, 10)
+    assert (paper.search_runs, paper.loss_runs, paper.max_epochs,
+            paper.patience) == (100, 100, 500, 10)
     assert paper.n_test is None and paper.train_limit is None and paper.train_tflop is None
     assert get_profile(paper) is paper
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
@@ -81,7 +82,8 @@ def test_specs_follow_the_profile():
 def test_unchanged_inputs_load_and_compute_nothing(results, monkeypatch):
     trained = []
     original = rc.pipeline.train
-    monkeypatch.setattr(rc.pipeline, "train", lambda *a, **k: trained.append(1) or original(*a, **k))
+    monkeypatch.setattr(rc.pipeline, "train",
+                        lambda *a, **k: trained.append(1) or original(*a, **k))
     pipe = pipeline()
     ev = pipe.evaluation("bars")
     assert ev.ami.shape == (16, TINY.n_iters + 1)

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import NOT_MEASURED, fmt, runs
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
+from . import NOT_MEASURED, fmt, runs
 
 #: The share of the whole gain of the final log-likelihood (K = 1 to the best K) that the
 #: gain rule leaves to larger K.

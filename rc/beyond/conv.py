@@ -23,7 +23,6 @@ from torch import nn
 
 from .._checks import check_positive_int, stored
 from ..cache import Record
-from . import NOT_MEASURED, fmt, runs
 from ..claims import SCORE_TOLERANCE
 from ..datasets import dataset_info, label
 from ..novel import SCENE_KINDS, novel_objects
@@ -32,6 +31,7 @@ from ..pipeline import TrainedDAE
 from ..report import Markdown, markdown_table
 from ..specs import RCSpec
 from ..training import TrainHistory, train_module
+from . import NOT_MEASURED, fmt, runs
 
 #: Version of the convolutional DAE and its training (part of the cache keys).
 VERSION = 2
@@ -68,7 +68,8 @@ class ConvDAE(nn.Module):
         if h % 4 or w % 4:
             raise ValueError(f"ConvDAE needs a height and width divisible by 4; got {(h, w)}")
         c1, c2 = (check_positive_int(int(c), "channels") for c in channels)
-        self.shape, self.n_pixels, self.n_hidden = (h, w), h * w, check_positive_int(n_hidden, "n_hidden")
+        self.shape, self.n_pixels = (h, w), h * w
+        self.n_hidden = check_positive_int(n_hidden, "n_hidden")
         self._flat = c2 * (h // 4) * (w // 4)
         gen = torch.Generator().manual_seed(int(seed)) if seed is not None else None
         self.encoder = nn.Sequential(

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..claims import SCORE_TOLERANCE
 from ..clustering import LIKELIHOOD_LABELS
-from . import NOT_MEASURED, fmt, runs
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec, RCSpec
+from . import NOT_MEASURED, fmt, runs
 
 #: Each grey data set and the binary one it is made from.
 PAIRS = {"shapes_grey": "shapes", "multi_mnist_grey": "multi_mnist"}
@@ -139,7 +139,7 @@ def draw(result: GreyLevels):
     import matplotlib as mpl
     import matplotlib.pyplot as plt
 
-    from ..plots import dataset_color, show_gray, show_rgb, styled, assignment_rgb
+    from ..plots import assignment_rgb, dataset_color, show_gray, show_rgb, styled
 
     if not result.grey:
         from ..plots import not_computed

@@ -30,12 +30,12 @@ from ..claims import SCORE_TOLERANCE
 from ..clustering import CLIP
 from ..config import dae_image_flop
 from ..dae import DAE
-from . import NOT_MEASURED, fmt, runs
 from ..datasets import dataset_info, label
 from ..pipeline import TrainedDAE
 from ..report import Markdown, markdown_table
 from ..specs import DataSpec, RCSpec
 from ..training import train_module
+from . import NOT_MEASURED, runs
 
 #: RC iterations unrolled in training.
 N_ITERS = 3

@@ -264,7 +264,7 @@ def draw_spread(result: Robustness):
     def make():
         rows = _rows(result)
         fig, ax = plt.subplots(figsize=(8.0, 0.42 * len(rows) + 1.2), layout="constrained")
-        for i, (t, d, s) in enumerate(rows):
+        for i, (_, d, s) in enumerate(rows):
             color = dataset_color(d)
             ax.plot(s.interval, [i, i], color=color, lw=3, alpha=0.35, solid_capstyle="butt")
             ax.plot(s.seed_scores, [i] * len(s.seed_scores), "o", color=color, ms=5,
@@ -294,10 +294,8 @@ def draw_selection(result: Robustness):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
-    from ..plots import dataset_color, styled
-
     from ..paper.fig8 import NO_SEARCH
-    from ..plots import not_computed
+    from ..plots import dataset_color, not_computed, styled
 
     @styled
     def make():
@@ -307,7 +305,7 @@ def draw_selection(result: Robustness):
         fig, ax = plt.subplots(figsize=(8.0, 0.42 * max(1, len(rows)) + 1.2),
                                layout="constrained")
         rng = np.random.default_rng(0)
-        for i, (t, d, s) in enumerate(rows):
+        for i, (_, d, s) in enumerate(rows):
             color = dataset_color(d)
             ax.scatter(s.test_scores, i + rng.uniform(-0.15, 0.15, s.test_scores.size), s=8,
                        color=color, alpha=0.3, lw=0)

@@ -43,7 +43,8 @@ class HardRC:
         "later than" soft RC (Table 1 DAE)."""
         if self.settled_hard < self.settled_soft:
             return "sooner than"
-        return "at the same iteration as" if self.settled_hard == self.settled_soft else "later than"
+        same = self.settled_hard == self.settled_soft
+        return "at the same iteration as" if same else "later than"
 
     @property
     def soft_trend(self) -> str:

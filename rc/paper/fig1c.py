@@ -19,10 +19,10 @@ from matplotlib.lines import Line2D
 from .._checks import stored
 from ..cache import Record
 from ..plots import (
-    checked_image,
     InchLayout,
-    mask_outline,
+    checked_image,
     checked_same_shape,
+    mask_outline,
     show_gray,
     styled,
 )

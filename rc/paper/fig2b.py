@@ -12,15 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..plots import (
-    checked_gamma,
-    grey_mappable,
-    checked_image,
     InchLayout,
+    assignment_rgb,
+    checked_gamma,
+    checked_image,
+    cluster_colors,
+    grey_mappable,
     show_gray,
     show_rgb,
     styled,
-    assignment_rgb,
-    cluster_colors,
 )
 from ..specs import RCSpec
 

@@ -5,22 +5,22 @@ test images), which the paper gives in Section 3.1 and Appendix B. No claim.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 
 from ..datasets import DatasetInfo, dataset_info, label
 from ..plots import (
-    dataset_label,
-    checked_image,
     InchLayout,
+    checked_image,
     checked_mapping,
+    dataset_label,
+    groups_rgb,
     ordered_names,
     show_gray,
     show_rgb,
     styled,
-    groups_rgb,
 )
 from ..report import Markdown, markdown_table
 

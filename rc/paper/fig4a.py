@@ -13,24 +13,24 @@ standard deviation over runs is "very low", barely visible in the figure
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
+from .. import published
 from ..claims import Claim, at_least, at_most, equal
 from ..datasets import DATASETS, dataset_info, label
 from ..plots import (
-    dataset_label,
-    k_colors,
     checked_mapping,
     checked_number,
+    dataset_label,
+    k_colors,
     ordered_names,
     styled,
 )
-from .. import published
 from ..report import Markdown, markdown_table
 from . import table1
 

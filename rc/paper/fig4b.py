@@ -9,22 +9,22 @@ K = 3, the number of objects.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from .. import published
 from ..claims import Claim, equal, less_than
 from ..datasets import dataset_info
 from ..plots import (
     checked_floats,
-    k_colors,
     checked_mapping,
+    k_colors,
     styled,
 )
-from .. import published
 from ..report import Markdown, markdown_table
 
 #: Convergence: the first iteration after which the mean log-likelihood stays within this

@@ -12,8 +12,8 @@ The paper makes no quantitative claim about this figure beyond those of Figure 4
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 from matplotlib.ticker import MaxNLocator
@@ -22,17 +22,17 @@ from .._checks import stored
 from ..cache import Record
 from ..datasets import dataset_info
 from ..plots import (
+    InchLayout,
+    assignment_rgb,
     checked_floats,
     checked_groups,
     checked_image,
-    InchLayout,
     checked_number,
+    checked_vector,
+    groups_rgb,
     sequence_colors,
     show_rgb,
     styled,
-    checked_vector,
-    assignment_rgb,
-    groups_rgb,
 )
 from ..specs import EvalSpec
 

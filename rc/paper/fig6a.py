@@ -11,25 +11,25 @@ Spearman rank correlation of loss and score is negative).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from .. import published
 from ..claims import Claim, equal
 from ..datasets import label
 from ..plots import (
-    dataset_color,
-    dataset_label,
     checked_floats,
     checked_mapping,
+    dataset_color,
+    dataset_label,
+    not_computed,
     ordered_names,
     styled,
-    not_computed,
 )
-from .. import published
 from ..report import Markdown, markdown_table
 from ..search import sample_loss_config
 
@@ -93,7 +93,8 @@ def compute(pipe) -> LossVsScore:
 
     runs = {d: pipe.loss_study(d) for d in pipe.profile.datasets}
     return LossVsScore(pipe.profile.name,
-                       {d: np.array([r.best_val_loss for r in rs], float) for d, rs in runs.items()},
+                       {d: np.array([r.best_val_loss for r in rs], float)
+                        for d, rs in runs.items()},
                        {d: np.array([r.score for r in rs], float) for d, rs in runs.items()},
                        scale_text(pipe.profile, "loss", [len(rs) for rs in runs.values()]))
 

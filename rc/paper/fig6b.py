@@ -7,8 +7,8 @@ Claim (Section 4.5): multi-object training works but scores lower on every data 
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -18,9 +18,9 @@ from matplotlib.patches import Patch
 
 from ..claims import Claim, equal
 from ..plots import (
+    checked_number,
     dataset_color,
     dataset_label,
-    checked_number,
     ordered_names,
     styled,
 )

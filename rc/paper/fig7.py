@@ -11,8 +11,8 @@ scenes against the objects they were drawn from.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -21,13 +21,13 @@ from ..cache import Record
 from ..novel import SCENE_KINDS, novel_objects
 from ..novel import VERSION as SCENES_VERSION
 from ..plots import (
+    InchLayout,
+    assignment_rgb,
     checked_floats,
     checked_image,
-    InchLayout,
     show_gray,
     show_rgb,
     styled,
-    assignment_rgb,
 )
 from ..report import Markdown, markdown_table
 from ..specs import RCSpec

@@ -8,24 +8,24 @@ here. No claim beyond Table 1's.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
+from .. import published
 from ..plots import (
-    dataset_color,
-    dataset_label,
     checked_floats,
     checked_mapping,
     checked_number,
+    dataset_color,
+    dataset_label,
+    not_computed,
     ordered_names,
     styled,
-    not_computed,
 )
-from .. import published
 from . import table1, table2
 
 #: Runs per data set in the paper's searches.
@@ -63,7 +63,8 @@ def scale_text(profile, what: str, counts: list[int]) -> str:
         counts = [c for c in counts if c != PAPER_RUNS] or counts
     lo, hi = min(counts, default=0), max(counts, default=0)
     stored = str(hi) if lo == hi else f"{lo} to {hi}"
-    return profile.caption(what).replace(f" {planned} of the paper's", f" {stored} of the paper's", 1)
+    return profile.caption(what).replace(f" {planned} of the paper's",
+                                         f" {stored} of the paper's", 1)
 
 
 def compute_search(pipe, table: int) -> SearchScores:

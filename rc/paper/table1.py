@@ -12,18 +12,18 @@ This module also holds what Table 2 (:mod:`rc.paper.table2`) shares with it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .. import published
 from ..claims import SCORE_TOLERANCE, Claim, score_at_least
 from ..datasets import label
-from .. import published
 from ..pipeline import SearchRun
+from ..plots import checked_mapping, dataset_color, dataset_label, styled
 from ..published import PaperConfig
-from ..plots import dataset_color, dataset_label, checked_mapping, styled
 from ..report import Markdown, markdown_table
 from ..specs import DAEConfig
 from ..training import TrainHistory
