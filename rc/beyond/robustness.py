@@ -156,6 +156,16 @@ class Robustness:
         return float(np.mean(values)) if values else float("nan")
 
 
+def _seeds_text(profile) -> str:
+    """How many trainings per configuration, e.g. "5 (3 for Table 1 Multi-MNIST)"."""
+    text = str(profile.spread_seeds)
+    costly = [c.split(":") for c in profile.costly_spread]
+    if costly and profile.costly_spread_seeds < profile.spread_seeds:
+        names = ", ".join(f"Table {t.removeprefix('table')} {label(d)}" for t, d in costly)
+        text += f" ({profile.costly_spread_seeds} for {names})"
+    return text
+
+
 def numbers(result: Robustness, profile) -> dict:
     """The numbers the book's robustness chapter quotes (NaN where the profile has
     nothing to measure, e.g. no searches)."""
@@ -164,7 +174,12 @@ def numbers(result: Robustness, profile) -> dict:
     optimism = [s.optimism for sel in result.selections.values() for s in sel.values()]
     return {
         "profile_name": profile.name, "scale_tables": profile.caption("tables"),
-        "scale_search": profile.caption("search"), "spread_seeds": profile.spread_seeds,
+        "scale_search": profile.caption("search"), "spread_seeds": _seeds_text(profile),
+        "validation_text": (f"every search run is also scored on "
+                            f"{1000 if profile.n_val is None else profile.n_val} validation "
+                            "images" if profile.search_runs else
+                            "the profile runs no random searches, so there is no selection "
+                            "to examine"),
         "spread_tables": " and ".join(f"Table {t}" for t in profile.spread_tables),
         "rc_restarts": profile.rc_restarts, "n_boot": result.n_boot, "level": LEVEL,
         "n_val": 1000 if profile.n_val is None else profile.n_val,
