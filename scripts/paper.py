@@ -19,6 +19,7 @@ projection rate of zero) ends with a one-line error and exit code 2.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 from pathlib import Path
@@ -49,6 +50,17 @@ def _number(minimum: float, strict: bool):
     return parse
 
 
+def _settings(text: str) -> dict:
+    """An argparse type: a JSON object of profile settings."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object; got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(description=__doc__.split("\n\n")[0],
                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                          "STEP_US microseconds per minibatch step (kernel launches), per "
                          "grouping, and exit")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--settings", type=_settings, default={},
+                    help="changes to the profile as a JSON object, e.g. "
+                         "'{\"datasets\": [\"shapes\"]}' (rc.config.Profile.replace)")
     args = ap.parse_args(argv)
     if args.project and args.project[0] <= 0:
         ap.error(f"argument --project: TFLOPS must be > 0; got {args.project[0]:g}")
@@ -79,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         import torch
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    pipe = rc.Pipeline(args.profile, device=device, progress=False,
-                       grouping=args.grouping)
+    try:
+        pipe = rc.Pipeline(args.profile, device=device, progress=False,
+                           grouping=args.grouping, settings=args.settings)
+    except ValueError as exc:
+        ap.error(f"argument --settings: {exc}")
     if args.project:
         tflops, step_us = args.project
         for grouping in rc.training.GROUPINGS:

@@ -687,11 +687,18 @@ def _assert_same_entries(got: Path, want: Path) -> None:
     assert not different, different[:10]
 
 
+#: A small ci protocol (one data set, one analysis beyond the paper): every kind of step,
+#: in about a minute.
+SMALL = '{"datasets": ["shapes"], "beyond": ["choose_k"]}'
+
+
 def _paper(results: Path, log: Path) -> subprocess.Popen:
-    """scripts/paper.py --profile ci on ``results`` (output in ``log``.out / .err)."""
+    """scripts/paper.py --profile ci (:data:`SMALL`) on ``results`` (output in
+    ``log``.out / .err)."""
     env = {**os.environ, "RC_RESULTS": str(results)}
     with open(f"{log}.out", "w") as out, open(f"{log}.err", "w") as err:
-        return subprocess.Popen([sys.executable, PAPER_PY, "--profile", "ci", "--quiet"],
+        return subprocess.Popen([sys.executable, PAPER_PY, "--profile", "ci", "--quiet",
+                                 "--settings", SMALL],
                                 env=env, stdout=out, stderr=err, start_new_session=True)
 
 
@@ -724,7 +731,7 @@ def test_a_killed_protocol_run_resumes_to_the_same_entries(tmp_path, uninterrupt
             time.sleep(0.5)  # until this session is recorded
         assert len(_sessions(results)) == attempt + 1
         try:
-            proc.wait(timeout=rng.uniform(1, 60))
+            proc.wait(timeout=rng.uniform(1, 8))
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
