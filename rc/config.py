@@ -36,6 +36,11 @@ class Profile:
     stand-in for a time limit that keeps results deterministic. None means no cap beyond
     ``max_epochs``.
 
+    Every setting is checked when a profile is made (or changed with :meth:`replace`):
+    a wrong type or a value out of range raises ValueError naming the setting (e.g.
+    ``max_epochs`` must be at least 1, so no DAE is ever scored untrained; ``ks`` must be
+    a list of integers). Lists are stored as tuples.
+
     Attributes
     ----------
     name, description : str
@@ -96,10 +101,6 @@ class Profile:
         Initialisation of every DAE (:data:`rc.dae.INITS`): ``"brainstorm"``, the
         authors', or ``"glorot"``.
 
-    Every setting is checked when a profile is made (or changed with :meth:`replace`):
-    a wrong type or a value out of range raises ValueError naming the setting (e.g.
-    ``max_epochs`` must be at least 1, so no DAE is ever scored untrained; ``ks`` must be
-    a list of integers). Lists are stored as tuples.
     """
 
     name: str

@@ -143,7 +143,7 @@ def numbers(result: KSweep) -> dict:
     return {
         "ks_text": ", ".join(str(k) for k in result.ks),
         "paper_ks_text": ", ".join(str(k) for k in get_profile("paper").ks),
-        "n_datasets": len(result.datasets), "n_testable": len(result.testable),
+        "n_testable": len(result.testable),
         "n_k_match": result.n_best_k_match, "thr_low": low, "thr_high": high,
         "n_above_low": result.n_above(low), "n_above_high": result.n_above(high),
         "paper_above_low": result.paper_n_above(low),
