@@ -166,6 +166,8 @@ class Profile:
                 "n_iters": self.n_iters, "paper_n_iters": paper.n_iters,
                 "n_test": 1000 if self.n_test is None else min(self.n_test, 1000),
                 "paper_n_test": 1000, "rc_restarts": self.rc_restarts,
+                "restarts_text": ("one random start" if self.rc_restarts == 1
+                                  else f"{self.rc_restarts} random starts"),
                 "n_datasets": len(self.datasets)}
 
     def caption(self, what: str) -> str:
@@ -297,9 +299,10 @@ PROFILES: dict[str, Profile] = {
         description="laptop CPU: Table 1/2 configurations within a compute budget, "
                     "full scored test sets, a small random search",
         train_limit=10_000, train_tflop=2.5, tables_from_search=False,
-        search_runs=3, search_train_limit=2_000, search_tflop=0.25, loss_runs=4,
-        full_searches=("simple_superposition", "bars"), spread_seeds=2, spread_tables=(1,),
-        rc_restarts=2, n_val=200, rc_training_datasets=("bars",),
+        search_runs=3, search_train_limit=2_000, search_tflop=0.25, loss_runs=3,
+        full_searches=("simple_superposition",), spread_seeds=1, spread_tables=(1,),
+        rc_restarts=1, n_val=200, rc_training_datasets=(),
+        beyond=("choose_k", "robustness", "grey", "conv"),
     ),
     "full": Profile(
         name="full",

@@ -17,11 +17,22 @@ profile.
 """
 from __future__ import annotations
 
-__all__ = ["NOT_MEASURED", "fmt", "runs"]
+__all__ = ["fmt", "not_measured", "runs"]
 
-#: The answer of an analysis that the profile does not compute.
-NOT_MEASURED = ("Not measured: this profile does not run this analysis (the default "
-                "profile does).")
+
+def not_measured(analysis: str) -> str:
+    """The answer of an analysis (a module name of rc.beyond) that the profile does not
+    compute, naming the profiles that do."""
+    from ..config import PROFILES
+
+    who = [name for name, p in PROFILES.items() if analysis in p.beyond
+           and (analysis != "rc_training" or p.rc_training_datasets)]
+    if not who:
+        return "Not measured: no profile runs this analysis."
+    names = who[0] if len(who) == 1 else ", ".join(who[:-1]) + " and " + who[-1]
+    verb = "does" if len(who) == 1 else "do"
+    return (f"Not measured: this profile does not run this analysis (the {names} "
+            f"profile{'s' if len(who) > 1 else ''} {verb}).")
 
 
 def runs(pipe, analysis: str) -> bool:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
-from . import NOT_MEASURED, fmt, runs
+from . import fmt, not_measured, runs
 
 #: The share of the whole gain of the final log-likelihood (K = 1 to the best K) that the
 #: gain rule leaves to larger K.
@@ -123,7 +123,7 @@ def compute(pipe) -> ChooseK:
 def answer(result: ChooseK) -> str:
     """The chapter's answer in a sentence: per data set, how often the better rule is right."""
     if not result.ks:
-        return NOT_MEASURED
+        return not_measured("choose_k")
     best = {d: max(RULES, key=lambda r: result.accuracy(d, r)) for d in result.ks}
     acc = {d: result.accuracy(d, best[d]) for d in result.ks}
     word = ("Mostly" if min(acc.values()) >= 0.8
@@ -176,7 +176,7 @@ def draw(result: ChooseK):
 
     if not result.ks:
         from ..plots import not_computed
-        return not_computed(NOT_MEASURED)
+        return not_computed(not_measured("choose_k"))
 
     @styled
     def make():

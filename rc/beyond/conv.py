@@ -31,7 +31,7 @@ from ..pipeline import TrainedDAE
 from ..report import Markdown, markdown_table
 from ..specs import RCSpec
 from ..training import TrainHistory, train_module
-from . import NOT_MEASURED, fmt, runs
+from . import fmt, not_measured, runs
 
 #: Version of the convolutional DAE and its training (part of the cache keys).
 VERSION = 2
@@ -234,7 +234,7 @@ def answer(result: Comparison) -> str:
     """The chapter's answer in a sentence: the convolutional DAE binds better on a data set
     where it scores more than :data:`rc.claims.SCORE_TOLERANCE` above the paper's DAE."""
     if not result.conv:
-        return NOT_MEASURED
+        return not_measured("conv")
     diff = {d: result.conv[d] - result.mlp[d] for d in result.conv}
     better = [d for d, v in diff.items() if v > SCORE_TOLERANCE]
     worse = [d for d, v in diff.items() if v < -SCORE_TOLERANCE]
@@ -282,7 +282,7 @@ def draw_novel(result: Comparison):
 
     if not result.conv or not np.isfinite(result.novel_conv).all():
         from ..plots import not_computed
-        return not_computed(NOT_MEASURED)
+        return not_computed(not_measured("conv"))
     return fig7.plot(result.novel_images, result.novel_gamma, titles=result.descriptions)
 
 

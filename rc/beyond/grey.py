@@ -25,7 +25,7 @@ from ..clustering import LIKELIHOOD_LABELS
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec, RCSpec
-from . import NOT_MEASURED, fmt, runs
+from . import fmt, not_measured, runs
 
 #: Each grey data set and the binary one it is made from.
 PAIRS = {"shapes_grey": "shapes", "multi_mnist_grey": "multi_mnist"}
@@ -96,7 +96,7 @@ def answer(result: GreyLevels) -> str:
     where its best likelihood scores within :data:`rc.claims.SCORE_TOLERANCE` of the
     binary set (or higher)."""
     if not result.grey:
-        return NOT_MEASURED
+        return not_measured("grey")
     kept = {g: result.gap(g) >= -SCORE_TOLERANCE for g in result.grey}
     word = "Yes" if all(kept.values()) else "No" if not any(kept.values()) else "Partly"
     parts = [f"{label(g)} {max(result.grey[g].values()):.3f} against "
@@ -143,7 +143,7 @@ def draw(result: GreyLevels):
 
     if not result.grey:
         from ..plots import not_computed
-        return not_computed(NOT_MEASURED)
+        return not_computed(not_measured("grey"))
 
     @styled
     def make():

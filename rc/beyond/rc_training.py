@@ -35,7 +35,7 @@ from ..pipeline import TrainedDAE
 from ..report import Markdown, markdown_table
 from ..specs import DataSpec, RCSpec
 from ..training import train_module
-from . import NOT_MEASURED, runs
+from . import not_measured, runs
 
 #: RC iterations unrolled in training.
 N_ITERS = 3
@@ -217,7 +217,7 @@ def answer(result: RCTraining) -> str:
     best score beats Table 2 by more than :data:`rc.claims.SCORE_TOLERANCE`, and closes the
     gap there when it gets at least half-way from Table 2 to Table 1."""
     if not result.table1:
-        return NOT_MEASURED
+        return not_measured("rc_training")
     gain = {d: result.best(d) - result.table2[d] for d in result.table1}
     helped = [d for d, v in gain.items() if v > SCORE_TOLERANCE]
     closed = [d for d in helped if result.closes(d) >= 0.5]
@@ -263,7 +263,7 @@ def draw(result: RCTraining):
 
     if not result.table1:
         from ..plots import not_computed
-        return not_computed(NOT_MEASURED)
+        return not_computed(not_measured("rc_training"))
 
     @styled
     def make():
