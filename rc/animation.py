@@ -7,7 +7,8 @@ the expensive part and is cached (:meth:`rc.Pipeline.cached`) under inputs holdi
 DAE's training specification, the images and the RC settings. :func:`gif` turns it into
 an animated GIF (matplotlib's animation module with the Pillow writer, no external
 encoder) of at most :data:`MAX_BYTES`; :func:`display` wraps it for a notebook, where
-myst-nb writes it as a ``.gif`` file of the built book.
+myst-nb writes it as a ``.gif`` file of the built book (given the pipeline, it caches the
+drawn GIF too, so that a re-run of the book does not draw it again).
 
 Which DAE: :func:`rc.stored.full_scale_or_own`, the full-scale one where it is stored
 (the ``full`` profile's, read without training), else the running profile's own. The RC
@@ -24,15 +25,18 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import check_positive_int
-from .cache import Record
+from .cache import Record, value_digest
 from .datasets import label
 from .specs import DataSpec, EvalSpec
 from .stored import Pretrained, full_scale_or_own
 
-__all__ = ["MAX_BYTES", "N_IMAGES", "RCMovie", "compute", "display", "gif", "movie_spec"]
+__all__ = ["MAX_BYTES", "N_IMAGES", "RCGif", "RCMovie", "compute", "display", "gif",
+           "movie_spec"]
 
 #: Version of the recorded runs (part of their cache key).
 VERSION = 1
+#: Version of the drawing (part of the cached GIFs' key).
+DRAWING_VERSION = 1
 #: Test images per animation.
 N_IMAGES = 3
 #: Largest GIF :func:`gif` writes (bytes).
@@ -284,9 +288,37 @@ def gif(movie: RCMovie, fps: float = 2.0, hold: int = 3, dpi: int = 100) -> byte
                        f"bytes even at {resolution} dpi")
 
 
-def display(movie: RCMovie, **kwargs):
-    """The GIF as an ``IPython.display.Image`` (mime type image/gif) for a notebook."""
+@dataclass(frozen=True)
+class RCGif(Record):
+    """A drawn animation: the bytes of its GIF file (as uint8)."""
+
+    data: np.ndarray
+
+
+def _cached_gif(pipe, movie: RCMovie, **kwargs) -> bytes:
+    """:func:`gif`, cached in ``pipe``'s results under the recorded run's content and the
+    drawing's settings (and the matplotlib version that draws it)."""
+    import matplotlib
+
+    arrays, fields = movie.to_record()
+    fields = {k: v for k, v in fields.items() if k != "provenance"}
+    inputs = {"movie": value_digest(fields, arrays), "settings": kwargs,
+              "matplotlib": matplotlib.__version__, "version": DRAWING_VERSION}
+    name = f"animation/{movie.dataset}-table{movie.table}-gif"
+    if not pipe.cache.compute and not pipe.cache.has(name, inputs, RCGif):
+        return gif(movie, **kwargs)  # rendering stored results: drawing is not training
+    drawn = pipe.cached(name, inputs,
+                        lambda: RCGif(np.frombuffer(gif(movie, **kwargs), np.uint8)),
+                        RCGif, describe=f"the GIF of the RC animation of {movie.dataset}")
+    return drawn.data.tobytes()
+
+
+def display(movie: RCMovie, pipe=None, **kwargs):
+    """The GIF (:func:`gif`, keyword arguments passed on) as an ``IPython.display.Image``
+    (mime type image/gif) for a notebook; with ``pipe``, drawn once and then loaded from
+    its results."""
     from IPython.display import Image
 
-    return Image(data=gif(movie, **kwargs), format="gif")
+    data = gif(movie, **kwargs) if pipe is None else _cached_gif(pipe, movie, **kwargs)
+    return Image(data=data, format="gif")
 

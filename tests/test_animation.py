@@ -78,6 +78,22 @@ def test_the_gif_plays_every_iteration_within_the_size_limit(recorded):
         animation.gif(movie, fps=0)
 
 
+def test_the_drawn_gif_is_cached_with_the_pipeline(recorded):
+    pipe, movie = recorded
+    data = animation.gif(movie)
+    assert animation.display(movie, pipe).data == data          # drawn and stored
+    assert any(n.endswith("-gif") for n in pipe.cache.computed)
+    again = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent, compute=False)
+    assert animation.display(movie, again).data == data         # loaded, not drawn
+    assert any(n.endswith("-gif") for n in again.cache.loaded)
+    elsewhere = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent / "x",
+                            compute=False)                      # stored results only:
+    assert animation.display(movie, elsewhere).data == data     # drawn, nothing stored
+    assert elsewhere.cache.computed == []
+    faster = animation.display(movie, pipe, fps=4.0).data       # other settings, other key
+    assert faster != data and len(pipe.cache.computed) >= 2
+
+
 def test_the_site_check_tells_a_playing_gif_from_a_still(recorded, tmp_path):
     """scripts/check_site.py's test of an animation: a GIF of the site, more than one
     frame, at most 2 MB."""
