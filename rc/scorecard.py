@@ -73,11 +73,14 @@ class Scorecard:
 
 def numbers(card: Scorecard | None, prefix: str = "") -> dict:
     """The scorecard's counts for the book's prose, ``prefix`` before each key (dashes
-    for a scorecard that is not stored)."""
-    counts = {"n_claims": "—", "n_hold": "—", "n_fail": "—", "n_untested": "—"}
+    for a scorecard that is not stored), and ``counts``: them in a sentence."""
+    counts = {"n_claims": "—", "n_hold": "—", "n_fail": "—", "n_untested": "—",
+              "counts": "its results are not all stored yet, so it has no verdicts"}
     if card is not None:
         counts = {"n_claims": len(card.claims), "n_hold": card.n_holds,
-                  "n_fail": card.n_fails, "n_untested": card.n_untested}
+                  "n_fail": card.n_fails, "n_untested": card.n_untested,
+                  "counts": f"{card.n_holds} of its {len(card.claims)} claims hold, "
+                            f"{card.n_fails} fail and {card.n_untested} are not tested"}
     return {prefix + k: v for k, v in counts.items()}
 
 

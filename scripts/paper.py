@@ -29,6 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import rc  # noqa: E402
 from rc import protocol  # noqa: E402
 from rc.dae import resolve_device  # noqa: E402
+from rc.storage import git_commit  # noqa: E402
+
+git_commit()  # results record the commit checked out now, not one made while this runs
 
 
 class _Parser(argparse.ArgumentParser):

@@ -86,9 +86,15 @@ def caption(pipe: Pipeline | None = None) -> str:
     when = o.first if o.first == o.last else f"{o.first} to {o.last}"
     return (f"Full scale (profile `{PROFILE}`, stored in `results/{PROFILE}`): the paper's "
             f"configurations trained on all training images, up to 500 epochs with early "
-            f"stopping; table DAEs{done} trained on {', '.join(o.devices)} at commit "
-            f"{', '.join(o.commits)}, {o.train_hours:.1f} h of training in all, {when}; "
+            f"stopping; table DAEs{done} trained on {', '.join(o.devices)} at "
+            f"commit{'s' if len(o.commits) > 1 else ''} {', '.join(o.commits)}, "
+            f"{_duration(o.train_hours)} of training in all, {when}; "
             f"recompute with `{COMMAND}`.")
+
+
+def _duration(hours: float) -> str:
+    """``hours`` in words: minutes below an hour, else hours to one decimal."""
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h"
 
 
 def missing_note(what: str = "The full-scale results") -> str:
