@@ -213,10 +213,13 @@ def _spread(pipe, dataset: str, table: int, paper: float) -> Spread:
 
 def _extra_training_cost(pipe, dataset: str, table: int) -> float:
     """What the spread's extra trainings of a table entry will cost, relative to the
-    others: the first seed's trained weights times its epochs, times the extra seeds."""
+    others: the first seed's weights times its training images and epochs, times the
+    extra seeds."""
     model = pipe.table_dae(dataset, table)
     weights = sum(p.numel() for p in model.dae.parameters())
-    return weights * model.history.epochs * (n_seeds(pipe.profile, dataset, table) - 1)
+    images = pipe.table_spec(dataset, table).data.n
+    return (weights * images * model.history.epochs
+            * (n_seeds(pipe.profile, dataset, table) - 1))
 
 
 def compute(pipe) -> Robustness:
