@@ -17,6 +17,7 @@ import torch
 
 import rc
 from rc import protocol
+from rc.beyond import robustness
 from rc.cache import Cache
 from rc.paper import full_scale
 from rc.pipeline import evaluate, results_dir, train
@@ -67,6 +68,7 @@ def requested():
         pipe = full_scale.pipeline()
         for step in protocol.plan(pipe):
             step.done()
+        robustness.compute(pipe, partial=True)  # the spreads' seeds stored so far
     finally:
         Cache.path = original
     return seen

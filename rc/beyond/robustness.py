@@ -97,6 +97,13 @@ class Spread:
     interval: tuple[float, float]  # bootstrap over test images, of ``ami``
     seed_scores: list[float]     # one per training, the table DAE's first
     restart_scores: list[float]  # one per RC start, the table evaluation's first
+    planned_seeds: int = 1       # trainings the profile asks for (more than stored when
+    planned_restarts: int = 1    # rendering stored results that are not complete yet)
+
+    @property
+    def complete(self) -> bool:
+        return (len(self.seed_scores) >= self.planned_seeds
+                and len(self.restart_scores) >= self.planned_restarts)
 
     @property
     def seed_std(self) -> float:
@@ -114,6 +121,8 @@ class Spread:
         if len(self.seed_scores) > 1:
             out += (f"; {np.mean(self.seed_scores):.3f} ± {self.seed_std:.3f} over "
                     f"{len(self.seed_scores)} trainings")
+        if len(self.seed_scores) < self.planned_seeds:
+            out += f" ({len(self.seed_scores)} of {self.planned_seeds} stored so far)"
         return out
 
 
@@ -149,6 +158,12 @@ class Robustness:
     spreads: dict[int, dict[str, Spread]]
     selections: dict[int, dict[str, Selection]]
     n_boot: int
+
+    def incomplete(self) -> list[str]:
+        """The table entries whose seeds or RC starts are not all stored (only when
+        rendering stored results: a pipeline that may compute computes them)."""
+        return [f"Table {t} {label(d)}" for t, spreads in self.spreads.items()
+                for d, s in spreads.items() if not s.complete]
 
     def mean_optimism(self, table: int) -> float:
         """Mean optimism of a table's searches (NaN without searches)."""
@@ -192,23 +207,43 @@ def numbers(result: Robustness, profile) -> dict:
         "max_optimism": max(optimism, default=float("nan")),
         "n_simple": dataset_info("simple_superposition").n_scored,
         "tolerance": SCORE_TOLERANCE,
+        "stored_note": _stored_note(result),
     }
 
 
-def _spread(pipe, dataset: str, table: int, paper: float) -> Spread:
+def _stored_note(result: Robustness) -> str:
+    """A sentence naming the entries whose spreads are not all stored yet (or none)."""
+    missing = result.incomplete()
+    if not missing:
+        return ""
+    return (f"Not all of this profile's trainings and RC starts are stored yet: the "
+            f"spreads of {', '.join(missing)} use those that are (each says how many); "
+            f"`make full` computes the rest.")
+
+
+def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spread:
+    """The spread of a table entry; ``partial``: with the seeds and RC starts that are
+    stored (the Spread says how many were planned)."""
     ev = pipe.evaluation(dataset, table)
     p = pipe.profile
-    restarts = [pipe.evaluation(dataset, table, restart=r).score for r in range(p.rc_restarts)]
-    seeds = [ev.score]
+
+    def stored(spec) -> bool:
+        return pipe.cache.has(f"rc/{spec.name}", spec.inputs(), type(ev))
+
+    starts = [pipe.eval_spec(dataset, table, restart=r) for r in range(p.rc_restarts)]
+    restarts = [pipe.evaluate(e).score for e in starts if not partial or stored(e)]
+    seeds, planned = [ev.score], 1
     if table in p.spread_tables and n_seeds(p, dataset, table) > 1:
         specs = seed_specs(pipe, dataset, table)
         rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
-        if not all(pipe.cache.has(f"rc/{e.name}", e.inputs(), type(ev)) for e in evals):
+        if not partial and not all(stored(e) for e in evals):
             pipe.trained_many(specs[1:])  # the missing trainings, side by side
-        seeds += [pipe.evaluate(e).score for e in evals]
+        seeds += [pipe.evaluate(e).score for e in evals if not partial or stored(e)]
+        planned = len(specs)
     return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
-                  bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts)
+                  bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts,
+                  planned, p.rc_restarts)
 
 
 def _extra_training_cost(pipe, dataset: str, table: int) -> float:
@@ -222,8 +257,13 @@ def _extra_training_cost(pipe, dataset: str, table: int) -> float:
             * (n_seeds(pipe.profile, dataset, table) - 1))
 
 
-def compute(pipe) -> Robustness:
+def compute(pipe, partial: bool = False) -> Robustness:
     """Spreads of both tables and the selections of both searches, for every data set.
+
+    ``partial`` (for rendering stored results that are not complete yet, ``pipe`` may
+    not compute): each spread from the trainings and RC starts that are stored, and
+    :meth:`Robustness.incomplete` names the entries that lack some; otherwise anything
+    missing is computed, or :class:`~rc.cache.MissingResultError` raised.
 
     The spreads are computed cheapest first (:func:`_extra_training_cost`), so that an
     interrupted run has stored as many entries' seeds as its time allowed; the result
@@ -231,7 +271,7 @@ def compute(pipe) -> Robustness:
     papers = {1: table1.PAPER, 2: table2.PAPER}
     entries = [(d, t) for t in papers for d in pipe.profile.datasets if d in papers[t]]
     entries.sort(key=lambda e: _extra_training_cost(pipe, *e))
-    computed = {(d, t): _spread(pipe, d, t, papers[t][d].score) for d, t in entries}
+    computed = {(d, t): _spread(pipe, d, t, papers[t][d].score, partial) for d, t in entries}
     spreads, selections = {}, {}
     for table, paper in papers.items():
         datasets = [d for d in pipe.profile.datasets if d in paper]
