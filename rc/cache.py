@@ -17,8 +17,11 @@ file copied or edited by hand, a flipped bit, a string where a number belongs, a
 of the wrong shape) is never used: it is reported with a :class:`CacheWarning` naming the
 file and recomputed, or, where the cache may not compute, :class:`MissingResultError`
 names the file, what is wrong with it and how to recompute it. Writes are atomic
-(:func:`rc.storage.atomic_write`), so two processes computing the same entry each
-replace the file whole; neither can leave half of it.
+(:func:`rc.storage.atomic_write`), so no reader ever sees half of an entry, and an
+entry is computed under a lock (a hidden ``.<entry>.lock`` beside it while it is computed, see
+:func:`rc.storage.locked`): processes that need the same missing entry at once (notebooks
+run side by side, a protocol run beside the book) compute it once; the others wait and
+load it.
 
 Values are JSON documents (``kind=dict``), dataclasses stored as JSON (``kind`` a
 dataclass without ``from_record``, e.g. :class:`rc.pipeline.SearchRun`), or objects of a
@@ -57,7 +60,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ._checks import check_fields
-from .storage import canonical_json, read_json, read_npz, to_jsonable, write_json, write_npz
+from .storage import canonical_json, locked, read_json, read_npz, to_jsonable, write_json, write_npz
 
 __all__ = ["Cache", "CacheWarning", "MissingResultError", "Record", "TIME_RECORD",
            "cache_key", "timed", "value_digest"]
@@ -134,6 +137,18 @@ def timed(name: str, kind: str = "", key: str = "", root: Path | str = ""):
     except OSError as exc:
         warnings.warn(f"could not append to the time record {path} ({exc})", CacheWarning,
                       stacklevel=3)
+
+
+@contextlib.contextmanager
+def _entry_lock(path: Path):
+    """Hold the lock of the entry at ``path`` while it is computed; in a folder where no
+    lock file can be made (a read-only shared data folder) compute without one."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(locked(path, remove=True))
+        except OSError:
+            pass
+        yield
 
 
 class _CorruptEntry(ValueError):
@@ -311,12 +326,16 @@ class Cache:
                 f"{describe or name} {where}; it has to be computed "
                 f"{'first' if problem is None else 'again'}"
                 + (f": {self.hint}" if self.hint else ""))
-        if problem is not None:
-            warnings.warn(f"cache entry {path} {problem}; recomputing it", CacheWarning,
-                          stacklevel=2)
-        with timed(name, kind.__name__, cache_key(name, inputs), self.root):
-            value = compute()
-            self.store(name, inputs, value, kind)
+        with _entry_lock(path):
+            value, problem = self._read(name, inputs, kind, dims)  # stored meanwhile?
+            if value is not None:
+                return value
+            if problem is not None:
+                warnings.warn(f"cache entry {path} {problem}; recomputing it", CacheWarning,
+                              stacklevel=2)
+            with timed(name, kind.__name__, cache_key(name, inputs), self.root):
+                value = compute()
+                self.store(name, inputs, value, kind)
         self.computed.append(name)
         return value
 

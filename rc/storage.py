@@ -110,20 +110,26 @@ def remove_stale_temporaries(folder: Path | str, name: str | None = None,
 
 
 @contextmanager
-def locked(path: Path | str) -> Iterator[None]:
+def locked(path: Path | str, remove: bool = False) -> Iterator[None]:
     """Hold an exclusive lock for a read-modify-write of ``path`` (a hidden lock file
     ``.<name>.lock`` beside it), so that processes updating the same file take turns.
-    Without POSIX locks (Windows) this does nothing."""
+
+    With ``remove``, the lock file is removed before the lock is released: for a file
+    written once (a cache entry), whose waiting processes only need to find it written,
+    so that no lock file stays behind. Without POSIX locks (Windows) this does nothing."""
     path = Path(path)
     if fcntl is None:  # pragma: no cover
         yield
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "a") as handle:
+    lock = path.parent / f".{path.name}.lock"
+    with open(lock, "a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield
         finally:
+            if remove:
+                lock.unlink(missing_ok=True)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 

@@ -32,12 +32,23 @@ cells and computations; ``--report`` prints that summary for the last recorded r
 Several runs may execute at once (in one checkout or several): each talks to its kernels
 through sockets in a private temporary folder, and writes a notebook into the output
 folder only once it is executed.
+
+``--jobs`` runs that many notebooks at a time (each in a worker process with its own
+kernel). The default, ``auto``, runs two at a time on a machine with at least two cores
+when the last recorded run of the same notebooks, profile and parameters into the same
+folder computed nothing (its caches were warm), and one at a time otherwise: a cached
+re-run spends its time starting kernels, importing and drawing, which two kernels share
+well between two cores, while training in two kernels at once would only compete for
+them. The numbers do not depend on it: a cache entry is computed under a lock (see
+:mod:`rc.cache`), so notebooks that need the same missing result compute it once, in
+whichever order they run.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -47,7 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -245,6 +256,57 @@ def _tidy_parameter_cells(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def _execute_job(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> float:
+    """:func:`execute` in a worker process, whose kernel appends the timings of its cached
+    computations to ``run_dir/<name>.timings.jsonl``."""
+    from rc.cache import TIME_RECORD
+
+    os.environ[TIME_RECORD] = str(run_dir / f"{name}.timings.jsonl")
+    return execute(name, out_dir, parameters, run_dir)
+
+
+def _usable_cores() -> int:
+    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+            else os.cpu_count() or 1)
+
+
+def _last_run(record_path: Path, names: list[str], parameters: dict,
+              results_folder: str) -> dict | None:
+    """The last recorded run of the same notebooks (or more), parameters and results
+    folder, if the record holds one."""
+    try:
+        runs = json.loads(record_path.read_text())["runs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    for run in reversed(runs):
+        if (run.get("parameters") == parameters
+                and run.get("caches", {}).get("results", {}).get("folder") == results_folder
+                and set(names) <= {nb.get("name") for nb in run.get("notebooks", [])}):
+            return run
+    return None
+
+
+def choose_jobs(requested: str, last: dict | None) -> tuple[int, str]:
+    """How many notebooks to run at a time, and why (``--jobs``; see the module's text)."""
+    if requested != "auto":
+        return int(requested), "as asked (--jobs)"
+    cores = _usable_cores()
+    if cores < 2:
+        return 1, "one core"
+    if last is None or last.get("status") != "ok":
+        return 1, "no finished run of these notebooks and parameters is recorded here"
+    if any(nb.get("computations") for nb in last.get("notebooks", [])):
+        return 1, f"the last run ({last.get('date')}) computed results"
+    return 2, f"the last run ({last.get('date')}) computed nothing: the caches are warm"
+
+
+def _longest_first(names: list[str], last: dict | None) -> list[str]:
+    """``names`` with the notebooks that took longest in the ``last`` run first (those
+    without a time keep their book order, first)."""
+    seconds = {nb["name"]: nb.get("seconds") or 0.0 for nb in (last or {}).get("notebooks", [])}
+    return sorted(names, key=lambda n: -seconds.get(n, float("inf")))
+
+
 def _report_stored(profile: str) -> None:
     """Say how much of the profile's protocol is stored before rendering from it."""
     sys.path.insert(0, str(REPO))
@@ -351,28 +413,12 @@ def _notebook_record(name: str, seconds: float | None, run_dir: Path) -> dict:
             "computations": _computations(run_dir / f"{name}.timings.jsonl")}
 
 
-@contextmanager
-def _locked(path: Path):
-    """An exclusive lock on ``path`` (POSIX; elsewhere none) around a read-modify-write."""
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _save_run(path: Path, run: dict) -> None:
     """Add (or update, by its ``id``) this run in the record at ``path``; keep the last
     :data:`KEPT_RUNS` runs. Written atomically, under a lock against concurrent runs."""
-    from rc.storage import write_json
+    from rc.storage import locked, write_json
 
-    with _locked(path.with_name("." + path.name + ".lock")):
+    with locked(path):
         try:
             runs = json.loads(path.read_text())["runs"]
         except (OSError, ValueError, KeyError, TypeError):
@@ -403,7 +449,8 @@ def report(run: dict, top: int = 10) -> str:
              f"{machine.get('cores')} cores, load {machine.get('load_average')}",
              f"  {cold}",
              f"  total {_fmt(run.get('wall_seconds'))}: notebooks "
-             f"{_fmt(run.get('notebooks_seconds'))}, build {_fmt(run.get('build_seconds'))}"]
+             f"{_fmt(run.get('notebooks_seconds'))} ({run.get('jobs', 1)} at a time), "
+             f"build {_fmt(run.get('build_seconds'))}"]
     notebooks = run.get("notebooks", [])
     lines.append("  notebooks: " + ", ".join(f"{nb['name'][:2]} {_fmt(nb['seconds'])}"
                                              for nb in notebooks))
@@ -472,6 +519,8 @@ def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             fail(f"-p {key!r}: a parameter name must be a Python identifier")
         if key == "profile":
             fail("-p profile: choose the profile with --profile")
+    if args.jobs != "auto" and not (args.jobs.isdigit() and int(args.jobs) >= 1):
+        fail(f"--jobs {args.jobs!r}: give a whole number of at least 1, or auto")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         fail(f"--out {args.out} is a file, not a folder")
 
@@ -514,6 +563,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --profile paper or full: compute what results/<profile>/ "
                              "lacks instead of stopping (hours on a CPU; `make paper` and "
                              "`make full` are the resumable ways)")
+    parser.add_argument("--jobs", default="auto", metavar="N",
+                        help="notebooks executed at a time: a number, or auto (the default: "
+                             "2 on two or more cores when the last run of these notebooks "
+                             "computed nothing, else 1)")
     parser.add_argument("--list", action="store_true", help="print the notebook order and exit")
     parser.add_argument("--report", action="store_true",
                         help=f"print the last run of the time record (book/executed/"
@@ -550,7 +603,6 @@ def main(argv: list[str] | None = None) -> int:
 
     out_dir = _writable_out(root, copy_sources=args.out is not None)
     sys.path.insert(0, str(REPO))
-    from rc.cache import TIME_RECORD
     from rc.storage import git_commit
 
     if parameters.get("compute") is False:
@@ -571,36 +623,46 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm.auto import tqdm
 
-    print(f"run_book: profile={args.profile} parameters={parameters} -> {out_dir}", flush=True)
-    started = time.perf_counter()
     record_path = out_dir / RECORD_NAME
+    caches = _cache_state(args.profile)
+    last = _last_run(record_path, names, parameters, caches["results"]["folder"])
+    jobs, why = choose_jobs(args.jobs, last)
+    order = names if jobs == 1 else _longest_first(names, last)
+    print(f"run_book: profile={args.profile} parameters={parameters} -> {out_dir}\n"
+          f"run_book: {jobs} notebook(s) at a time ({why})", flush=True)
+    started = time.perf_counter()
     run = {"id": f"{time.time():.6f}-{os.getpid()}",
            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
            "machine": _machine(), "profile": args.profile, "parameters": parameters,
-           "commit": git_commit(), "caches": _cache_state(args.profile),
+           "commit": git_commit(), "caches": caches, "jobs": jobs,
            "status": "interrupted", "notebooks": [], "notebooks_seconds": None,
            "build_seconds": None, "wall_seconds": None}
-    status = 0
+    status, seconds, failed = 0, {}, None
     try:
-        bar = tqdm(names, desc="notebooks", unit="nb", file=sys.stdout)
-        for name in bar:
-            bar.set_postfix_str(name)
-            os.environ[TIME_RECORD] = str(run_dir / f"{name}.timings.jsonl")
-            try:
-                seconds = execute(name, out_dir, parameters, run_dir)
-            except NotebookFailed:
-                run["notebooks"].append(_notebook_record(name, None, run_dir))
-                run["status"] = f"failed in {name}"
-                raise
-            run["notebooks"].append(_notebook_record(name, seconds, run_dir))
-            tqdm.write(f"  {name}: {seconds:.1f} s", file=sys.stdout)
-        bar.close()
-        run["status"] = "ok"
-    except NotebookFailed as exc:
-        print(f"run_book: ERROR: {exc}", file=sys.stderr)
-        status = 1
+        with ProcessPoolExecutor(max_workers=jobs,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_execute_job, name, out_dir, parameters, run_dir): name
+                       for name in order}
+            bar = tqdm(total=len(names), desc="notebooks", unit="nb", file=sys.stdout)
+            for future in as_completed(futures):
+                name = futures[future]
+                try:
+                    seconds[name] = future.result()
+                except NotebookFailed as exc:
+                    failed = failed or (name, exc)
+                    for other in futures:  # a failure stops the run: start no other
+                        other.cancel()
+                    continue
+                bar.update()
+                tqdm.write(f"  {name}: {seconds[name]:.1f} s", file=sys.stdout)
+            bar.close()
+        run["status"] = "ok" if failed is None else f"failed in {failed[0]}"
+        if failed is not None:
+            print(f"run_book: ERROR: {failed[1]}", file=sys.stderr)
+            status = 1
     finally:
-        os.environ.pop(TIME_RECORD, None)
+        run["notebooks"] = [_notebook_record(name, seconds.get(name), run_dir) for name in names
+                            if name in seconds or (failed and name == failed[0])]
         elapsed = round(time.perf_counter() - started, 2)
         run["notebooks_seconds"] = run["wall_seconds"] = elapsed
         _save_run(record_path, run)

@@ -189,3 +189,36 @@ def test_time_record_of_computations(tmp_path, monkeypatch):
     assert inner["seconds"] >= 0.05 and outer_row["seconds"] >= inner["seconds"]
     assert outer_row["self_seconds"] <= outer_row["seconds"] - inner["seconds"] + 1e-3
     assert cache.path("outer", {"a": 2}).is_file()
+
+
+def _fetch_slowly(root: str, counter: str, start: float, out: str) -> None:
+    """In a child process: fetch one entry whose computation takes 0.5 s and counts
+    itself in ``counter``; write what was fetched to ``out``."""
+    def compute():
+        with open(counter, "a") as handle:
+            handle.write(f"{os.getpid()}\n")
+        time.sleep(0.5)
+        return {"v": 42}
+    time.sleep(max(0.0, start - time.time()))  # both ask at the same moment
+    value = Cache(root).fetch("shared", {"a": 1}, compute)
+    write_json(out, value)
+
+
+def test_processes_that_need_the_same_entry_compute_it_once(tmp_path):
+    """Two processes fetching one missing entry at once: one computes, the other waits
+    for it and loads it (the entry's lock), so both get the same value."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    counter, start = tmp_path / "computed.txt", time.time() + 2.0
+    children = [context.Process(target=_fetch_slowly, args=(
+        str(tmp_path / "cache"), str(counter), start, str(tmp_path / f"out{i}.json")))
+        for i in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    assert len(counter.read_text().splitlines()) == 1
+    assert [json.loads((tmp_path / f"out{i}.json").read_text()) for i in range(2)] \
+        == [{"v": 42}] * 2
