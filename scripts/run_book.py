@@ -143,15 +143,16 @@ def _run_dir() -> Path:
     return root
 
 
-def _engine_options(run_dir: Path) -> dict:
+def _engine_options(run_dir: Path, name: str) -> dict:
     """nbclient options: on POSIX talk to the kernel over IPC sockets in this run's own
-    folder (not TCP, and not in the notebooks' folder, where runs would collide)."""
+    folder, named after the notebook (not TCP, and not in the notebooks' folder, where
+    runs would collide; kernels started side by side would race for the same names)."""
     if os.name != "posix":
         return {}
     from traitlets.config import Config
 
     return {"config": Config({"KernelManager": {"transport": "ipc",
-                                                "ip": str(run_dir / "ipc" / "kernel")}})}
+                                                "ip": str(run_dir / "ipc" / name)}})}
 
 
 def _remove_stale_sockets(folder: Path) -> list[Path]:
@@ -213,7 +214,7 @@ def execute(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> float:
             progress_bar=False,
             log_output=False,
             request_save_on_cell_execute=True,
-            **_engine_options(run_dir),
+            **_engine_options(run_dir, name),
         )
     except PapermillExecutionError as exc:
         _publish(work, output)
@@ -648,7 +649,10 @@ def main(argv: list[str] | None = None) -> int:
                 name = futures[future]
                 try:
                     seconds[name] = future.result()
-                except NotebookFailed as exc:
+                except Exception as exc:  # noqa: BLE001 - reported below, in one line
+                    if not isinstance(exc, NotebookFailed):
+                        exc = NotebookFailed(f"notebook {name} could not be executed: "
+                                             f"{type(exc).__name__}: {exc}")
                     failed = failed or (name, exc)
                     for other in futures:  # a failure stops the run: start no other
                         other.cancel()
