@@ -227,13 +227,46 @@ def execute(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> float:
     return time.perf_counter() - start
 
 
+#: Timing metadata that papermill and nbclient write into an executed notebook: it
+#: differs on every run (the time record keeps it), so the published copy leaves it out.
+_VOLATILE_NOTEBOOK = ("start_time", "end_time", "duration", "output_path")
+_VOLATILE_CELL = ("start_time", "end_time", "duration")
+
+
+def _without_times(text: str) -> str:
+    """An executed notebook (JSON text) without its timing metadata."""
+    import nbformat
+
+    nb = nbformat.reads(text, as_version=4)
+    for key in _VOLATILE_NOTEBOOK:
+        nb.metadata.get("papermill", {}).pop(key, None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        for key in _VOLATILE_CELL:
+            cell.metadata.get("papermill", {}).pop(key, None)
+    return nbformat.writes(nb)
+
+
 def _publish(work: Path, output: Path) -> None:
-    """Copy an executed notebook into the output folder (atomically), if there is one."""
+    """Copy an executed notebook, if there is one, into the output folder (atomically)
+    without its timing metadata. An output that holds the same notebook already is left
+    as it is, so that the book's build, which rebuilds the pages whose sources are newer
+    than its last build, skips a page whose notebook gave the same outputs."""
     from rc.storage import atomic_write
 
-    if work.is_file():
-        content = work.read_bytes()
-        atomic_write(output, lambda handle: handle.write(content))
+    if not work.is_file():
+        return
+    content = work.read_bytes()
+    try:
+        content = _without_times(content.decode("utf-8")).encode("utf-8")
+    except Exception:  # noqa: BLE001 - a notebook cut short is published as it is
+        pass
+    try:
+        if output.read_bytes() == content:
+            return
+    except OSError:
+        pass
+    atomic_write(output, lambda handle: handle.write(content))
 
 
 def _tidy_parameter_cells(path: Path) -> None:
