@@ -227,20 +227,25 @@ def execute(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> float:
     return time.perf_counter() - start
 
 
-#: Timing metadata that papermill and nbclient write into an executed notebook: it
-#: differs on every run (the time record keeps it), so the published copy leaves it out.
-_VOLATILE_NOTEBOOK = ("start_time", "end_time", "duration", "output_path")
+#: Metadata that papermill and nbclient write into an executed notebook and that differs
+#: on every run: times (the time record keeps them), the temporary output path, and the
+#: input notebook, which papermill copies whole (with random cell ids) when it is given
+#: one in memory. The published copy leaves them out.
+_VOLATILE_NOTEBOOK = ("start_time", "end_time", "duration", "output_path", "input_path")
 _VOLATILE_CELL = ("start_time", "end_time", "duration")
 
 
-def _without_times(text: str) -> str:
-    """An executed notebook (JSON text) without its timing metadata."""
+def _stable(text: str) -> str:
+    """An executed notebook (JSON text) without its timing metadata, its cells numbered
+    in order (``cell-0``, ...) instead of the random ids that jupytext and papermill give
+    them on every run."""
     import nbformat
 
     nb = nbformat.reads(text, as_version=4)
     for key in _VOLATILE_NOTEBOOK:
         nb.metadata.get("papermill", {}).pop(key, None)
-    for cell in nb.cells:
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index}"
         cell.metadata.pop("execution", None)
         for key in _VOLATILE_CELL:
             cell.metadata.get("papermill", {}).pop(key, None)
@@ -249,7 +254,7 @@ def _without_times(text: str) -> str:
 
 def _publish(work: Path, output: Path) -> None:
     """Copy an executed notebook, if there is one, into the output folder (atomically)
-    without its timing metadata. An output that holds the same notebook already is left
+    as :func:`_stable` makes it. An output that holds the same notebook already is left
     as it is, so that the book's build, which rebuilds the pages whose sources are newer
     than its last build, skips a page whose notebook gave the same outputs."""
     from rc.storage import atomic_write
@@ -258,7 +263,7 @@ def _publish(work: Path, output: Path) -> None:
         return
     content = work.read_bytes()
     try:
-        content = _without_times(content.decode("utf-8")).encode("utf-8")
+        content = _stable(content.decode("utf-8")).encode("utf-8")
     except Exception:  # noqa: BLE001 - a notebook cut short is published as it is
         pass
     try:
