@@ -247,11 +247,14 @@ def test_book_builds_end_to_end(tmp_path, shared_ci_book):
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_two_ci_runs_on_empty_caches_give_identical_outputs(tmp_path, shared_ci_book):
+def test_two_ci_runs_on_empty_caches_one_and_two_at_a_time_give_identical_outputs(
+        tmp_path, shared_ci_book):
     first, result, _ = shared_ci_book
     assert result.returncode == 0
     second = tmp_path / "again"
-    rerun = _run_book(second, tmp_path / "results")
+    # two notebooks at a time on another empty cache: the order of the notebooks and
+    # the notebooks computing side by side (under the cache's entry locks) change nothing
+    rerun = _run_book(second, tmp_path / "results", "--jobs", "2")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     for name in NOTEBOOKS:
         a = _outputs(first / "book" / "executed" / f"{name}.ipynb")
@@ -366,3 +369,60 @@ def test_the_built_site_in_a_browser_without_network(shared_ci_book):
     # MathJax is served by the site on every page with math (the raw-TeX check is above)
     assert sum(r["mathjax"] for r in report.values()) >= 6
     assert len(list(shots.glob("*.png"))) == len(report)
+
+
+def test_jobs_two_at_a_time_only_when_the_last_run_computed_nothing(monkeypatch):
+    monkeypatch.setattr(run_book, "_usable_cores", lambda: 2)
+    warm = {"status": "ok", "date": "d", "notebooks": [{"name": "01", "computations": []}]}
+    cold = {"status": "ok", "date": "d",
+            "notebooks": [{"name": "01", "computations": [{"name": "rc/x"}]}]}
+    assert run_book.choose_jobs("3", None)[0] == 3
+    assert run_book.choose_jobs("auto", None)[0] == 1
+    assert run_book.choose_jobs("auto", cold)[0] == 1
+    assert run_book.choose_jobs("auto", {**warm, "status": "failed in 01"})[0] == 1
+    assert run_book.choose_jobs("auto", warm)[0] == 2
+    monkeypatch.setattr(run_book, "_usable_cores", lambda: 1)
+    assert run_book.choose_jobs("auto", warm)[0] == 1
+
+
+def test_last_run_matches_notebooks_parameters_and_results_folder(tmp_path):
+    record = tmp_path / "time_record.json"
+    runs = [{"parameters": {"profile": "ci"}, "caches": {"results": {"folder": "/r"}},
+             "notebooks": [{"name": n} for n in ("01", "02")], "id": i} for i in range(2)]
+    runs[1]["notebooks"] = [{"name": "01"}]
+    record.write_text(json.dumps({"runs": runs}))
+    assert run_book._last_run(record, ["01", "02"], {"profile": "ci"}, "/r")["id"] == 0
+    assert run_book._last_run(record, ["01"], {"profile": "ci"}, "/r")["id"] == 1
+    assert run_book._last_run(record, ["01"], {"profile": "default"}, "/r") is None
+    assert run_book._last_run(record, ["01"], {"profile": "ci"}, "/other") is None
+    assert run_book._last_run(tmp_path / "none.json", ["01"], {}, "/r") is None
+    assert run_book._longest_first(["a", "b", "c"], {"notebooks": [
+        {"name": "a", "seconds": 1.0}, {"name": "b", "seconds": 5.0}]}) == ["c", "b", "a"]
+
+
+def test_published_notebooks_are_stable_and_unchanged_ones_are_not_rewritten(tmp_path):
+    """Two executions that differ only in times and random ids publish the same bytes,
+    and publishing them again leaves the file (and its modification time) alone."""
+    import nbformat
+
+    def executed(seed: int) -> Path:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+        nb.cells[0].id = f"random{seed}"
+        nb.cells[0].metadata["execution"] = {"iopub.status.idle": f"2026-12-0{seed}"}
+        nb.cells[0].metadata["papermill"] = {"duration": seed, "status": "completed"}
+        nb.metadata["papermill"] = {"start_time": str(seed), "input_path": {"x": seed},
+                                    "parameters": {"profile": "ci"}}
+        path = tmp_path / f"work{seed}.ipynb"
+        nbformat.write(nb, path)
+        return path
+
+    out = tmp_path / "out" / "nb.ipynb"
+    run_book._publish(executed(1), out)
+    published = nbformat.read(out, as_version=4)
+    assert published.cells[0].id == "cell-0"
+    assert published.cells[0].metadata["papermill"] == {"status": "completed"}
+    assert "execution" not in published.cells[0].metadata
+    assert published.metadata["papermill"] == {"parameters": {"profile": "ci"}}
+    os.utime(out, (1_000_000, 1_000_000))
+    run_book._publish(executed(2), out)
+    assert out.stat().st_mtime == 1_000_000
