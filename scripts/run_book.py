@@ -35,8 +35,9 @@ folder only once it is executed.
 
 ``--jobs`` runs that many notebooks at a time (each in a worker process with its own
 kernel). The default, ``auto``, runs two at a time on a machine with at least two cores
-when the last recorded run of the same notebooks, profile and parameters into the same
-folder computed nothing (its caches were warm), and one at a time otherwise: a cached
+when the last recorded run of the same notebooks, profile and parameters, into the same
+folder and with the same caches, finished with the same code (:func:`code_digest`), so
+that everything it computed is stored, and one at a time otherwise: a cached
 re-run spends its time starting kernels, importing and drawing, which two kernels share
 well between two cores, while training in two kernels at once would only compete for
 them. The numbers do not depend on it: a cache entry is computed under a lock (see
@@ -309,34 +310,55 @@ def _usable_cores() -> int:
             else os.cpu_count() or 1)
 
 
+def code_digest() -> str:
+    """SHA-256 of the code that determines the notebooks' results and outputs: the
+    library (``rc/**/*.py``) and the notebooks (``notebooks/*.md``)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    files = sorted([*(REPO / "rc").rglob("*.py"), *NOTEBOOK_DIR.glob("*.md")])
+    for path in files:
+        digest.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def _last_run(record_path: Path, names: list[str], parameters: dict,
-              results_folder: str) -> dict | None:
-    """The last recorded run of the same notebooks (or more), parameters and results
-    folder, if the record holds one."""
+              caches: dict) -> dict | None:
+    """The last recorded run of the same notebooks (or more) and parameters with the
+    same data and results folders, if the record holds one."""
     try:
         runs = json.loads(record_path.read_text())["runs"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    folders = {k: v.get("folder") for k, v in caches.items()}
     for run in reversed(runs):
         if (run.get("parameters") == parameters
-                and run.get("caches", {}).get("results", {}).get("folder") == results_folder
+                and {k: v.get("folder") for k, v in run.get("caches", {}).items()} == folders
                 and set(names) <= {nb.get("name") for nb in run.get("notebooks", [])}):
             return run
     return None
 
 
-def choose_jobs(requested: str, last: dict | None) -> tuple[int, str]:
-    """How many notebooks to run at a time, and why (``--jobs``; see the module's text)."""
+def choose_jobs(requested: str, last: dict | None, code: str, caches: dict
+                ) -> tuple[int, str]:
+    """How many notebooks to run at a time, and why (``--jobs``; see the module's text).
+
+    ``auto`` runs two at a time when the last run of these notebooks (``last``) finished
+    with the same code (``code``, :func:`code_digest`): everything it computed is stored
+    under the same keys, so this run only loads. Otherwise one at a time.
+    """
     if requested != "auto":
         return int(requested), "as asked (--jobs)"
-    cores = _usable_cores()
-    if cores < 2:
+    if _usable_cores() < 2:
         return 1, "one core"
+    if caches["results"]["cold"]:
+        return 1, "the results cache is empty"
     if last is None or last.get("status") != "ok":
         return 1, "no finished run of these notebooks and parameters is recorded here"
-    if any(nb.get("computations") for nb in last.get("notebooks", [])):
-        return 1, f"the last run ({last.get('date')}) computed results"
-    return 2, f"the last run ({last.get('date')}) computed nothing: the caches are warm"
+    if last.get("code") != code:
+        return 1, f"the code changed since the last run ({last.get('date')})"
+    return 2, (f"the last run ({last.get('date')}) finished with the same code: its "
+               "results are stored")
 
 
 def _longest_first(names: list[str], last: dict | None) -> list[str]:
@@ -605,7 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", default="auto", metavar="N",
                         help="notebooks executed at a time: a number, or auto (the default: "
                              "2 on two or more cores when the last run of these notebooks "
-                             "computed nothing, else 1)")
+                             "finished with the same code, else 1)")
     parser.add_argument("--list", action="store_true", help="print the notebook order and exit")
     parser.add_argument("--report", action="store_true",
                         help=f"print the last run of the time record (book/executed/"
@@ -663,9 +685,9 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm.auto import tqdm
 
     record_path = out_dir / RECORD_NAME
-    caches = _cache_state(args.profile)
-    last = _last_run(record_path, names, parameters, caches["results"]["folder"])
-    jobs, why = choose_jobs(args.jobs, last)
+    caches, code = _cache_state(args.profile), code_digest()
+    last = _last_run(record_path, names, parameters, caches)
+    jobs, why = choose_jobs(args.jobs, last, code, caches)
     order = names if jobs == 1 else _longest_first(names, last)
     print(f"run_book: profile={args.profile} parameters={parameters} -> {out_dir}\n"
           f"run_book: {jobs} notebook(s) at a time ({why})", flush=True)
@@ -673,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     run = {"id": f"{time.time():.6f}-{os.getpid()}",
            "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
            "machine": _machine(), "profile": args.profile, "parameters": parameters,
-           "commit": git_commit(), "caches": caches, "jobs": jobs,
+           "commit": git_commit(), "code": code, "caches": caches, "jobs": jobs,
            "status": "interrupted", "notebooks": [], "notebooks_seconds": None,
            "build_seconds": None, "wall_seconds": None}
     status, seconds, failed = 0, {}, None

@@ -371,31 +371,50 @@ def test_the_built_site_in_a_browser_without_network(shared_ci_book):
     assert len(list(shots.glob("*.png"))) == len(report)
 
 
-def test_jobs_two_at_a_time_only_when_the_last_run_computed_nothing(monkeypatch):
+def test_jobs_two_at_a_time_only_when_the_last_run_finished_with_the_same_code(
+        monkeypatch):
     monkeypatch.setattr(run_book, "_usable_cores", lambda: 2)
-    warm = {"status": "ok", "date": "d", "notebooks": [{"name": "01", "computations": []}]}
-    cold = {"status": "ok", "date": "d",
-            "notebooks": [{"name": "01", "computations": [{"name": "rc/x"}]}]}
-    assert run_book.choose_jobs("3", None)[0] == 3
-    assert run_book.choose_jobs("auto", None)[0] == 1
-    assert run_book.choose_jobs("auto", cold)[0] == 1
-    assert run_book.choose_jobs("auto", {**warm, "status": "failed in 01"})[0] == 1
-    assert run_book.choose_jobs("auto", warm)[0] == 2
+    warm = {"results": {"cold": False}}
+    last = {"status": "ok", "date": "d", "code": "abc"}
+    assert run_book.choose_jobs("3", None, "abc", warm)[0] == 3
+    assert run_book.choose_jobs("auto", None, "abc", warm)[0] == 1
+    assert run_book.choose_jobs("auto", last, "abd", warm)[0] == 1
+    assert run_book.choose_jobs("auto", {**last, "status": "failed in 01"}, "abc", warm)[0] == 1
+    assert run_book.choose_jobs("auto", last, "abc", {"results": {"cold": True}})[0] == 1
+    assert run_book.choose_jobs("auto", last, "abc", warm)[0] == 2
     monkeypatch.setattr(run_book, "_usable_cores", lambda: 1)
-    assert run_book.choose_jobs("auto", warm)[0] == 1
+    assert run_book.choose_jobs("auto", last, "abc", warm)[0] == 1
 
 
-def test_last_run_matches_notebooks_parameters_and_results_folder(tmp_path):
+def test_code_digest_follows_the_library_and_the_notebooks(tmp_path, monkeypatch):
+    for folder in ("rc", "notebooks"):
+        (tmp_path / folder).mkdir()
+    (tmp_path / "rc" / "a.py").write_text("x = 1")
+    (tmp_path / "notebooks" / "01.md").write_text("# one")
+    monkeypatch.setattr(run_book, "REPO", tmp_path)
+    monkeypatch.setattr(run_book, "NOTEBOOK_DIR", tmp_path / "notebooks")
+    first = run_book.code_digest()
+    assert run_book.code_digest() == first
+    (tmp_path / "notebooks" / "01.md").write_text("# one, changed")
+    assert run_book.code_digest() != first
+    (tmp_path / "notebooks" / "01.md").write_text("# one")
+    (tmp_path / "rc" / "b.py").write_text("")
+    assert run_book.code_digest() != first
+
+
+def test_last_run_matches_notebooks_parameters_and_cache_folders(tmp_path):
     record = tmp_path / "time_record.json"
-    runs = [{"parameters": {"profile": "ci"}, "caches": {"results": {"folder": "/r"}},
+    caches = {"data": {"folder": "/d"}, "results": {"folder": "/r"}}
+    runs = [{"parameters": {"profile": "ci"}, "caches": caches,
              "notebooks": [{"name": n} for n in ("01", "02")], "id": i} for i in range(2)]
     runs[1]["notebooks"] = [{"name": "01"}]
     record.write_text(json.dumps({"runs": runs}))
-    assert run_book._last_run(record, ["01", "02"], {"profile": "ci"}, "/r")["id"] == 0
-    assert run_book._last_run(record, ["01"], {"profile": "ci"}, "/r")["id"] == 1
-    assert run_book._last_run(record, ["01"], {"profile": "default"}, "/r") is None
-    assert run_book._last_run(record, ["01"], {"profile": "ci"}, "/other") is None
-    assert run_book._last_run(tmp_path / "none.json", ["01"], {}, "/r") is None
+    assert run_book._last_run(record, ["01", "02"], {"profile": "ci"}, caches)["id"] == 0
+    assert run_book._last_run(record, ["01"], {"profile": "ci"}, caches)["id"] == 1
+    assert run_book._last_run(record, ["01"], {"profile": "default"}, caches) is None
+    other = {**caches, "results": {"folder": "/other"}}
+    assert run_book._last_run(record, ["01"], {"profile": "ci"}, other) is None
+    assert run_book._last_run(tmp_path / "none.json", ["01"], {}, caches) is None
     assert run_book._longest_first(["a", "b", "c"], {"notebooks": [
         {"name": "a", "seconds": 1.0}, {"name": "b", "seconds": 5.0}]}) == ["c", "b", "a"]
 
