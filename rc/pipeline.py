@@ -304,6 +304,20 @@ class Pipeline(Experiments):
         """The scored test images and their groups."""
         return self.load(self.test_spec(dataset))
 
+    # -------------------------------------------------------------- stored entries
+    @staticmethod
+    def _entry(spec: TrainSpec | EvalSpec) -> tuple[str, type]:
+        """The cache entry's name and kind of a training or an RC evaluation."""
+        if isinstance(spec, TrainSpec):
+            return f"dae/{spec.name}", TrainedDAE
+        return f"rc/{spec.name}", Evaluation
+
+    def is_stored(self, spec: TrainSpec | EvalSpec) -> bool:
+        """Whether the DAE of a :class:`TrainSpec` or the evaluation of an
+        :class:`EvalSpec` is stored (and usable), without computing it."""
+        name, kind = self._entry(spec)
+        return self.cache.has(name, spec.inputs(), kind)
+
     # -------------------------------------------------------------- training
     def trained(self, spec: TrainSpec) -> TrainedDAE:
         """The DAE trained as ``spec`` says (trained once, then loaded), on this device."""
@@ -312,7 +326,7 @@ class Pipeline(Experiments):
             result = train(spec, images, device=self.device, progress=self.progress,
                            deadline=self.deadline)
             return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
-        trained = self.cached(f"dae/{spec.name}", spec.inputs(), compute, TrainedDAE,
+        trained = self.cached(self._entry(spec)[0], spec.inputs(), compute, TrainedDAE,
                               describe=f"the DAE {spec.name}")
         trained.dae.to(self.device).eval()
         return trained
@@ -320,8 +334,7 @@ class Pipeline(Experiments):
     def trained_many(self, specs: list[TrainSpec]) -> list[TrainedDAE]:
         """The DAEs of ``specs``; those not cached are trained side by side as one
         population per training set (:func:`rc.train_population`) and stored."""
-        missing = [s for s in specs if not self.cache.has(f"dae/{s.name}", s.inputs(),
-                                                          TrainedDAE)]
+        missing = [s for s in specs if not self.is_stored(s)]
         by_data: dict[tuple, list[TrainSpec]] = {}
         for s in missing:
             key = (s.data, s.batch_size, s.patience, s.val_fraction)
@@ -334,7 +347,7 @@ class Pipeline(Experiments):
                                          f"they have to be computed first: {self.cache.hint}")
             if self.progress:
                 tqdm.write(f"computing the DAEs {names} (not in {self.cache.root})")
-            with timed(_side_by_side([f"dae/{s.name}" for s in group]), "TrainedDAE",
+            with timed(_side_by_side([self._entry(s)[0] for s in group]), "TrainedDAE",
                        root=self.cache.root):
                 images, _ = self.load(data)
                 trained = train_population(images, [s.member() for s in group],
@@ -344,7 +357,7 @@ class Pipeline(Experiments):
                                            grey=dataset_info(data.dataset).grey)
                 for s, (dae, hist) in zip(group, trained):
                     result = TrainedDAE(dae, hist, self.provenance(seconds=hist.seconds))
-                    self._store(f"dae/{s.name}", s.inputs(), result, TrainedDAE)
+                    self._store(self._entry(s)[0], s.inputs(), result, TrainedDAE)
         return [self.trained(s) for s in specs]
 
     def table_dae(self, dataset: str, table: int = 1) -> TrainedDAE:
@@ -359,7 +372,7 @@ class Pipeline(Experiments):
             result = evaluate(spec, self.trained(spec.training).dae, images, groups,
                               progress=self.progress)
             return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
-        return self.cached(f"rc/{spec.name}", spec.inputs(), compute, Evaluation,
+        return self.cached(self._entry(spec)[0], spec.inputs(), compute, Evaluation,
                            describe=f"the RC evaluation {spec.name}")
 
     def evaluation(self, dataset: str, table: int = 1, k: int | None = None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import glob
 import hashlib
 import json
@@ -254,21 +255,12 @@ def read_npz(path: Path | str) -> tuple[dict[str, np.ndarray], Any]:
     return arrays, doc
 
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str:
     """The repository's HEAD commit (suffixed '-dirty' with uncommitted changes), or
     'unknown', as it was when this process first asked: the code a process runs is what
     was checked out when it started, whatever is committed while it runs (hours, for a
     full-scale run)."""
-    global _COMMIT
-    if _COMMIT is None:
-        _COMMIT = _read_git_commit()
-    return _COMMIT
-
-
-_COMMIT: str | None = None
-
-
-def _read_git_commit() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
                               text=True, timeout=10).stdout.strip()

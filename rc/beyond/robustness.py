@@ -226,20 +226,16 @@ def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spre
     stored (the Spread says how many were planned)."""
     ev = pipe.evaluation(dataset, table)
     p = pipe.profile
-
-    def stored(spec) -> bool:
-        return pipe.cache.has(f"rc/{spec.name}", spec.inputs(), type(ev))
-
     starts = [pipe.eval_spec(dataset, table, restart=r) for r in range(p.rc_restarts)]
-    restarts = [pipe.evaluate(e).score for e in starts if not partial or stored(e)]
+    restarts = [pipe.evaluate(e).score for e in starts if not partial or pipe.is_stored(e)]
     seeds, planned = [ev.score], 1
     if table in p.spread_tables and n_seeds(p, dataset, table) > 1:
         specs = seed_specs(pipe, dataset, table)
         rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
-        if not partial and not all(stored(e) for e in evals):
+        if not partial and not all(pipe.is_stored(e) for e in evals):
             pipe.trained_many(specs[1:])  # the missing trainings, side by side
-        seeds += [pipe.evaluate(e).score for e in evals if not partial or stored(e)]
+        seeds += [pipe.evaluate(e).score for e in evals if not partial or pipe.is_stored(e)]
         planned = len(specs)
     return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
                   bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts,
