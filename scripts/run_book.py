@@ -399,9 +399,7 @@ def _machine() -> dict:
                 break
     except OSError:
         pass
-    usable = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-              else os.cpu_count())
-    return {"cpu": model, "cores": os.cpu_count(), "usable_cores": usable,
+    return {"cpu": model, "cores": os.cpu_count(), "usable_cores": _usable_cores(),
             "memory_gib": memory, "load_average": (list(os.getloadavg())
                                                    if hasattr(os, "getloadavg") else None),
             "platform": platform.platform(), "python": platform.python_version()}
