@@ -154,9 +154,10 @@ class SearchRun:
 
 # ------------------------------------------------------------------------------ pure functions
 def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = False,
-          deadline: float | None = None) -> TrainedDAE:
+          deadline: float | None = None, checkpoint: Path | None = None) -> TrainedDAE:
     """Train the DAE of ``spec`` on ``images`` (the images of ``spec.data``); past
-    ``deadline`` (``time.monotonic()``) training stops with :class:`DeadlineReached`."""
+    ``deadline`` (``time.monotonic()``) training stops with :class:`DeadlineReached`;
+    with a ``checkpoint`` file it is resumable (:func:`rc.train_dae`)."""
     d = int(np.prod(images.shape[1:]))
     dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed)
     hist = train_dae(dae, images, learning_rate=spec.config.learning_rate,
@@ -164,7 +165,7 @@ def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = 
                      max_epochs=spec.max_epochs, patience=spec.patience,
                      val_fraction=spec.val_fraction, seed=spec.seed, device=device,
                      progress=progress, deadline=deadline,
-                     grey=dataset_info(spec.data.dataset).grey)
+                     grey=dataset_info(spec.data.dataset).grey, checkpoint=checkpoint)
     return TrainedDAE(dae, hist, {"seconds": hist.seconds})
 
 
@@ -312,6 +313,11 @@ class Pipeline(Experiments):
             return f"dae/{spec.name}", TrainedDAE
         return f"rc/{spec.name}", Evaluation
 
+    def _checkpoint(self, spec: TrainSpec) -> Path:
+        """Where an unfinished training of ``spec`` keeps its state: beside its entry."""
+        entry = self.cache.path(self._entry(spec)[0], spec.inputs(), TrainedDAE)
+        return entry.with_name(f".{entry.name}.checkpoint")
+
     def is_stored(self, spec: TrainSpec | EvalSpec) -> bool:
         """Whether the DAE of a :class:`TrainSpec` or the evaluation of an
         :class:`EvalSpec` is stored (and usable), without computing it."""
@@ -320,11 +326,14 @@ class Pipeline(Experiments):
 
     # -------------------------------------------------------------- training
     def trained(self, spec: TrainSpec) -> TrainedDAE:
-        """The DAE trained as ``spec`` says (trained once, then loaded), on this device."""
+        """The DAE trained as ``spec`` says (trained once, then loaded), on this device.
+
+        A training killed before it ends resumes from its checkpoint (a hidden file
+        beside the entry, written every :data:`rc.training.CHECKPOINT_SECONDS`)."""
         def compute():
             images, _ = self.load(spec.data)
             result = train(spec, images, device=self.device, progress=self.progress,
-                           deadline=self.deadline)
+                           deadline=self.deadline, checkpoint=self._checkpoint(spec))
             return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
         trained = self.cached(self._entry(spec)[0], spec.inputs(), compute, TrainedDAE,
                               describe=f"the DAE {spec.name}")

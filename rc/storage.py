@@ -69,10 +69,12 @@ class CorruptFileError(ValueError):
 
 def is_temporary(path: Path | str) -> bool:
     """Whether ``path`` is named like a temporary file of :func:`atomic_write`
-    (``.<name>.<random>.tmp``) or a lock file of :func:`locked` (``.<name>.lock``):
-    never a result, never to be read or packed."""
+    (``.<name>.<random>.tmp``), a lock file of :func:`locked` (``.<name>.lock``) or an
+    unfinished training's checkpoint (``.<name>.checkpoint``): never a result, never to
+    be read or packed."""
     name = Path(path).name
-    return bool(_TEMPORARY.match(name)) or (name.startswith(".") and name.endswith(".lock"))
+    return bool(_TEMPORARY.match(name)) or (name.startswith(".")
+                                            and name.endswith((".lock", ".checkpoint")))
 
 
 def _is_stale(path: Path) -> bool:

@@ -32,13 +32,21 @@ every member:
 A member that stops leaves its group (the stacked tensors are compacted), so finished
 members cost nothing, and is handed to ``on_member_done`` right away, so that a
 resumable search can persist it before the rest of the group finishes.
+
+A single training can be made resumable (``checkpoint``, a file): at the end of an epoch,
+every :data:`CHECKPOINT_SECONDS`, its weights, best weights, random stream and history
+are written there, and a training given the same file starts where the last one stopped,
+so that hours of training survive a killed process. The resumed training equals the
+uninterrupted one bit for bit; the file is removed when the training ends.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -48,10 +56,11 @@ from tqdm import tqdm
 
 from ._checks import as_binary_images, as_unit_images, check_choice, check_positive_int
 from .dae import ACTIVATIONS, DAE, INITS, resolve_device, salt_and_pepper
+from .storage import CorruptFileError, json_digest, read_npz, write_npz
 
-__all__ = ["CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached", "StoppingStep",
-           "TrainHistory", "population_groups", "reconstruction_loss", "stopping_rule",
-           "train_module", "train_dae", "train_population", "train_split"]
+__all__ = ["CHECKPOINT_SECONDS", "CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached",
+           "StoppingStep", "TrainHistory", "population_groups", "reconstruction_loss",
+           "stopping_rule", "train_module", "train_dae", "train_population", "train_split"]
 
 #: Version of the training procedure; part of every cached DAE's key. Bump it when a change
 #: alters what training produces (e.g. the order of random draws or the stopping rule).
@@ -69,6 +78,10 @@ CONFIG_KEYS = ("learning_rate", "noise", "n_hidden", "activation", "seed")
 _VAL_ELEMENTS = 1 << 24
 #: Noise values drawn per member at once (16 MB of float32): whole minibatches, at least one.
 _NOISE_BLOCK = 1 << 22
+
+
+#: Seconds of training between two writes of a resumable training's checkpoint.
+CHECKPOINT_SECONDS = 600.0
 
 
 class DeadlineReached(RuntimeError):
@@ -118,7 +131,7 @@ def flat_images(images, grey: bool = False) -> np.ndarray:
     if arr.ndim == 2:  # already flattened (N, n_pixels)
         arr = arr[:, :, None]
     check = as_unit_images if grey else as_binary_images
-    return check(arr).reshape(arr.shape[0], -1)
+    return np.ascontiguousarray(check(arr).reshape(arr.shape[0], -1))
 
 
 def train_split(n_images: int, val_fraction: float) -> int:
@@ -459,10 +472,71 @@ def stopping_rule(epoch: int, train_loss: float, val_loss: float, best_val_loss:
     return StoppingStep(improved, "time limit" if out_of_time else "")
 
 
+class _Checkpoint:
+    """The state of a single training (a :class:`_Group` of one) at the end of an epoch,
+    in one ``.npz`` file: written atomically every ``every`` seconds, read back to resume.
+
+    ``fingerprint`` names the training (configuration, split, images, device); a file that
+    names another training is refused with a ValueError rather than resumed.
+    """
+
+    def __init__(self, path: Path, fingerprint: str, every: float):
+        self.path, self.fingerprint, self.every = Path(path), fingerprint, every
+        self.saved_at = time.perf_counter()
+
+    def due(self) -> bool:
+        """Whether ``every`` seconds have passed since the last write (or the start)."""
+        return time.perf_counter() - self.saved_at >= self.every
+
+    def save(self, group: _Group, hist: TrainHistory, epoch: int, seconds: float) -> None:
+        """Write the group's weights, best weights and stream after ``epoch``."""
+        arrays = {f"param{i}": p.cpu().numpy() for i, p in enumerate(group.params)}
+        arrays.update({f"best{i}": b.cpu().numpy() for i, b in enumerate(group.best)})
+        arrays["stream"] = group.gens[0].get_state().numpy()
+        write_npz(self.path, arrays, {"fingerprint": self.fingerprint, "epoch": epoch,
+                                      "seconds": seconds, "history": hist.to_dict()})
+        self.saved_at = time.perf_counter()
+
+    def restore(self, group: _Group, hists: list[TrainHistory], member: int
+                ) -> tuple[int, float] | None:
+        """Load the file into ``group`` and ``hists[member]``: (epoch, seconds trained),
+        or None when there is no file."""
+        if not self.path.exists():
+            return None
+        try:
+            arrays, doc = read_npz(self.path)
+            epoch, seconds, history = doc["epoch"], doc["seconds"], doc["history"]
+            found = doc["fingerprint"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CorruptFileError(f"the training checkpoint {self.path} cannot be read "
+                                   f"({exc}); remove it to train from the start") from None
+        if found != self.fingerprint:
+            raise ValueError(f"the training checkpoint {self.path} belongs to another "
+                             "training (other settings, images or device); remove it or "
+                             "choose another file")
+        with torch.no_grad():
+            for i, (p, b) in enumerate(zip(group.params, group.best)):
+                p.copy_(torch.from_numpy(arrays[f"param{i}"]))
+                b.copy_(torch.from_numpy(arrays[f"best{i}"]))
+        group.gens[0].set_state(torch.from_numpy(arrays["stream"]))
+        hists[member] = TrainHistory(**history)
+        return int(epoch), float(seconds)
+
+
+def _fingerprint(x_all: np.ndarray, cfg: dict, n_train: int, batch_size: int,
+                 patience: int, dev: torch.device) -> str:
+    """What identifies a single training for its checkpoint: its settings, images, device."""
+    images = hashlib.sha256(np.ascontiguousarray(x_all).data).hexdigest()
+    return json_digest({"config": cfg, "n_train": n_train, "batch_size": batch_size,
+                        "patience": patience, "images": images, "shape": x_all.shape,
+                        "device": dev.type, "version": VERSION})
+
+
 def _train_group(group, cfgs: list[dict], hists: list[TrainHistory], x_train: torch.Tensor,
                  x_val: torch.Tensor, *, patience: int, max_seconds: float | None,
                  progress: bool, finish: Callable[[int, DAE, TrainHistory], None],
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, checkpoint: _Checkpoint | None = None
+                 ) -> None:
     """The loop of every training: epochs, validation, early stopping, history.
 
     ``group`` does the arithmetic (a :class:`_Group` of batched DAEs, or a
@@ -470,20 +544,25 @@ def _train_group(group, cfgs: list[dict], hists: list[TrainHistory], x_train: to
     ``val_losses(x_val)`` return per-member losses, ``snapshot``, ``best_dae`` and ``keep``
     manage the members. ``finish(index, model, history)`` receives each member as it stops.
     Past ``deadline`` (a ``time.monotonic()`` value), :class:`DeadlineReached` is raised
-    after the current epoch; members that have not finished are dropped.
+    after the current epoch; members that have not finished are dropped. A ``checkpoint``
+    (a group of one) is resumed if its file exists and written at epoch ends when due.
     """
     members = list(group.members)
-    with torch.no_grad():
-        val0 = group.val_losses(x_val).tolist()
-    for m, v in zip(group.members, val0):
-        hists[m].val_loss.append(v)
-        hists[m].train_loss.append(float("nan"))
-        hists[m].best_val_loss = v
-    start = time.perf_counter()
+    resumed = checkpoint.restore(group, hists, members[0]) if checkpoint else None
+    if resumed is None:
+        with torch.no_grad():
+            val0 = group.val_losses(x_val).tolist()
+        for m, v in zip(group.members, val0):
+            hists[m].val_loss.append(v)
+            hists[m].train_loss.append(float("nan"))
+            hists[m].best_val_loss = v
+        epoch, seconds = 0, 0.0
+    else:
+        epoch, seconds = resumed[0] + 1, resumed[1]
+    start = time.perf_counter() - seconds
     cap = max(cfgs[m]["max_epochs"] for m in members)
-    bar = tqdm(total=cap, disable=not progress, leave=False,
+    bar = tqdm(total=cap, initial=min(epoch, cap), disable=not progress, leave=False,
                desc=f"DAEs {group.name} x{len(members)}")
-    epoch = 0
     while True:
         # decide who stops after `epoch` (epoch 0: only members with max_epochs 0)
         stopped, improved = [], []
@@ -524,6 +603,8 @@ def _train_group(group, cfgs: list[dict], hists: list[TrainHistory], x_train: to
             group.keep(remaining)
         bar.set_postfix(active=len(remaining),
                         best=f"{min(hists[m].best_val_loss for m in group.members):.2f}")
+        if checkpoint is not None and checkpoint.due():
+            checkpoint.save(group, hists[members[0]], epoch, time.perf_counter() - start)
         if deadline is not None and time.monotonic() > deadline:
             bar.close()
             raise DeadlineReached(f"the deadline passed with {len(remaining)} members of a "
@@ -538,15 +619,16 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
                      max_seconds: float | None = None, progress: bool = True,
                      on_member_done: MemberCallback | None = None,
                      initial: Sequence[DAE] | None = None, grouping: str = "architecture",
-                     deadline: float | None = None, grey: bool = False
+                     deadline: float | None = None, grey: bool = False,
+                     checkpoint: str | Path | None = None,
+                     checkpoint_seconds: float | None = None
                      ) -> list[tuple[DAE, TrainHistory]]:
     """Train one DAE per configuration on ``images``, many at once; see the module doc.
 
     Members of one group (:func:`population_groups`) train side by side, at most
-    ``max_members`` at a time; groups train one after the other. All share the images,
-    split, batch size and patience. The results equal single trainings bit for bit on the
-    CPU with ``grouping="architecture"``; the padded groupings (fewer, larger products,
-    e.g. for a GPU) equal them up to float rounding.
+    ``max_members`` at a time; groups train one after the other; all share the images,
+    split, batch size and patience. With ``grouping="architecture"`` the results equal
+    single trainings bit for bit on the CPU, with padded groupings up to float rounding.
 
     Parameters
     ----------
@@ -557,11 +639,10 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
         Per member: ``learning_rate``, ``noise``, ``n_hidden``, ``activation`` and
         ``seed`` (initialisation and training stream, as ``train_dae(DAE(..., seed=s),
         ..., seed=s)``); optionally ``max_epochs`` and ``init`` (:data:`CONFIG_KEYS`).
-    batch_size, max_epochs, patience, val_fraction, device, progress
+    batch_size, max_epochs, patience, val_fraction, device, progress, grey
         As for :func:`train_dae`.
     max_members : int, optional
-        Largest (sub-)group trained at once (None: the whole group; lower it to bound
-        memory).
+        Largest (sub-)group trained at once (None: the whole group).
     max_seconds : float, optional
         Wall-time limit of each (sub-)group.
     on_member_done : callable, optional
@@ -569,11 +650,13 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     initial : list of DAE, optional
         The members' starting modules instead of fresh seeded DAEs, trained in place.
     grouping : {"architecture", "activation", "all"}
-        Which members share batched products.
+        Which members share batched products (padded: fewer, larger ones, for a GPU).
     deadline : float, optional
-        A ``time.monotonic()`` value: training stops after the epoch in which it passes
-        with :class:`DeadlineReached`; finished members have been handed over, the others
-        are dropped.
+        A ``time.monotonic()`` value past which :class:`DeadlineReached` ends training
+        after the epoch; finished members were handed over, the others are dropped.
+    checkpoint, checkpoint_seconds : str or Path, float, optional
+        A file that makes a single training resumable (module doc), and seconds between
+        its writes (default :data:`CHECKPOINT_SECONDS`).
 
     Returns
     -------
@@ -586,17 +669,12 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     batch_size, patience, max_members, cfgs = _checked_population_args(
         configs, batch_size, max_epochs, patience, max_members, max_seconds, on_member_done)
     n_train = train_split(len(x_all), val_fraction)
-    d = x_all.shape[1]
-    daes = _initial_daes(initial, cfgs, d)
-
+    daes = _initial_daes(initial, cfgs, x_all.shape[1])
     dev = resolve_device(device)
     x = torch.from_numpy(x_all).to(dev)
     x_train, x_val = x[:n_train], x[n_train:]
-    hists = [TrainHistory(device=str(dev), config={
-        "n_pixels": d, "n_hidden": c["n_hidden"], "activation": c["activation"],
-        "learning_rate": c["learning_rate"], "noise": c["noise"], "batch_size": batch_size,
-        "max_epochs": c["max_epochs"], "patience": patience, "val_fraction": val_fraction,
-        "seed": c["seed"], "n_train": n_train, "n_val": len(x_val)}) for c in cfgs]
+    hists = [TrainHistory(device=str(dev), config=_history_config(
+        c, x_all.shape, n_train, batch_size, patience, val_fraction)) for c in cfgs]
     results: list[tuple[DAE, TrainHistory] | None] = [None] * len(cfgs)
 
     def finish(index: int, dae: DAE, hist: TrainHistory) -> None:
@@ -604,13 +682,43 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
         if on_member_done is not None:
             on_member_done(index, dae, hist)
 
+    saver = None if checkpoint is None else _checkpoint_for(
+        checkpoint, checkpoint_seconds, x_all, cfgs, n_train, batch_size, patience, dev)
     for members in population_groups(cfgs, max_members, grouping):
         group = _Group(members, cfgs, [daes[m] for m in members], x_val, batch_size, dev)
         _train_group(group, cfgs, hists, x_train, x_val, patience=patience,
                      max_seconds=max_seconds, progress=progress, finish=finish,
-                     deadline=deadline)
+                     deadline=deadline, checkpoint=saver)
+    if saver is not None:
+        saver.path.unlink(missing_ok=True)  # the training ended: nothing to resume
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]
+
+
+def _history_config(cfg: dict, shape: tuple, n_train: int, batch_size: int, patience: int,
+                    val_fraction: float) -> dict:
+    """The settings a member's :class:`TrainHistory` records."""
+    return {"n_pixels": shape[1], "n_hidden": cfg["n_hidden"],
+            "activation": cfg["activation"], "learning_rate": cfg["learning_rate"],
+            "noise": cfg["noise"], "batch_size": batch_size, "max_epochs": cfg["max_epochs"],
+            "patience": patience, "val_fraction": val_fraction, "seed": cfg["seed"],
+            "n_train": n_train, "n_val": shape[0] - n_train}
+
+
+def _checkpoint_for(path, seconds, x_all: np.ndarray, cfgs: list[dict], n_train: int,
+                    batch_size: int, patience: int, dev: torch.device) -> _Checkpoint:
+    """The checkpoint of :func:`train_population`'s single training, its settings checked."""
+    if len(cfgs) != 1:
+        raise ValueError(f"a checkpoint resumes a single training; this population has "
+                         f"{len(cfgs)} configurations")
+    seconds = CHECKPOINT_SECONDS if seconds is None else seconds
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not seconds >= 0:
+        raise ValueError(f"checkpoint_seconds must be a number >= 0; got {seconds!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"checkpoint must be a file, not the folder {path}")
+    return _Checkpoint(path, _fingerprint(x_all, cfgs[0], n_train, batch_size, patience, dev),
+                       float(seconds))
 
 
 def _checked_population_args(configs, batch_size, max_epochs, patience, max_members,
@@ -657,7 +765,9 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
               batch_size: int = 100, max_epochs: int = 500, patience: int = 10,
               val_fraction: float = 0.1, seed: int = 0, device=None,
               max_seconds: float | None = None, progress: bool = True,
-              deadline: float | None = None, grey: bool = False) -> TrainHistory:
+              deadline: float | None = None, grey: bool = False,
+              checkpoint: str | Path | None = None,
+              checkpoint_seconds: float | None = None) -> TrainHistory:
     """Train ``dae`` in place as in the paper and return its :class:`TrainHistory`.
 
     A population of one (:func:`train_population`) that starts from ``dae``'s current
@@ -701,6 +811,9 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
         ``time.monotonic()`` value after which training stops with an error.
     grey : bool
         The images hold grey levels in [0, 1] instead of 0 and 1.
+    checkpoint, checkpoint_seconds : str or Path, float, optional
+        A file that makes the training resumable (see the module doc), written every
+        ``checkpoint_seconds`` (default :data:`CHECKPOINT_SECONDS`).
 
     Returns
     -------
@@ -718,7 +831,9 @@ def train_dae(dae: DAE, images, *, learning_rate: float, noise: float,
             images, [config], batch_size=batch_size, max_epochs=max_epochs,
             patience=patience, val_fraction=val_fraction, device=device,
             max_seconds=max_seconds, progress=progress, initial=[dae], deadline=deadline,
-            grey=grey)
+            grey=grey, checkpoint=checkpoint, checkpoint_seconds=checkpoint_seconds)
+    except CorruptFileError:
+        raise
     except ValueError as exc:  # name the arguments of this function, not configs[0]
         raise ValueError(str(exc).replace("configs[0]: ", "").replace("configs[0] ", "")
                          ) from None

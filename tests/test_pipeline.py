@@ -179,6 +179,33 @@ def test_search_is_resumable(results, monkeypatch):
     assert again[1].score == pytest.approx(runs[1].score, abs=1e-6)
 
 
+def test_a_killed_training_resumes_from_its_checkpoint_beside_the_entry(results,
+                                                                         monkeypatch):
+    """A table DAE whose process stops after every epoch (deadline passed, a checkpoint
+    each epoch) ends with the weights of an uninterrupted training, and leaves nothing."""
+    spec = pipeline().table_spec("bars")
+    reference = pipeline(root=results / "reference").trained(spec)
+    monkeypatch.setattr(rc.training, "CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr(rc.Pipeline, "_check_deadline", lambda self, what: None)
+    stops = 0
+    while True:
+        pipe = pipeline()
+        pipe.deadline = 0.0
+        try:
+            trained = pipe.trained(spec)
+            break
+        except rc.training.DeadlineReached:
+            stops += 1
+            (kept,) = [p for p in results.rglob(".*.checkpoint")]
+            assert kept.parent == pipe.cache.root / "dae" and rc.storage.is_temporary(kept)
+            assert stops <= spec.max_epochs
+    assert stops == reference.history.epochs > 1
+    for a, b in zip(reference.dae.state_dict().values(), trained.dae.state_dict().values()):
+        assert np.array_equal(a.numpy(), b.numpy())
+    assert trained.history.val_loss == reference.history.val_loss
+    assert not list(results.rglob(".*.checkpoint"))
+
+
 def test_table_rules():
     pipe = pipeline()
     with pytest.raises(ValueError, match="Simple Superposition has no multi-object"):

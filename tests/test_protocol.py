@@ -86,14 +86,16 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_dry_run_of_make_paper_then_the_book_from_stored_results(tmp_path):
-    """scripts/paper.py (the ci profile), then every chapter with compute=False."""
+    """scripts/paper.py (the ci profile), then every chapter with compute=False, two at a
+    time (nothing is computed, so the order cannot matter)."""
     env = {**os.environ, "RC_RESULTS": str(tmp_path / "results")}
     done = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",
                            "ci", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "complete=True" in done.stdout
     book = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile",
-                           "ci", "-p", "compute", "false", "--out", str(tmp_path / "book")],
+                           "ci", "-p", "compute", "false", "--jobs", "2", "--out",
+                           str(tmp_path / "book")],
                           cwd=REPO, env=env, capture_output=True, text=True)
     assert book.returncode == 0, book.stderr[-3000:]
     status = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",

@@ -78,3 +78,21 @@ def test_robustness_of_a_tiny_profile(pipe):
     again = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent)
     robustness.compute(again)
     assert again.cache.computed == []
+
+
+def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
+    """Each extra training of a costly entry is stored on its own (and resumable), so a
+    run stopped after hours keeps every training it finished; cheap ones share a batch."""
+    profile = TINY.replace(costly_spread=("table1:bars",), costly_spread_seeds=2)
+    pipe = rc.Pipeline(profile, progress=False, root=tmp_path)
+    batched = []
+    trained_many = rc.Pipeline.trained_many
+
+    def record(self, specs):
+        batched.append([s.data.dataset for s in specs])
+        return trained_many(self, specs)
+    monkeypatch.setattr(rc.Pipeline, "trained_many", record)
+    rob = robustness.compute(pipe)
+    assert batched == [["simple_superposition"] * 2]
+    assert len(rob.spreads[1]["bars"].seed_scores) == 2
+    assert len(rob.spreads[1]["simple_superposition"].seed_scores) == 3

@@ -217,6 +217,62 @@ def test_a_deadline_stops_training_and_keeps_the_finished_members():
     assert done == [(1, 0)]  # the zero-epoch member finished; the other was dropped
 
 
+def _stopped_after_every_epoch(c, path):
+    """Train ``c`` with a checkpoint written after every epoch and a deadline that stops
+    the process after every epoch, restarting it (on a fresh DAE) until it finishes."""
+    for restarts in range(KW["max_epochs"] + 2):
+        try:
+            return (*single(c, checkpoint=path, checkpoint_seconds=0, deadline=0.0),
+                    restarts)
+        except rc.training.DeadlineReached:
+            assert path.exists()
+    raise AssertionError("the training never finished")
+
+
+@pytest.mark.parametrize("c", CONFIGS, ids=[f"member{i}" for i in range(len(CONFIGS))])
+def test_a_training_stopped_after_every_epoch_resumes_to_the_same_result(tmp_path, c):
+    reference_dae, reference = single(c)
+    path = tmp_path / "run.checkpoint"
+    dae, hist, restarts = _stopped_after_every_epoch(c, path)
+    assert restarts == reference.epochs  # stopped after epoch 0 (the first validation),
+    # 1, ..., epochs - 1; the last run trained the last epoch and stopped by itself
+    assert (hist.stopped, hist.epochs, hist.best_epoch, hist.best_val_loss) == (
+        reference.stopped, reference.epochs, reference.best_epoch, reference.best_val_loss)
+    assert hist.val_loss == reference.val_loss
+    np.testing.assert_array_equal(hist.train_loss, reference.train_loss)  # NaN first
+    for (k, p), q in zip(reference_dae.state_dict().items(), dae.state_dict().values()):
+        assert torch.equal(p, q), k  # bit for bit
+    assert not path.exists()  # removed once the training ended
+
+
+def test_a_checkpoint_is_resumed_only_by_its_own_training(tmp_path):
+    path = tmp_path / "run.checkpoint"
+    with pytest.raises(rc.training.DeadlineReached):
+        single(CONFIGS[0], checkpoint=path, checkpoint_seconds=0, deadline=0.0)
+    with pytest.raises(ValueError, match="belongs to another training"):
+        single(dict(CONFIGS[0], learning_rate=0.4), checkpoint=path)
+    with pytest.raises(ValueError, match="belongs to another training"):
+        single(CONFIGS[0], images=IMAGES[::-1], checkpoint=path)
+    path.write_bytes(b"not an npz")
+    with pytest.raises(rc.storage.CorruptFileError, match="remove it"):
+        single(CONFIGS[0], checkpoint=path)
+    with pytest.raises(ValueError, match="single training"):
+        train_population(IMAGES, CONFIGS[:2], progress=False, checkpoint=path, **KW)
+    with pytest.raises(ValueError, match="checkpoint_seconds"):
+        single(CONFIGS[0], checkpoint=path, checkpoint_seconds=-1)
+    with pytest.raises(ValueError, match="folder"):
+        single(CONFIGS[0], checkpoint=tmp_path)
+    # without a checkpoint nothing is written; a long interval writes nothing either
+    single(CONFIGS[0], checkpoint=tmp_path / "other", checkpoint_seconds=1e9)
+    assert not (tmp_path / "other").exists()
+
+
+def test_reversed_images_train_like_a_copy():
+    c = CONFIGS[0]
+    assert_same_run(single(c, images=IMAGES[::-1]), single(c, images=IMAGES[::-1].copy()),
+                    atol=0)
+
+
 def test_stopping_rule_is_the_papers_early_stopping():
     from rc.training import stopping_rule
 

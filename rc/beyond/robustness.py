@@ -234,12 +234,23 @@ def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spre
         rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
         if not partial and not all(pipe.is_stored(e) for e in evals):
-            pipe.trained_many(specs[1:])  # the missing trainings, side by side
+            _train_seeds(pipe, specs[1:], f"table{table}:{dataset}" in p.costly_spread)
         seeds += [pipe.evaluate(e).score for e in evals if not partial or pipe.is_stored(e)]
         planned = len(specs)
     return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
                   bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts,
                   planned, p.rc_restarts)
+
+
+def _train_seeds(pipe, specs: list, costly: bool) -> None:
+    """The missing trainings of a spread: side by side, or for a costly entry one at a
+    time, so that each is stored (and each resumes from its checkpoint) on its own: a
+    process stopped after hours keeps what it trained."""
+    if costly:
+        for spec in specs:
+            pipe.trained(spec)
+    else:
+        pipe.trained_many(specs)
 
 
 def _extra_training_cost(pipe, dataset: str, table: int) -> float:
