@@ -259,14 +259,15 @@ def read_npz(path: Path | str) -> tuple[dict[str, np.ndarray], Any]:
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str:
-    """The repository's HEAD commit (suffixed '-dirty' with uncommitted changes), or
-    'unknown', as it was when this process first asked: the code a process runs is what
-    was checked out when it started, whatever is committed while it runs (hours, for a
-    full-scale run)."""
+    """The repository's HEAD commit (suffixed '-dirty' with uncommitted changes outside
+    ``results/``: a run's own records there say nothing about its code), or 'unknown', as
+    it was when this process first asked: the code a process runs is what was checked out
+    when it started, whatever is committed while it runs (hours, for a full-scale run)."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
                               text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ".", ":(exclude)results"],
                                cwd=REPO, capture_output=True, text=True, timeout=10).stdout
         return (head + ("-dirty" if dirty.strip() else "")) if head else "unknown"
     except (OSError, subprocess.SubprocessError):

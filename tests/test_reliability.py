@@ -778,3 +778,30 @@ def test_two_protocol_runs_at_once_on_one_folder(tmp_path, uninterrupted):
     assert all(s["finished"] for s in record["sessions"])
     _assert_same_entries(results / "ci", uninterrupted[0])
     read_checked_json(results / "ci" / "scorecard.json")
+
+
+def test_a_commit_is_dirty_for_changed_code_not_for_changed_results(tmp_path, monkeypatch):
+    """A full-scale run rewrites its own committed record under results/ as it goes: that
+    must not mark the code it ran as uncommitted; a changed source file must."""
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "provenance.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "one")
+    monkeypatch.setattr(rc.storage, "REPO", tmp_path)
+
+    def commit():
+        rc.storage.git_commit.cache_clear()
+        return rc.storage.git_commit()
+    try:
+        (tmp_path / "results" / "provenance.json").write_text('{"sessions": []}')
+        clean = commit()
+        assert len(clean) == 40 and not clean.endswith("-dirty")
+        (tmp_path / "code.py").write_text("x = 2\n")
+        assert commit() == clean + "-dirty"
+    finally:
+        rc.storage.git_commit.cache_clear()
