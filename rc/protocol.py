@@ -49,6 +49,7 @@ from .datasets import dataset_info
 from .pipeline import TABLES, Pipeline, SearchRun
 from .specs import TrainSpec
 from .storage import (
+    CorruptFileError,
     is_temporary,
     locked,
     read_checked_json,
@@ -56,7 +57,7 @@ from .storage import (
     remove_stale_temporaries,
     write_checked_json,
 )
-from .training import DeadlineReached, train_split
+from .training import DeadlineReached, checkpoint_progress, train_split
 
 __all__ = ["Step", "beyond_flop", "estimated_epochs", "plan", "project", "run", "status",
            "train_flop"]
@@ -322,6 +323,19 @@ def _entry_times(root: Path) -> list[float]:
 def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
     """(step, units done, units, estimated FLOPs left) for every step of the plan."""
     return [(s.name, s.done(), s.units, s.flop()) for s in plan(pipe)]
+
+
+def unfinished_trainings(pipe: Pipeline) -> list[tuple[str, dict | None]]:
+    """The trainings that a stopped run left a checkpoint of (the next run resumes them):
+    (entry, :func:`rc.training.checkpoint_progress` or None if the file is unreadable)."""
+    found = []
+    for path in sorted(pipe.cache.root.rglob(".*.checkpoint")):
+        entry = str(path.relative_to(pipe.cache.root).with_name(path.name[1:-11]))
+        try:
+            found.append((entry, checkpoint_progress(path)))
+        except CorruptFileError:
+            found.append((entry, None))
+    return found
 
 
 # ------------------------------------------------------------------------------ running

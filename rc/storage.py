@@ -51,7 +51,7 @@ except ImportError:  # pragma: no cover - Windows: the age of a file decides alo
 
 __all__ = ["REPO", "CorruptFileError", "atomic_write", "canonical_json", "git_commit",
            "is_temporary", "json_digest", "locked", "provenance", "read_checked_json",
-           "read_json", "read_npz", "remove_stale_temporaries", "to_jsonable",
+           "read_json", "read_npz", "read_npz_doc", "remove_stale_temporaries", "to_jsonable",
            "write_checked_json", "write_json", "write_npz"]
 
 REPO = Path(__file__).resolve().parents[1]
@@ -255,6 +255,13 @@ def read_npz(path: Path | str) -> tuple[dict[str, np.ndarray], Any]:
         arrays = {name: archive[name] for name in archive.files if name != _JSON_ENTRY}
         doc = json.loads(str(archive[_JSON_ENTRY])) if _JSON_ENTRY in archive.files else None
     return arrays, doc
+
+
+def read_npz_doc(path: Path | str) -> Any:
+    """Only the JSON document of an ``.npz`` written by :func:`write_npz` (the arrays are
+    not read)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return json.loads(str(archive[_JSON_ENTRY])) if _JSON_ENTRY in archive.files else None
 
 
 @functools.lru_cache(maxsize=1)

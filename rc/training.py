@@ -56,10 +56,11 @@ from tqdm import tqdm
 
 from ._checks import as_binary_images, as_unit_images, check_choice, check_positive_int
 from .dae import ACTIVATIONS, DAE, INITS, resolve_device, salt_and_pepper
-from .storage import CorruptFileError, json_digest, read_npz, write_npz
+from .storage import CorruptFileError, json_digest, read_npz, read_npz_doc, write_npz
 
 __all__ = ["CHECKPOINT_SECONDS", "CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached",
-           "StoppingStep", "TrainHistory", "population_groups", "reconstruction_loss",
+           "StoppingStep", "TrainHistory", "checkpoint_progress", "population_groups",
+           "reconstruction_loss",
            "stopping_rule", "train_module", "train_dae", "train_population", "train_split"]
 
 #: Version of the training procedure; part of every cached DAE's key. Bump it when a change
@@ -521,6 +522,20 @@ class _Checkpoint:
         group.gens[0].set_state(torch.from_numpy(arrays["stream"]))
         hists[member] = TrainHistory(**history)
         return int(epoch), float(seconds)
+
+
+def checkpoint_progress(path: str | Path) -> dict:
+    """How far the unfinished training behind a checkpoint file got: ``epoch`` (the last
+    one finished), ``seconds`` trained, ``best_epoch`` and ``best_val_loss``."""
+    try:
+        doc = read_npz_doc(path)
+        history = doc["history"]
+        return {"epoch": int(doc["epoch"]), "seconds": float(doc["seconds"]),
+                "best_epoch": int(history["best_epoch"]),
+                "best_val_loss": float(history["best_val_loss"])}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptFileError(f"the training checkpoint {path} cannot be read ({exc})"
+                               ) from None
 
 
 def _fingerprint(x_all: np.ndarray, cfg: dict, n_train: int, batch_size: int,

@@ -127,6 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(r[2] for r in rows)
         print(f"{done}/{total} results; ~{sum(r[3] for r in rows) / 1e12:.1f} TFLOP of "
               f"training left (cost model: rc.protocol)")
+        for entry, progress in protocol.unfinished_trainings(pipe):
+            print(f"unfinished training {entry}: " + (
+                "checkpoint unreadable (remove it to train from the start)" if progress is None
+                else f"epoch {progress['epoch']} done, {progress['seconds'] / 60:.0f} min "
+                     f"trained, best epoch {progress['best_epoch']}; the next run resumes it"))
         return 0
     if args.budget_seconds is not None and args.budget_seconds <= protocol.MARGIN:
         ap.error(f"argument --budget-seconds: must be more than the {protocol.MARGIN:g} s "

@@ -199,6 +199,9 @@ def test_a_killed_training_resumes_from_its_checkpoint_beside_the_entry(results,
             (kept,) = [p for p in results.rglob(".*.checkpoint")]
             assert kept.parent == pipe.cache.root / "dae" and rc.storage.is_temporary(kept)
             assert stops <= spec.max_epochs
+            [(entry, progress)] = rc.protocol.unfinished_trainings(pipe)
+            assert entry == f"dae/{kept.name[1:-len('.checkpoint')]}"
+            assert progress["epoch"] == stops - 1 and progress["seconds"] > 0
     assert stops == reference.history.epochs > 1
     for a, b in zip(reference.dae.state_dict().values(), trained.dae.state_dict().values()):
         assert np.array_equal(a.numpy(), b.numpy())
