@@ -83,16 +83,30 @@ def test_robustness_of_a_tiny_profile(pipe):
 def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
     """Each extra training of a costly entry is stored on its own (and resumable), so a
     run stopped after hours keeps every training it finished; cheap ones share a batch."""
-    profile = TINY.replace(costly_spread=("table1:bars",), costly_spread_seeds=2)
+    profile = TINY.replace(costly_spread=("table1:bars",), costly_spread_seeds=3)
     pipe = rc.Pipeline(profile, progress=False, root=tmp_path)
-    batched = []
-    trained_many = rc.Pipeline.trained_many
+    batched, order = [], []
+    trained_many, trained, evaluate = (rc.Pipeline.trained_many, rc.Pipeline.trained,
+                                       rc.Pipeline.evaluate)
 
     def record(self, specs):
         batched.append([s.data.dataset for s in specs])
         return trained_many(self, specs)
+
+    def record_training(self, spec):
+        order.append(("train", spec.data.dataset, spec.seed))
+        return trained(self, spec)
+
+    def record_evaluation(self, spec):
+        order.append(("evaluate", spec.training.data.dataset, spec.training.seed))
+        return evaluate(self, spec)
     monkeypatch.setattr(rc.Pipeline, "trained_many", record)
+    monkeypatch.setattr(rc.Pipeline, "trained", record_training)
+    monkeypatch.setattr(rc.Pipeline, "evaluate", record_evaluation)
     rob = robustness.compute(pipe)
     assert batched == [["simple_superposition"] * 2]
-    assert len(rob.spreads[1]["bars"].seed_scores) == 2
+    for spec in robustness.seed_specs(pipe, "bars", 1)[1:]:  # each scored before the next
+        trained_at = order.index(("train", "bars", spec.seed))
+        assert order[trained_at + 1] == ("evaluate", "bars", spec.seed)
+    assert len(rob.spreads[1]["bars"].seed_scores) == 3
     assert len(rob.spreads[1]["simple_superposition"].seed_scores) == 3

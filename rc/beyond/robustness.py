@@ -234,7 +234,7 @@ def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spre
         rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
         if not partial and not all(pipe.is_stored(e) for e in evals):
-            _train_seeds(pipe, specs[1:], f"table{table}:{dataset}" in p.costly_spread)
+            _train_seeds(pipe, specs[1:], evals, f"table{table}:{dataset}" in p.costly_spread)
         seeds += [pipe.evaluate(e).score for e in evals if not partial or pipe.is_stored(e)]
         planned = len(specs)
     return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
@@ -242,13 +242,15 @@ def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spre
                   planned, p.rc_restarts)
 
 
-def _train_seeds(pipe, specs: list, costly: bool) -> None:
+def _train_seeds(pipe, specs: list, evals: list, costly: bool) -> None:
     """The missing trainings of a spread: side by side, or for a costly entry one at a
-    time, so that each is stored (and each resumes from its checkpoint) on its own: a
-    process stopped after hours keeps what it trained."""
+    time, each evaluated (``evals``) as soon as it is trained, so that each training and
+    its score are stored on their own (and a training resumes from its checkpoint): a
+    process stopped after hours keeps what it finished."""
     if costly:
-        for spec in specs:
+        for spec, evaluation in zip(specs, evals):
             pipe.trained(spec)
+            pipe.evaluate(evaluation)
     else:
         pipe.trained_many(specs)
 
