@@ -330,7 +330,8 @@ def unfinished_trainings(pipe: Pipeline) -> list[tuple[str, dict | None]]:
     (entry, :func:`rc.training.checkpoint_progress` or None if the file is unreadable)."""
     found = []
     for path in sorted(pipe.cache.root.rglob(".*.checkpoint")):
-        entry = str(path.relative_to(pipe.cache.root).with_name(path.name[1:-11]))
+        name = path.name.removeprefix(".").removesuffix(".checkpoint")
+        entry = str(path.relative_to(pipe.cache.root).with_name(name))
         try:
             found.append((entry, checkpoint_progress(path)))
         except CorruptFileError:

@@ -60,8 +60,8 @@ from .storage import CorruptFileError, json_digest, read_npz, read_npz_doc, writ
 
 __all__ = ["CHECKPOINT_SECONDS", "CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached",
            "StoppingStep", "TrainHistory", "checkpoint_progress", "population_groups",
-           "reconstruction_loss",
-           "stopping_rule", "train_module", "train_dae", "train_population", "train_split"]
+           "reconstruction_loss", "stopping_rule", "train_module", "train_dae",
+           "train_population", "train_split"]
 
 #: Version of the training procedure; part of every cached DAE's key. Bump it when a change
 #: alters what training produces (e.g. the order of random draws or the stopping rule).
@@ -541,7 +541,7 @@ def checkpoint_progress(path: str | Path) -> dict:
 def _fingerprint(x_all: np.ndarray, cfg: dict, n_train: int, batch_size: int,
                  patience: int, dev: torch.device) -> str:
     """What identifies a single training for its checkpoint: its settings, images, device."""
-    images = hashlib.sha256(np.ascontiguousarray(x_all).data).hexdigest()
+    images = hashlib.sha256(x_all.data).hexdigest()  # flat_images made it contiguous
     return json_digest({"config": cfg, "n_train": n_train, "batch_size": batch_size,
                         "patience": patience, "images": images, "shape": x_all.shape,
                         "device": dev.type, "version": VERSION})
