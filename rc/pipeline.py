@@ -4,7 +4,8 @@ The computations are functions of explicit inputs that return results:
 
 * :func:`train` — one DAE from a :class:`~rc.specs.TrainSpec` -> :class:`TrainedDAE`;
 * :func:`evaluate` — RC with a model on images, scored per image and iteration, from an
-  :class:`~rc.specs.EvalSpec` -> :class:`Evaluation`;
+  :class:`~rc.specs.EvalSpec` -> :class:`Evaluation`; :func:`final_scores` the same
+  scored after the last iteration only -> :class:`FinalScores` (for repeats);
 * random searches are many trainings (:func:`rc.train_population`) whose members are
   scored with :func:`evaluate` as they finish -> :class:`SearchRun` records.
 
@@ -41,8 +42,8 @@ from .specs import DataSpec, EvalSpec, TrainSpec
 from .storage import REPO, provenance
 from .training import DeadlineReached, TrainHistory, train_dae, train_population
 
-__all__ = ["Evaluation", "Pipeline", "SearchRun", "TABLES", "TrainedDAE", "evaluate",
-           "results_dir", "train"]
+__all__ = ["Evaluation", "FinalScores", "Pipeline", "SearchRun", "TABLES", "TrainedDAE",
+           "evaluate", "final_scores", "results_dir", "train"]
 
 T = TypeVar("T")
 
@@ -78,8 +79,30 @@ class TrainedDAE:
                    TrainHistory(**fields["history"]), fields["provenance"])
 
 
+class _Scores:
+    """The summaries shared by :class:`Evaluation` and :class:`FinalScores`, from each
+    image's AMI after the last iteration (``final_ami``), ``ari`` and ``ami_arithmetic``."""
+
+    @property
+    def score(self) -> float:
+        """The paper's score: the mean AMI after the last iteration."""
+        return float(np.nanmean(self.final_ami))
+
+    @property
+    def n_images(self) -> int:
+        return int(self.final_ami.shape[0])
+
+    @property
+    def mean_ari(self) -> float:
+        return float(np.nanmean(self.ari))
+
+    @property
+    def mean_ami_arithmetic(self) -> float:
+        return float(np.nanmean(self.ami_arithmetic))
+
+
 @dataclass(frozen=True)
-class Evaluation(Record):
+class Evaluation(_Scores, Record):
     """RC on a set of test images, per image: ``ami`` and ``confidence`` (N, T+1), for the
     initial assignments and after every iteration, ``log_likelihood`` (N, 2T+1), and after
     the last iteration the adjusted Rand index ``ari`` and the AMI normalised by the
@@ -100,21 +123,9 @@ class Evaluation(Record):
     provenance: dict
 
     @property
-    def score(self) -> float:
-        """The paper's score: the mean AMI after the last iteration."""
-        return float(np.nanmean(self.ami[:, -1]))
-
-    @property
-    def n_images(self) -> int:
-        return int(self.ami.shape[0])
-
-    @property
-    def mean_ari(self) -> float:
-        return float(np.nanmean(self.ari))
-
-    @property
-    def mean_ami_arithmetic(self) -> float:
-        return float(np.nanmean(self.ami_arithmetic))
+    def final_ami(self) -> np.ndarray:
+        """Each image's AMI after the last iteration, (N,)."""
+        return self.ami[:, -1]
 
     def numbers(self) -> dict:
         """Its summary for the book's prose: the score with either normaliser, the ARI,
@@ -122,6 +133,28 @@ class Evaluation(Record):
         return {"ami_max": self.score, "ami_mean": self.mean_ami_arithmetic,
                 "ari": self.mean_ari, "conf": float(np.nanmean(self.confidence[:, -1])),
                 "n": self.n_images}
+
+
+@dataclass(frozen=True)
+class FinalScores(_Scores, Record):
+    """The scores of an :class:`Evaluation` after the last iteration only, per image:
+    ``ami`` (the paper's normaliser), ``ari`` and ``ami_arithmetic`` (N,). What a repeat
+    is stored as (another RC start, another training of one configuration): the spreads
+    need its scores, no figure its trajectories, which would take ten times the space."""
+
+    ami: np.ndarray = stored("N")
+    ari: np.ndarray = stored("N")
+    ami_arithmetic: np.ndarray = stored("N")
+    dataset: str
+    k: int
+    e_step: str
+    average_method: str
+    dae: str
+    provenance: dict
+
+    @property
+    def final_ami(self) -> np.ndarray:
+        return self.ami
 
 
 @dataclass(frozen=True)
@@ -171,22 +204,25 @@ def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = 
 
 def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
              progress: bool = False) -> Evaluation:
-    """RC with ``model`` on ``images`` as ``spec.rc`` says, scored against ``groups``."""
+    """RC with ``model`` on ``images`` as ``spec.rc`` says, scored against ``groups`` after
+    every iteration."""
     start = time.perf_counter()
     res = spec.rc.run(model, images, groups=groups, average_method=spec.average_method,
                       progress=progress)
-    truth = np.asarray(groups).reshape(len(groups), -1)
-    labels = res.labels.reshape(len(groups), -1)
-    objects = truth != 0
     return Evaluation(ami=res.ami, confidence=res.confidence,
                       log_likelihood=res.log_likelihood,
-                      ari=nan_where_unscored(ari(truth, labels, objects), objects),
-                      ami_arithmetic=nan_where_unscored(
-                          ami(truth, labels, objects, "arithmetic"), objects),
-                      dataset=spec.data.dataset,
-                      k=spec.rc.k, e_step=spec.rc.e_step, average_method=spec.average_method,
-                      dae=spec.training.name,
-                      provenance={"seconds": time.perf_counter() - start})
+                      **_last_iteration_scores(groups, res.labels), **_about(spec, start))
+
+
+def final_scores(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
+                 progress: bool = False) -> FinalScores:
+    """The scores of :func:`evaluate` after the last iteration (equal to its last column),
+    with the images scored only then: a fraction of the scoring cost."""
+    start = time.perf_counter()
+    res = spec.rc.run(model, images, progress=progress)
+    final = score(groups, res.gamma, spec.average_method)[0]
+    return FinalScores(ami=final, **_last_iteration_scores(groups, res.labels),
+                       **_about(spec, start))
 
 
 def final_score(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -> float:
@@ -194,6 +230,23 @@ def final_score(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -
     the last iteration: what a search run needs, at a fraction of the scoring cost."""
     res = spec.rc.run(model, images)
     return float(np.nanmean(score(groups, res.gamma, spec.average_method)[0]))
+
+
+def _last_iteration_scores(groups: np.ndarray, labels: np.ndarray) -> dict:
+    """``ari`` and ``ami_arithmetic`` (N,) of the final ``labels`` on the object pixels."""
+    truth = np.asarray(groups).reshape(len(groups), -1)
+    labels = labels.reshape(len(groups), -1)
+    objects = truth != 0
+    return {"ari": nan_where_unscored(ari(truth, labels, objects), objects),
+            "ami_arithmetic": nan_where_unscored(ami(truth, labels, objects, "arithmetic"),
+                                                 objects)}
+
+
+def _about(spec: EvalSpec, start: float) -> dict:
+    """The descriptive fields of an evaluation of ``spec`` begun at ``start``."""
+    return {"dataset": spec.data.dataset, "k": spec.rc.k, "e_step": spec.rc.e_step,
+            "average_method": spec.average_method, "dae": spec.training.name,
+            "provenance": {"seconds": time.perf_counter() - start}}
 
 
 # ------------------------------------------------------------------------------ the pipeline
@@ -307,21 +360,24 @@ class Pipeline(Experiments):
 
     # -------------------------------------------------------------- stored entries
     @staticmethod
-    def _entry(spec: TrainSpec | EvalSpec) -> tuple[str, type]:
-        """The cache entry's name and kind of a training or an RC evaluation."""
+    def _entry(spec: TrainSpec | EvalSpec, final: bool = False) -> tuple[str, type]:
+        """The cache entry's name and kind of a training, an RC evaluation or (``final``)
+        its final scores."""
         if isinstance(spec, TrainSpec):
             return f"dae/{spec.name}", TrainedDAE
-        return f"rc/{spec.name}", Evaluation
+        return (f"scores/{spec.name}", FinalScores) if final else (f"rc/{spec.name}",
+                                                                    Evaluation)
 
     def _checkpoint(self, spec: TrainSpec) -> Path:
         """Where an unfinished training of ``spec`` keeps its state: beside its entry."""
         entry = self.cache.path(self._entry(spec)[0], spec.inputs(), TrainedDAE)
         return entry.with_name(f".{entry.name}.checkpoint")
 
-    def is_stored(self, spec: TrainSpec | EvalSpec) -> bool:
+    def is_stored(self, spec: TrainSpec | EvalSpec, final: bool = False) -> bool:
         """Whether the DAE of a :class:`TrainSpec` or the evaluation of an
-        :class:`EvalSpec` is stored (and usable), without computing it."""
-        name, kind = self._entry(spec)
+        :class:`EvalSpec` (``final``: its final scores) is stored (and usable), without
+        computing it."""
+        name, kind = self._entry(spec, final)
         return self.cache.has(name, spec.inputs(), kind)
 
     # -------------------------------------------------------------- training
@@ -384,12 +440,31 @@ class Pipeline(Experiments):
         return self.cached(self._entry(spec)[0], spec.inputs(), compute, Evaluation,
                            describe=f"the RC evaluation {spec.name}")
 
+    def final_scores(self, spec: EvalSpec) -> FinalScores:
+        """The scores of the evaluation ``spec`` after its last iteration (computed once,
+        then loaded; a separate entry, for repeats whose trajectories nothing shows)."""
+        def compute():
+            images, groups = self.load(spec.data)
+            result = final_scores(spec, self.trained(spec.training).dae, images, groups,
+                                  progress=self.progress)
+            return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
+        return self.cached(self._entry(spec, final=True)[0], spec.inputs(), compute,
+                           FinalScores, describe=f"the final RC scores {spec.name}")
+
     def evaluation(self, dataset: str, table: int = 1, k: int | None = None,
                    e_step: str | None = None, average_method: str = "max",
                    restart: int = 0) -> Evaluation:
         """Shorthand for ``evaluate(eval_spec(...))``."""
         return self.evaluate(self.eval_spec(dataset, table, k, e_step, average_method,
                                             restart))
+
+    def restarts(self, dataset: str, table: int = 1, k: int | None = None,
+                 e_step: str | None = None) -> list[Evaluation | FinalScores]:
+        """RC of a table's DAE from each of the profile's ``rc_restarts`` random starts:
+        the first start's :class:`Evaluation`, then the others' :class:`FinalScores`."""
+        specs = [self.eval_spec(dataset, table, k, e_step, restart=r)
+                 for r in range(self.profile.rc_restarts)]
+        return [self.evaluate(specs[0])] + [self.final_scores(s) for s in specs[1:]]
 
     # -------------------------------------------------------------- random searches
     def runs(self, dataset: str, table: int = 1, kind: str = "search") -> list[SearchRun]:

@@ -147,6 +147,34 @@ def test_a_search_run_scores_as_its_evaluation(results):
     assert rc.pipeline.final_score(spec, dae, images, groups) == pipe.evaluate(spec).score
 
 
+@pytest.mark.parametrize("dataset, table", [("bars", 1), ("corners", 2)])
+def test_final_scores_are_the_evaluations_last_column(results, dataset, table):
+    pipe = pipeline()
+    spec = pipe.eval_spec(dataset, table, restart=1)
+    full, final = pipe.evaluate(spec), pipe.final_scores(spec)
+    assert isinstance(final, rc.pipeline.FinalScores)
+    np.testing.assert_array_equal(final.ami, full.ami[:, -1])
+    np.testing.assert_array_equal(final.ari, full.ari)
+    np.testing.assert_array_equal(final.ami_arithmetic, full.ami_arithmetic)
+    assert (final.score, final.mean_ari, final.mean_ami_arithmetic, final.n_images) == (
+        full.score, full.mean_ari, full.mean_ami_arithmetic, full.n_images)
+    # its own entry, loaded the next time
+    assert pipe.is_stored(spec, final=True)
+    again = pipeline(compute=False).final_scores(spec)
+    np.testing.assert_array_equal(again.ami, final.ami)
+
+
+def test_restarts_are_one_evaluation_then_final_scores(results):
+    pipe = pipeline()
+    runs = pipe.restarts("bars", 1, 3)
+    assert len(runs) == pipe.profile.rc_restarts >= 2
+    assert isinstance(runs[0], rc.pipeline.Evaluation)
+    np.testing.assert_array_equal(runs[0].ami, pipe.evaluation("bars", 1, 3).ami)
+    assert all(isinstance(r, rc.pipeline.FinalScores) for r in runs[1:])
+    assert runs[1].score == pipe.final_scores(pipe.eval_spec("bars", 1, 3, restart=1)).score
+    assert len({r.score for r in runs}) > 1  # other random starts
+
+
 def test_examples_reproduce_the_evaluation(results):
     pipe = pipeline()
     spec = pipe.eval_spec("bars")

@@ -86,8 +86,8 @@ def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
     profile = TINY.replace(costly_spread=("table1:bars",), costly_spread_seeds=3)
     pipe = rc.Pipeline(profile, progress=False, root=tmp_path)
     batched, order = [], []
-    trained_many, trained, evaluate = (rc.Pipeline.trained_many, rc.Pipeline.trained,
-                                       rc.Pipeline.evaluate)
+    trained_many, trained, final_scores = (rc.Pipeline.trained_many, rc.Pipeline.trained,
+                                           rc.Pipeline.final_scores)
 
     def record(self, specs):
         batched.append([s.data.dataset for s in specs])
@@ -99,10 +99,10 @@ def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
 
     def record_evaluation(self, spec):
         order.append(("evaluate", spec.training.data.dataset, spec.training.seed))
-        return evaluate(self, spec)
+        return final_scores(self, spec)
     monkeypatch.setattr(rc.Pipeline, "trained_many", record)
     monkeypatch.setattr(rc.Pipeline, "trained", record_training)
-    monkeypatch.setattr(rc.Pipeline, "evaluate", record_evaluation)
+    monkeypatch.setattr(rc.Pipeline, "final_scores", record_evaluation)
     rob = robustness.compute(pipe)
     assert batched == [["simple_superposition"] * 2]
     for spec in robustness.seed_specs(pipe, "bars", 1)[1:]:  # each scored before the next

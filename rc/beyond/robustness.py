@@ -226,16 +226,21 @@ def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spre
     stored (the Spread says how many were planned)."""
     ev = pipe.evaluation(dataset, table)
     p = pipe.profile
-    starts = [pipe.eval_spec(dataset, table, restart=r) for r in range(p.rc_restarts)]
-    restarts = [pipe.evaluate(e).score for e in starts if not partial or pipe.is_stored(e)]
+    if partial:
+        starts = [pipe.eval_spec(dataset, table, restart=r) for r in range(1, p.rc_restarts)]
+        restarts = [ev.score] + [pipe.final_scores(e).score for e in starts
+                                 if pipe.is_stored(e, final=True)]
+    else:
+        restarts = [e.score for e in pipe.restarts(dataset, table)]
     seeds, planned = [ev.score], 1
     if table in p.spread_tables and n_seeds(p, dataset, table) > 1:
         specs = seed_specs(pipe, dataset, table)
         rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
-        if not partial and not all(pipe.is_stored(e) for e in evals):
+        if not partial and not all(pipe.is_stored(e, final=True) for e in evals):
             _train_seeds(pipe, specs[1:], evals, f"table{table}:{dataset}" in p.costly_spread)
-        seeds += [pipe.evaluate(e).score for e in evals if not partial or pipe.is_stored(e)]
+        seeds += [pipe.final_scores(e).score for e in evals
+                  if not partial or pipe.is_stored(e, final=True)]
         planned = len(specs)
     return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
                   bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts,
@@ -250,7 +255,7 @@ def _train_seeds(pipe, specs: list, evals: list, costly: bool) -> None:
     if costly:
         for spec, evaluation in zip(specs, evals):
             pipe.trained(spec)
-            pipe.evaluate(evaluation)
+            pipe.final_scores(evaluation)
     else:
         pipe.trained_many(specs)
 

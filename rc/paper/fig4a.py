@@ -95,10 +95,8 @@ class KSweep:
 def compute(pipe) -> KSweep:
     """Evaluations of every Table 1 DAE for every K of the profile and every restart."""
     ds, ks, restarts = list(pipe.profile.datasets), pipe.profile.ks, pipe.profile.rc_restarts
-    evals = {d: {k: [pipe.evaluation(d, 1, k, restart=r) for r in range(restarts)]
-                 for k in ks} for d in ds}
-    own = {d: float(np.mean([pipe.evaluation(d, 1, restart=r).score for r in range(restarts)]))
-           for d in ds}
+    evals = {d: {k: pipe.restarts(d, 1, k) for k in ks} for d in ds}
+    own = {d: float(np.mean([e.score for e in pipe.restarts(d, 1)])) for d in ds}
 
     def over_restarts(value, reduce=np.mean):
         return {d: {k: float(reduce([value(e) for e in runs])) for k, runs in per_k.items()}
