@@ -19,7 +19,7 @@ endif
 BUDGET ?=
 PAPER_ARGS ?=
 
-.PHONY: install test test-fast lint book book-build paper paper-status full full-status lock clean bench
+.PHONY: install test test-fast lint book book-build paper paper-status full full-status full-retrain lock clean bench
 
 ifeq ($(PYTHON),.venv/bin/python)
 $(PYTHON):
@@ -69,6 +69,10 @@ full: $(STAMP)
 
 full-status: $(STAMP)
 	$(PYTHON) scripts/paper.py --profile full --status
+
+# Train stored full-scale table DAEs again here and compare, e.g. DAE="bars:1 shapes:1".
+full-retrain: $(STAMP)
+	$(PYTHON) scripts/paper.py --profile full $(foreach d,$(or $(DAE),bars:1),--retrain $(d))
 
 # Re-render the already executed notebooks without running them again.
 book-build: $(STAMP)

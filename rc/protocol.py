@@ -214,9 +214,9 @@ def _table_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int) -> St
 
 
 def beyond_flop(pipe: Pipeline) -> dict[str, float]:
-    """Estimated training FLOPs of each step beyond the paper (:mod:`rc.beyond`), all of
-    it still to do, with the epochs of the measurement for the matching table DAE (RC
-    itself, about 1 TFLOP a step, is not counted)."""
+    """Estimated training FLOPs of each step beyond the paper (:mod:`rc.beyond`), with the
+    epochs of the measurement for the matching table DAE (RC itself, about 1 TFLOP a step,
+    is not counted): the spreads' trainings not stored yet, the other steps' in all."""
     from .beyond import conv, grey, rc_training, robustness
 
     # the paper's configurations: an estimate must not wait for (or start) a search
@@ -226,7 +226,7 @@ def beyond_flop(pipe: Pipeline) -> dict[str, float]:
     spread = sum(train_flop(s, estimated_epochs(d, table, "search"))
                  for table in p.spread_tables for d in datasets
                  if published.in_table(d, table)
-                 for s in robustness.seed_specs(est, d, table)[1:])
+                 for s in robustness.seed_specs(est, d, table)[1:] if not est.is_stored(s))
     grey_flop = sum(train_flop(grey.train_spec(est, g), estimated_epochs(b, 1, "search"))
                     for g, b in grey.PAIRS.items() if b in datasets)
     conv_total = 0.0
@@ -440,18 +440,32 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
     _record(pipe, session, info, done, steps)
     bar = tqdm(total=total, initial=sum(done), unit="result", disable=not progress,
                desc=f"protocol ({pipe.profile.name})")
-    pipe.on_computed = lambda name: bar.update(1)
+    computed, ceiling = [0], [sum(done)]
 
     def projection() -> str:
-        return f"{sum(remaining) / rate / 60:.1f} min left (projected)"
+        return (f"{sum(remaining) / rate / 60:.1f} min left (projected); "
+                f"{computed[0]} entries computed")
+
+    def entry_computed(name: str) -> None:
+        """A step's results advance the bar (a search's runs); the entries a step
+        computes beyond its units (an element's many evaluations) only the count."""
+        computed[0] += 1
+        if bar.n < ceiling[0]:
+            bar.update(1)
+        bar.set_postfix_str(projection())
+    pipe.on_computed = entry_computed
 
     bar.set_postfix_str(projection())
-    stopped = None
+    stopped, ran = None, False
     try:
         for i, step in enumerate(steps):
+            if ran:  # what ran may have made a later step due (the scorecard, built last)
+                done[i] = step.done()
             if done[i] == step.units:
                 continue
+            ran = True
             t0, flop0 = time.monotonic(), remaining[i]
+            ceiling[0] = sum(done) + step.units - done[i]
             chunk = {"step": step.name, "seconds": 0.0, "units_done": done[i],
                      "units": step.units, "estimated_flop": flop0}
             try:
@@ -468,7 +482,7 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
             done[i], remaining[i] = step.done(), step.flop()
             chunk["units_done"] = done[i]
             _record(pipe, session, info, done, steps)
-            bar.n = sum(done)  # exact again (on_computed counted the results as they came)
+            bar.n = sum(done)
             bar.refresh()
             worked = flop0 - remaining[i]
             if worked > 0 and seconds > 1:

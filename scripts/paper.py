@@ -12,6 +12,7 @@ Examples::
     python scripts/paper.py --budget-seconds 420            # the paper profile
     python scripts/paper.py --status                        # what is done, what is left
     python scripts/paper.py --profile ci --budget-seconds 60
+    python scripts/paper.py --profile full --retrain bars:1   # check a stored DAE
 
 A bad argument (a budget that is not a positive finite number, an unknown device, a
 projection rate of zero) ends with a one-line error and exit code 2.
@@ -64,6 +65,18 @@ def _settings(text: str) -> dict:
     return value
 
 
+def _table_dae(text: str) -> tuple[str, int]:
+    """An argparse type: DATASET:TABLE, e.g. bars:1, naming a table DAE of the paper."""
+    dataset, _, table = text.partition(":")
+    try:
+        rc.experiments.check_table(dataset, int(table))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected DATASET:TABLE with a table DAE of the paper (e.g. bars:1); got "
+            f"{text!r}" + ("" if not table.strip().isdigit() else f" ({exc})")) from None
+    return dataset, int(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(description=__doc__.split("\n\n")[0],
                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -81,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="print the projected training time at TFLOPS and a minimum of "
                          "STEP_US microseconds per minibatch step (kernel launches), per "
                          "grouping, and exit")
+    ap.add_argument("--retrain", type=_table_dae, action="append", default=[],
+                    metavar="DATASET:TABLE",
+                    help="train a stored table DAE of the full profile again and compare "
+                         "(weights, epochs, score); nothing is written. Repeatable")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--settings", type=_settings, default={},
                     help="changes to the profile as a JSON object, e.g. "
@@ -110,6 +127,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"(at {tflops:g} TFLOP/s, >= {step_us:g} us per step)")
             for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1])[:5]:
                 print(f"    {name:44s} {seconds:8.1f} s")
+        return 0
+    if args.retrain:
+        from rc.paper import full_scale
+
+        if args.profile != full_scale.PROFILE:
+            ap.error(f"argument --retrain: compares the stored DAEs of --profile "
+                     f"{full_scale.PROFILE}; got --profile {args.profile}")
+        for dataset, table in args.retrain:
+            print(full_scale.retrain(dataset, table, device, progress=not args.quiet).report())
         return 0
     if args.status:
         rows = []

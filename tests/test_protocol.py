@@ -81,6 +81,13 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
     assert third["complete"] and again.cache.computed == []  # nothing left to do
     stored = json.loads((tmp_path / "ci" / "provenance.json").read_text())
     assert stored["complete"] is True and len(stored["sessions"]) == 3
+    # a result computed again makes the scorecard, current when the run began, due
+    card = tmp_path / "ci" / "scorecard.json"
+    built = card.stat().st_mtime
+    next((tmp_path / "ci" / "rc").glob("bars-*.npz")).unlink()
+    fourth = protocol.run(rc.Pipeline(TINY, progress=False, root=tmp_path), progress=False,
+                          log=lambda s: None)
+    assert fourth["complete"] and card.stat().st_mtime > built
 
 
 @pytest.mark.slow

@@ -541,6 +541,11 @@ def run_paper(capsys, *args):
     (("--project", "1", "-3"), "finite number >= 0"),
     (("--project", "nan", "1"), "finite number >= 0"),
     (("--profile", "huge"), "invalid choice"),
+    (("--retrain", "bars"), "expected DATASET:TABLE"),
+    (("--retrain", "bars:x"), "expected DATASET:TABLE"),
+    (("--retrain", "nope:1"), "Table 1 has no 'nope'"),
+    (("--retrain", "simple_superposition:2"), "no multi-object training split"),
+    (("--retrain", "bars:1"), "compares the stored DAEs of --profile full"),
 ])
 def test_paper_script_rejects_bad_arguments_in_one_line(capsys, args, message):
     code, err = run_paper(capsys, "--profile", "ci", *args)

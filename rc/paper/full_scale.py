@@ -7,6 +7,8 @@ them on the paper's test images. That takes hours on a CPU, so it is computed on
 whatever its profile, shows them beside its own: :func:`pipeline` reads them without
 ever computing, :func:`load` returns an element's full-scale result (or None where it is
 not stored), and :func:`caption` says where the stored results came from.
+:func:`retrain` trains a stored table DAE again (on this machine) and compares the two:
+how anyone can check the stored weights (``make full-retrain DAE=bars:1``).
 """
 from __future__ import annotations
 
@@ -15,10 +17,13 @@ from types import ModuleType
 
 from .. import published
 from ..cache import MissingResultError
-from ..pipeline import TABLES, Pipeline
+from ..dae import resolve_device
+from ..experiments import check_table
+from ..pipeline import TABLES, Pipeline, final_score, train
+from ..storage import provenance
 
-__all__ = ["COMMAND", "FullScaleOrigin", "caption", "load", "missing_note", "origin",
-           "pipeline", "show"]
+__all__ = ["COMMAND", "FullScaleOrigin", "Retraining", "caption", "load", "missing_note",
+           "origin", "pipeline", "retrain", "show"]
 
 #: The profile and the command that computes it.
 PROFILE = "full"
@@ -67,8 +72,7 @@ def origin(pipe: Pipeline | None = None) -> FullScaleOrigin:
                 continue
             provenances.append(trained.provenance)
             seconds += trained.history.seconds
-    devices = sorted({f"{p.get('device', '?')}: {p.get('device_name', '?')}"
-                      for p in provenances})
+    devices = sorted({_device(p) for p in provenances})
     commits = sorted({str(p.get("git_commit", "unknown"))[:7] for p in provenances})
     dates = sorted(str(p.get("created", ""))[:10] for p in provenances)
     return FullScaleOrigin(len(provenances), expected, tuple(devices), tuple(commits),
@@ -128,3 +132,69 @@ def show(element: ModuleType, pipe: Pipeline, title: str, draw=None):
     plt.close(figure)
     display(Markdown(f"**{title}.** {caption(full)}"))
     return result
+
+
+# ------------------------------------------------------------------------------ retraining
+@dataclass(frozen=True)
+class Retraining:
+    """A stored full-scale table DAE against the same training run again."""
+
+    dataset: str
+    table: int
+    epochs: tuple[int, int]            # (stored, again): epochs trained
+    best_epoch: tuple[int, int]
+    best_val_loss: tuple[float, float]
+    score: tuple[float, float]         # mean final AMI on the scored test images
+    max_weight_difference: float       # largest |stored - again| over all weights
+    devices: tuple[str, str]
+    seconds: float                     # the training's wall time, again
+
+    @property
+    def identical(self) -> bool:
+        """Whether the two trainings ended with the same weights, bit for bit."""
+        return self.max_weight_difference == 0.0 and self.epochs[0] == self.epochs[1]
+
+    def report(self) -> str:
+        """The comparison, one line per quantity."""
+        rows = [("epochs trained", *self.epochs), ("best epoch", *self.best_epoch),
+                ("best validation loss", *(f"{v:.4f}" for v in self.best_val_loss)),
+                ("score (mean AMI)", *(f"{v:.4f}" for v in self.score)),
+                ("device", *self.devices)]
+        lines = [f"Table {self.table}, {self.dataset}: stored vs trained again "
+                 f"({self.seconds:.0f} s of training)"]
+        lines += [f"  {name:22s} {a!s:>14s} {b!s:>14s}" for name, a, b in rows]
+        verdict = ("identical weights, bit for bit" if self.identical else
+                   f"weights differ by up to {self.max_weight_difference:.3g}")
+        return "\n".join(lines + [f"  {verdict}"])
+
+
+def retrain(dataset: str, table: int = 1, device=None, progress: bool = False,
+            root=None) -> Retraining:
+    """Train the stored full-scale DAE of ``dataset``'s Table ``table`` again, from the
+    same specification (nothing is written), and compare: epochs, validation loss,
+    weights and the RC score on the scored test images. On the machine that trained it
+    the weights agree bit for bit; another CPU's kernels may round otherwise, and a
+    training that drifts may stop at another epoch."""
+    check_table(dataset, table)
+    device = resolve_device(device)
+    pipe = pipeline(root)
+    spec, evaluation = pipe.table_spec(dataset, table), pipe.eval_spec(dataset, table)
+    stored = pipe.trained(spec)
+    images, _ = pipe.load(spec.data)
+    again = train(spec, images, device=device, progress=progress)
+    again.dae.eval()
+    test_images, groups = pipe.load(evaluation.data)
+    weights = zip(stored.dae.state_dict().values(), again.dae.state_dict().values())
+    difference = max(float((a.cpu() - b.cpu()).abs().max()) for a, b in weights)
+    a, b = stored.history, again.history
+    return Retraining(dataset, table, (a.epochs, b.epochs), (a.best_epoch, b.best_epoch),
+                      (a.best_val_loss, b.best_val_loss),
+                      (pipe.evaluate(evaluation).score,
+                       final_score(evaluation, again.dae, test_images, groups)),
+                      difference, (_device(stored.provenance),
+                                   _device(provenance(str(device)))), b.seconds)
+
+
+def _device(info: dict) -> str:
+    """A provenance's device in words, e.g. ``cpu: x86_64``."""
+    return f"{info.get('device', '?')}: {info.get('device_name', '?')}"
