@@ -417,6 +417,42 @@ def _new_session(pipe: Pipeline, budget_seconds: float | None) -> dict:
             "finished": False, "chunks": []}
 
 
+class _Progress:
+    """The run's progress bar: steps done of all, the projected time left (FLOPs left at
+    the measured rate) and how many entries were computed."""
+
+    def __init__(self, pipe: Pipeline, steps: list[Step], done: list[int],
+                 remaining: list[float], progress: bool):
+        self.remaining, self.computed, self.ceiling = remaining, 0, sum(done)
+        self.rate = DEFAULT_RATE.get(pipe.device.type, DEFAULT_RATE["cpu"])
+        self.bar = tqdm(total=sum(s.units for s in steps), initial=sum(done), unit="result",
+                        disable=not progress, desc=f"protocol ({pipe.profile.name})")
+        self.bar.set_postfix_str(self.projection())
+
+    def projection(self) -> str:
+        return (f"{sum(self.remaining) / self.rate / 60:.1f} min left (projected); "
+                f"{self.computed} entries computed")
+
+    def entry_computed(self, name: str) -> None:
+        """A step's results advance the bar (a search's runs); the entries a step
+        computes beyond its units (an element's many evaluations) only the count."""
+        self.computed += 1
+        if self.bar.n < self.ceiling:
+            self.bar.update(1)
+        self.bar.set_postfix_str(self.projection())
+
+    def step_started(self, done: list[int], i: int, units: int) -> None:
+        self.ceiling = sum(done) + units - done[i]
+
+    def step_ended(self, done: list[int], worked: float, seconds: float) -> None:
+        """The bar at the steps done; the rate updated by the FLOPs a step did."""
+        self.bar.n = sum(done)
+        self.bar.refresh()
+        if worked > 0 and seconds > 1:
+            self.rate = 0.5 * self.rate + 0.5 * worked / seconds
+        self.bar.set_postfix_str(self.projection())
+
+
 def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = True,
         log: Callable[[str], None] = print) -> dict:
     """Run what is missing of the protocol, in order, within ``budget_seconds`` (None:
@@ -432,30 +468,12 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
         log(f"removed {stray}, left by an interrupted write")
     steps = plan(pipe)
     done = [s.done() for s in steps]
-    total = sum(s.units for s in steps)
     remaining = [s.flop() for s in steps]
-    rate = DEFAULT_RATE.get(pipe.device.type, DEFAULT_RATE["cpu"])
     session = _new_session(pipe, budget_seconds)
     info = pipe.provenance()
     _record(pipe, session, info, done, steps)
-    bar = tqdm(total=total, initial=sum(done), unit="result", disable=not progress,
-               desc=f"protocol ({pipe.profile.name})")
-    computed, ceiling = [0], [sum(done)]
-
-    def projection() -> str:
-        return (f"{sum(remaining) / rate / 60:.1f} min left (projected); "
-                f"{computed[0]} entries computed")
-
-    def entry_computed(name: str) -> None:
-        """A step's results advance the bar (a search's runs); the entries a step
-        computes beyond its units (an element's many evaluations) only the count."""
-        computed[0] += 1
-        if bar.n < ceiling[0]:
-            bar.update(1)
-        bar.set_postfix_str(projection())
-    pipe.on_computed = entry_computed
-
-    bar.set_postfix_str(projection())
+    bar = _Progress(pipe, steps, done, remaining, progress)
+    pipe.on_computed = bar.entry_computed
     stopped, ran = None, False
     try:
         for i, step in enumerate(steps):
@@ -465,7 +483,7 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
                 continue
             ran = True
             t0, flop0 = time.monotonic(), remaining[i]
-            ceiling[0] = sum(done) + step.units - done[i]
+            bar.step_started(done, i, step.units)
             chunk = {"step": step.name, "seconds": 0.0, "units_done": done[i],
                      "units": step.units, "estimated_flop": flop0}
             try:
@@ -482,14 +500,9 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
             done[i], remaining[i] = step.done(), step.flop()
             chunk["units_done"] = done[i]
             _record(pipe, session, info, done, steps)
-            bar.n = sum(done)
-            bar.refresh()
-            worked = flop0 - remaining[i]
-            if worked > 0 and seconds > 1:
-                rate = 0.5 * rate + 0.5 * worked / seconds
-            bar.set_postfix_str(projection())
+            bar.step_ended(done, flop0 - remaining[i], seconds)
             log(f"{step.name}: {done[i]}/{step.units} in {seconds:.1f} s; "
-                f"{sum(done)}/{total} results, {projection()}")
+                f"{sum(done)}/{bar.bar.total} results, {bar.projection()}")
             if stopped:
                 break
         session["finished"] = True
@@ -497,7 +510,7 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
         for stray in remove_stale_temporaries(pipe.cache.root):  # older than the run
             log(f"removed {stray}, left by an interrupted write")
     finally:
-        bar.close()
+        bar.bar.close()
         pipe.deadline = None
         pipe.on_computed = None
         record = _record(pipe, session, info, done, steps)
