@@ -79,9 +79,19 @@ class TrainedDAE:
                    TrainHistory(**fields["history"]), fields["provenance"])
 
 
+@dataclass(frozen=True)
 class _Scores:
-    """The summaries shared by :class:`Evaluation` and :class:`FinalScores`, from each
-    image's AMI after the last iteration (``final_ami``), ``ari`` and ``ami_arithmetic``."""
+    """What :class:`Evaluation` and :class:`FinalScores` share: what was evaluated, and
+    the summaries of each image's final AMI (``final_ami``), ``ari`` and
+    ``ami_arithmetic``. An image without object pixels scores NaN (:func:`rc.score`);
+    the means skip it."""
+
+    dataset: str
+    k: int
+    e_step: str
+    average_method: str
+    dae: str
+    provenance: dict
 
     @property
     def score(self) -> float:
@@ -107,20 +117,13 @@ class Evaluation(_Scores, Record):
     initial assignments and after every iteration, ``log_likelihood`` (N, 2T+1), and after
     the last iteration the adjusted Rand index ``ari`` and the AMI normalised by the
     arithmetic mean of the entropies, ``ami_arithmetic`` (N,), on the same pixels (those
-    of an object: the "FG-ARI" of later work). An image without object pixels scores NaN
-    (:func:`rc.score`); the means skip it."""
+    of an object: the "FG-ARI" of later work)."""
 
     ami: np.ndarray = stored("N", "T1")
     confidence: np.ndarray = stored("N", "T1")
     log_likelihood: np.ndarray = stored("N", None)
     ari: np.ndarray = stored("N")
     ami_arithmetic: np.ndarray = stored("N")
-    dataset: str
-    k: int
-    e_step: str
-    average_method: str
-    dae: str
-    provenance: dict
 
     @property
     def final_ami(self) -> np.ndarray:
@@ -140,17 +143,11 @@ class FinalScores(_Scores, Record):
     """The scores of an :class:`Evaluation` after the last iteration only, per image:
     ``ami`` (the paper's normaliser), ``ari`` and ``ami_arithmetic`` (N,). What a repeat
     is stored as (another RC start, another training of one configuration): the spreads
-    need its scores, no figure its trajectories, which would take ten times the space."""
+    need its scores, no figure its trajectories, which take ten times the space."""
 
     ami: np.ndarray = stored("N")
     ari: np.ndarray = stored("N")
     ami_arithmetic: np.ndarray = stored("N")
-    dataset: str
-    k: int
-    e_step: str
-    average_method: str
-    dae: str
-    provenance: dict
 
     @property
     def final_ami(self) -> np.ndarray:

@@ -226,12 +226,9 @@ def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spre
     stored (the Spread says how many were planned)."""
     ev = pipe.evaluation(dataset, table)
     p = pipe.profile
-    if partial:
-        starts = [pipe.eval_spec(dataset, table, restart=r) for r in range(1, p.rc_restarts)]
-        restarts = [ev.score] + [pipe.final_scores(e).score for e in starts
-                                 if pipe.is_stored(e, final=True)]
-    else:
-        restarts = [e.score for e in pipe.restarts(dataset, table)]
+    starts = [pipe.eval_spec(dataset, table, restart=r) for r in range(1, p.rc_restarts)]
+    restarts = [ev.score] + [pipe.final_scores(e).score for e in starts
+                             if not partial or pipe.is_stored(e, final=True)]
     seeds, planned = [ev.score], 1
     if table in p.spread_tables and n_seeds(p, dataset, table) > 1:
         specs = seed_specs(pipe, dataset, table)
