@@ -40,7 +40,7 @@ from .experiments import TABLES, Experiments
 from .metrics import ami, ari, nan_where_unscored, score
 from .specs import DataSpec, EvalSpec, TrainSpec
 from .storage import REPO, provenance
-from .training import DeadlineReached, TrainHistory, train_dae, train_population
+from .training import DeadlineReached, TrainHistory, groups_to_train, train_dae, train_population
 
 __all__ = ["Evaluation", "FinalScores", "Pipeline", "SearchRun", "TABLES", "TrainedDAE",
            "evaluate", "final_scores", "results_dir", "train"]
@@ -189,7 +189,7 @@ def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = 
     ``deadline`` (``time.monotonic()``) training stops with :class:`DeadlineReached`;
     with a ``checkpoint`` file it is resumable (:func:`rc.train_dae`)."""
     d = int(np.prod(images.shape[1:]))
-    dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed)
+    dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed, init=spec.init)
     hist = train_dae(dae, images, learning_rate=spec.config.learning_rate,
                      noise=spec.config.noise, batch_size=spec.batch_size,
                      max_epochs=spec.max_epochs, patience=spec.patience,
@@ -272,9 +272,11 @@ class Pipeline(Experiments):
         Changes to the profile's settings (:meth:`rc.config.Profile.replace`), e.g.
         ``{"n_iters": 20}``; the notebooks take them as a papermill parameter.
     grouping : str
-        How search runs share batched products (:func:`rc.train_population`):
+        How search runs share batched products on a GPU (:func:`rc.train_population`):
         ``"architecture"`` (default), ``"activation"`` or ``"all"`` (padded widths; fewer,
-        larger products, e.g. for a GPU).
+        larger products). Whole groups of the plan are trained, so that a run never
+        depends on which others are missing; its last bits may depend on the grouping.
+        On a CPU, runs train one at a time and the grouping changes nothing.
 
     Attributes
     ----------
@@ -396,12 +398,17 @@ class Pipeline(Experiments):
     def trained_many(self, specs: list[TrainSpec]) -> list[TrainedDAE]:
         """The DAEs of ``specs``; those not cached are trained side by side as one
         population per training set (:func:`rc.train_population`) and stored."""
-        missing = [s for s in specs if not self.is_stored(s)]
         by_data: dict[tuple, list[TrainSpec]] = {}
-        for s in missing:
+        for s in dict.fromkeys(specs):
             key = (s.data, s.batch_size, s.patience, s.val_fraction)
             by_data.setdefault(key, []).append(s)
-        for (data, batch_size, patience, val_fraction), group in by_data.items():
+        for (data, batch_size, patience, val_fraction), planned in by_data.items():
+            missing = [i for i, s in enumerate(planned) if not self.is_stored(s)]
+            if not missing:
+                continue
+            # whole groups of the plan, so that a value never depends on what is missing
+            group = [planned[i] for i in groups_to_train(
+                [s.member() for s in planned], missing, self.device, self.grouping)]
             names = ", ".join(s.name for s in group)
             self._check_deadline(f"the DAEs {names}")
             if not self.cache.compute:
@@ -416,8 +423,11 @@ class Pipeline(Experiments):
                                            batch_size=batch_size, patience=patience,
                                            val_fraction=val_fraction, device=self.device,
                                            progress=self.progress, deadline=self.deadline,
+                                           grouping=self.grouping,
                                            grey=dataset_info(data.dataset).grey)
                 for s, (dae, hist) in zip(group, trained):
+                    if self.is_stored(s):  # trained again only for its group's sake
+                        continue
                     result = TrainedDAE(dae, hist, self.provenance(seconds=hist.seconds))
                     self._store(self._entry(s)[0], s.inputs(), result, TrainedDAE)
         return [self.trained(s) for s in specs]
@@ -498,6 +508,9 @@ class Pipeline(Experiments):
             self._train_runs_timed(specs, names, todo, found, table, kind)
 
     def _train_runs_timed(self, specs, names, todo, found, table, kind) -> None:
+        # whole groups of the plan, so that a run never depends on which others are missing
+        todo = groups_to_train([s.training.member() for s in specs], todo, self.device,
+                               self.grouping)
         first = specs[todo[0]].training
         images, _ = self.load(first.data)
         test, groups = self.load(specs[todo[0]].data)
@@ -506,6 +519,8 @@ class Pipeline(Experiments):
 
         def finished(j: int, dae: DAE, hist: TrainHistory) -> None:
             i = todo[j]
+            if found[i] is not None:  # stored already; trained again for its group's sake
+                return
             start = time.perf_counter()
             run_score = final_score(specs[i], dae, test, groups)
             val_score = (None if val is None else

@@ -292,8 +292,59 @@ def _version(distribution: str) -> str:
         return "unknown"
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _blas() -> str:
+    """The BLAS torch was built with, and its version where torch says it."""
+    import torch
+
+    config = torch.__config__.show()
+    name = next((part.split("=", 1)[1] for part in config.replace(",", " ").split()
+                 if part.startswith("BLAS_INFO=")), "unknown")
+    if "Math Kernel Library Version" in config:
+        name += " " + config.split("Math Kernel Library Version", 1)[1].split()[0].split("-")[0]
+    return name
+
+
+def machine() -> dict:
+    """What decides a CPU computation's last bits: the CPU model, the instruction set
+    torch dispatches to, its BLAS, its version and thread count."""
+    import torch
+
+    return {"cpu": _cpu_model(), "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "blas": _blas(), "torch": str(torch.__version__),
+            "threads": torch.get_num_threads()}
+
+
+#: The fields of :func:`machine` that must agree for two CPUs to compute the same bits
+#: (the thread count did not change a training's weights on the 2-core AMD machine).
+KERNEL_FIELDS = ("cpu", "cpu_capability", "blas", "torch")
+
+
+def machine_words(info: dict) -> str:
+    """A provenance's (or :func:`machine`'s) CPU in words, e.g. ``AMD EPYC, AVX2, mkl
+    2024.2, torch 2.13.0, 2 threads``; ``cpu: x86_64 (machine not recorded)`` for
+    results stored before the record."""
+    m = info.get("machine", info if "cpu_capability" in info else None)
+    if not m:
+        return (f"{info.get('device', 'cpu')}: {info.get('device_name', '?')} "
+                "(machine not recorded)")
+    return (f"{m['cpu']}, {m['cpu_capability']}, {m['blas']}, torch {m['torch']}, "
+            f"{m['threads']} thread{'s' if m['threads'] != 1 else ''}")
+
+
 def provenance(device: str | None = None, **extra) -> dict:
-    """Who made a result and with what: device, package versions, git commit, time.
+    """Who made a result and with what: device, package versions, git commit, time, and
+    on a CPU the :func:`machine` (whose kernels decide the last bits).
 
     ``extra`` (e.g. the profile, the seconds a computation took) is added as given.
     """
@@ -304,6 +355,7 @@ def provenance(device: str | None = None, **extra) -> dict:
         "device": device,
         "device_name": (torch.cuda.get_device_name() if device.startswith("cuda")
                         else platform.processor() or platform.machine()),
+        "machine": machine(),
         "python": sys.version.split()[0], "torch": str(torch.__version__),
         "numpy": np.__version__, "scipy": _version("scipy"),
         "sklearn": _version("scikit-learn"),

@@ -33,6 +33,16 @@ A member that stops leaves its group (the stacked tensors are compacted), so fin
 members cost nothing, and is handed to ``on_member_done`` right away, so that a
 resumable search can persist it before the rest of the group finishes.
 
+On a CPU, members train one at a time unless ``max_members`` says otherwise
+(:func:`members_at_once`). A member's arithmetic is then that of its own training alone,
+whatever else is trained and in which order, so that a stored run depends on its
+configuration only: on a CPU with AVX-512, MKL's batched products round differently
+with the size of the batch, and a validation loss summed over a group's stacked outputs
+does on any CPU. Batching brought nothing on a 2-core CPU anyway (0.92x, measured by
+``benchmarks/bench_population.py``). On a GPU, where it pays, groups train side by side;
+a caller that must store values independent of the order of work trains whole groups
+of its plan (:func:`groups_to_train`).
+
 A single training can be made resumable (``checkpoint``, a file): at the end of an epoch,
 every :data:`CHECKPOINT_SECONDS`, its weights, best weights, random stream and history
 are written there, and a training given the same file starts where the last one stopped,
@@ -59,7 +69,8 @@ from .dae import ACTIVATIONS, DAE, INITS, resolve_device, salt_and_pepper
 from .storage import CorruptFileError, json_digest, read_npz, read_npz_doc, write_npz
 
 __all__ = ["CHECKPOINT_SECONDS", "CONFIG_KEYS", "GROUPINGS", "VERSION", "DeadlineReached",
-           "StoppingStep", "TrainHistory", "checkpoint_progress", "population_groups",
+           "StoppingStep", "TrainHistory", "checkpoint_progress", "groups_to_train",
+           "members_at_once", "population_groups",
            "reconstruction_loss", "stopping_rule", "train_module", "train_dae",
            "train_population", "train_split"]
 
@@ -186,6 +197,25 @@ def _member_config(cfg: Any, i: int, max_epochs: int) -> dict:
 #: How a population is split into groups trained side by side: one group per
 #: (width, activation), per activation (widths padded), or one group for all.
 GROUPINGS = ("architecture", "activation", "all")
+
+
+def members_at_once(device, max_members: int | None = None) -> int | None:
+    """How many members of a group train side by side on ``device``: ``max_members`` if
+    given, else one on a CPU (the module doc says why) and the whole group on a GPU."""
+    if max_members is not None:
+        return check_positive_int(max_members, "max_members")
+    return 1 if resolve_device(device).type == "cpu" else None
+
+
+def groups_to_train(configs: Sequence[Mapping[str, Any]], wanted: Sequence[int], device=None,
+                    grouping: str = "architecture") -> list[int]:
+    """Indices of ``configs`` to train so that the members ``wanted`` get the values they
+    would get in a training of all ``configs``: every member of each group (of the whole
+    plan, :func:`population_groups`) that holds a wanted member, in the order of
+    ``configs``. On a CPU (one member at a time) that is ``wanted`` itself."""
+    wanted = set(wanted)
+    groups = population_groups(configs, members_at_once(device), grouping)
+    return sorted(i for g in groups if wanted.intersection(g) for i in g)
 
 
 def population_groups(configs: Sequence[Mapping[str, Any]], max_members: int | None = None,
@@ -641,9 +671,10 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     """Train one DAE per configuration on ``images``, many at once; see the module doc.
 
     Members of one group (:func:`population_groups`) train side by side, at most
-    ``max_members`` at a time; groups train one after the other; all share the images,
-    split, batch size and patience. With ``grouping="architecture"`` the results equal
-    single trainings bit for bit on the CPU, with padded groupings up to float rounding.
+    ``max_members`` at a time (:func:`members_at_once`: by default one on a CPU);
+    groups train one after the other; all share the images, split, batch size and
+    patience. Side by side, the weights equal single trainings up to float rounding (bit
+    for bit on some CPUs).
 
     Parameters
     ----------
@@ -657,7 +688,8 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     batch_size, max_epochs, patience, val_fraction, device, progress, grey
         As for :func:`train_dae`.
     max_members : int, optional
-        Largest (sub-)group trained at once (None: the whole group).
+        Largest (sub-)group trained at once (None: one member on a CPU, the whole group
+        on a GPU).
     max_seconds : float, optional
         Wall-time limit of each (sub-)group.
     on_member_done : callable, optional
@@ -686,6 +718,7 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     n_train = train_split(len(x_all), val_fraction)
     daes = _initial_daes(initial, cfgs, x_all.shape[1])
     dev = resolve_device(device)
+    max_members = members_at_once(dev, max_members)
     x = torch.from_numpy(x_all).to(dev)
     x_train, x_val = x[:n_train], x[n_train:]
     hists = [TrainHistory(device=str(dev), config=_history_config(

@@ -86,11 +86,61 @@ def test_committed_entries_record_their_own_key():
         assert path.name.split(".")[-2] == record["key"][:16], path
 
 
-def test_retraining_a_committed_dae_gives_its_weights_bit_for_bit():
+def test_retraining_a_committed_dae_gives_its_weights_on_any_cpu():
+    """Bit for bit on the kernels that trained it; elsewhere within the stated tolerance
+    (Table 1 Bars: 3.6e-05 apart in weights on an AVX-512 Xeon, same epochs and score)."""
     again = full_scale.retrain("bars", 1)  # what `make full-retrain` runs
-    assert again.identical, again.report()
-    assert again.epochs[0] == again.epochs[1] and again.score[0] == again.score[1]
-    assert "identical weights, bit for bit" in again.report()
+    report = again.report()
+    assert again.verdict in ("identical", "within tolerance"), report
+    if again.same_kernels:
+        assert again.identical, report
+    if again.identical:
+        assert again.score[0] == again.score[1]
+        assert "the same weights, bit for bit" in report
+    assert "stored on:" in report and "again on:" in report
+
+
+def _changed(**change):
+    """full_scale's trainer with a changed configuration (``init``: the spec's)."""
+    import dataclasses
+
+    def train(spec, images, **kw):
+        init = change.get("init", spec.init)
+        config = dataclasses.replace(spec.config, **{k: v for k, v in change.items()
+                                                     if k != "init"})
+        return rc.pipeline.train(dataclasses.replace(spec, config=config, init=init),
+                                 images, **kw)
+    return train
+
+
+@pytest.mark.parametrize("change", [{"learning_rate": 0.385}, {"noise": 0.2},
+                                    {"init": "glorot"}], ids=["lr+5%", "noise", "init"])
+def test_a_real_change_is_never_within_tolerance(monkeypatch, change):
+    """Simple Superposition (16 images, 23 epochs, a second) with one setting changed: the
+    retrain check calls it diverged, whatever CPU it runs on."""
+    spec = full_scale.pipeline().table_spec("simple_superposition", 1)
+    assert (spec.config.learning_rate, spec.config.noise, spec.init) == (0.366627, 0.1,
+                                                                         "brainstorm")
+    monkeypatch.setattr(full_scale, "train", _changed(**change))
+    again = full_scale.retrain("simple_superposition", 1)
+    assert again.verdict == "diverged", again.report()
+
+
+def test_the_verdict_follows_the_tolerance():
+    base = dict(dataset="bars", table=1, epochs=(500, 500), best_epoch=(490, 490),
+                best_val_loss=(10.0, 10.0), score=(0.9, 0.9), max_weight_difference=0.0,
+                machines=({"device": "cpu"}, {"device": "cpu"}), seconds=1.0)
+
+    def verdict(**change):
+        return full_scale.Retraining(**{**base, **change}).verdict
+    assert verdict() == "identical"
+    assert verdict(max_weight_difference=1e-5) == "within tolerance"
+    assert verdict(max_weight_difference=1e-5, best_val_loss=(10.0, 10.009)) \
+        == "within tolerance"
+    assert verdict(max_weight_difference=1e-5, best_val_loss=(10.0, 10.011)) == "diverged"
+    assert verdict(max_weight_difference=1e-5, score=(0.9, 0.9025)) == "diverged"
+    assert verdict(max_weight_difference=1e-5, epochs=(500, 499)) == "diverged"
+    assert verdict(max_weight_difference=1e-5, best_epoch=(490, 489)) == "diverged"
 
 
 def test_rc_with_a_stored_dae_reproduces_the_stored_scores():

@@ -693,6 +693,25 @@ def _assert_same_entries(got: Path, want: Path) -> None:
     assert not different, different[:10]
 
 
+def test_a_search_run_is_the_same_whatever_else_is_trained_and_in_which_order(tmp_path):
+    """A stored run depends on its key only: the runs of one search computed all at once,
+    then again with a padded grouping after some of them were removed (so that the rest
+    train beside other runs, in another order), are the same entries."""
+    profile = rc.get_profile("ci").replace(datasets=("shapes",), search_runs=6, n_test=8)
+
+    def search(root, grouping="architecture"):
+        pipe = rc.Pipeline(profile, progress=False, root=root, device="cpu", grouping=grouping)
+        return pipe.search("shapes", 1)
+    search(tmp_path / "a")
+    search(tmp_path / "b", grouping="all")  # on a GPU: one padded group of all six
+    stored = sorted((tmp_path / "b" / "ci").rglob("run00[0-5]*"))
+    for path in stored[1::2]:
+        path.unlink()
+    again = search(tmp_path / "b", grouping="all")
+    assert [r.run for r in again] == list(range(6))
+    _assert_same_entries(tmp_path / "b" / "ci", tmp_path / "a" / "ci")
+
+
 #: A small ci protocol (one data set, one analysis beyond the paper): every kind of step,
 #: in about a minute.
 SMALL = '{"datasets": ["shapes"], "beyond": ["choose_k"]}'

@@ -9,7 +9,7 @@ from helpers import stripes
 from torch.nn import functional as F
 
 import rc
-from rc.training import population_groups, train_population
+from rc.training import groups_to_train, members_at_once, population_groups, train_population
 
 IMAGES = stripes()
 # batch 16 over 54 training images: three full minibatches and a partial one per epoch
@@ -46,7 +46,8 @@ def assert_same_run(a, b, atol=1e-5):
 
 @pytest.fixture(scope="module")
 def population():
-    return train_population(IMAGES, CONFIGS, progress=False, **KW)
+    """The four members, groups side by side (on a CPU only when asked for)."""
+    return train_population(IMAGES, CONFIGS, progress=False, max_members=4, **KW)
 
 
 def test_each_member_equals_the_single_trainer(population):
@@ -89,7 +90,7 @@ def test_a_diverging_member_does_not_disturb_the_others(population):
     wild = cfg(1e20, 0.1, 16, "relu", 5)
     configs = [CONFIGS[0], wild, CONFIGS[1]]  # all three in one group
     calls = []
-    res = train_population(IMAGES, configs, progress=False,
+    res = train_population(IMAGES, configs, progress=False, max_members=3,
                            on_member_done=lambda i, d, h: calls.append((i, d, h)), **KW)
     dae, hist = res[1]
     assert hist.stopped == "diverged" and hist.epochs == 1 and hist.best_epoch == 0
@@ -198,9 +199,10 @@ def test_padded_hidden_sizes_train_as_the_unpadded_ones():
                cfg(0.2, 0.0, 4, "relu", 3), cfg(0.2, 0.3, 16, "relu", 4)]
     assert population_groups(configs, grouping="activation") == [[0, 1], [2, 3]]
     assert population_groups(configs, grouping="all") == [[2, 3, 0, 1]]  # relu first
-    plain = train_population(IMAGES, configs, progress=False, **KW)
+    plain = train_population(IMAGES, configs, progress=False, max_members=4, **KW)
     for grouping in ("activation", "all"):
-        padded = train_population(IMAGES, configs, progress=False, grouping=grouping, **KW)
+        padded = train_population(IMAGES, configs, progress=False, grouping=grouping,
+                                  max_members=4, **KW)
         for (dae_a, h_a), (dae_b, h_b), c in zip(plain, padded, configs):
             assert dae_b.n_hidden == c["n_hidden"]  # handed back at its own width
             assert_same_run((dae_a, h_a), (dae_b, h_b), atol=1e-4)
@@ -212,7 +214,7 @@ def test_a_deadline_stops_training_and_keeps_the_finished_members():
     configs = [cfg(0.05, 0.0, 16, "relu", 2), dict(CONFIGS[0], max_epochs=0)]  # one group
     done = []
     with pytest.raises(rc.training.DeadlineReached):
-        train_population(IMAGES, configs, progress=False, deadline=0.0,
+        train_population(IMAGES, configs, progress=False, deadline=0.0, max_members=2,
                          on_member_done=lambda i, d, h: done.append((i, h.epochs)), **KW)
     assert done == [(1, 0)]  # the zero-epoch member finished; the other was dropped
 
@@ -291,3 +293,32 @@ def test_stopping_rule_is_the_papers_early_stopping():
     # past the wall-time limit: stop, but keep an improvement made in this epoch
     assert stopping_rule(4, 1.0, 5.0, 6.0, 2, patience=10, out_of_time=True) == (True,
                                                                                 "time limit")
+
+
+def _same_bits(a, b) -> None:
+    """Two trainings with the same weights and histories, bit for bit."""
+    (dae_a, h_a), (dae_b, h_b) = a, b
+    np.testing.assert_equal(h_a.to_dict() | {"seconds": 0}, h_b.to_dict() | {"seconds": 0})
+    for p, q in zip(dae_a.state_dict().values(), dae_b.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+def test_on_a_cpu_a_member_is_the_same_bits_whatever_it_trains_with():
+    """The default on a CPU: one member at a time, so that a stored run depends on its own
+    configuration only (not on the others of the population, their order or grouping)."""
+    assert members_at_once("cpu") == 1 and members_at_once("cpu", 3) == 3
+    together = train_population(IMAGES, CONFIGS, progress=False, **KW)
+    backwards = train_population(IMAGES, CONFIGS[::-1], progress=False, grouping="all", **KW)
+    for i, c in enumerate(CONFIGS):
+        alone = train_population(IMAGES, [c], progress=False, **KW)[0]
+        _same_bits(together[i], alone)
+        _same_bits(backwards[len(CONFIGS) - 1 - i], alone)
+
+
+def test_whole_groups_of_the_plan_are_trained_for_a_missing_member(monkeypatch):
+    assert groups_to_train(CONFIGS, [1, 3], device="cpu") == [1, 3]
+    # where members share batched products (a GPU), a missing member brings its group
+    monkeypatch.setattr(rc.training, "members_at_once", lambda device, m=None: None)
+    assert groups_to_train(CONFIGS, [1]) == [0, 1]
+    assert groups_to_train(CONFIGS, [2, 3]) == [2, 3]
+    assert groups_to_train(CONFIGS, [3], grouping="all") == [0, 1, 2, 3]
