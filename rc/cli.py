@@ -4,20 +4,26 @@
 nothing is trained) on an image of your own:
 
 1. the PNG (or any image Pillow reads) is read and turned into grey levels in [0, 1]
-   (colour by luminance; transparent pixels count as background);
+   (colour by luminance; transparent pixels count as background; of an animated or
+   multi-page image only the first frame, with a note saying so);
 2. it is binarised: a pixel is on where its grey level is above ``--threshold`` (light
    objects on a dark background, like the data sets) or, with ``--ink dark``, below it;
 3. its size must be the DAE's input size (e.g. 48x48 for Multi-MNIST); ``--resize``
-   scales it to that size first (bilinear, before binarising) instead of stopping;
-4. RC runs (soft by default, ``--e-step hard``) for ``--iterations`` iterations from the
+   scales it to that size first (bilinear, before binarising) instead of stopping. The
+   aspect ratio is not kept: an image of other proportions is stretched, and a note
+   says so;
+4. K (``--k``, else the data set's) may not exceed the number of on pixels;
+5. RC runs (soft by default, ``--e-step hard``) for ``--iterations`` iterations from the
    random start of ``--seed``;
-5. the image coloured by group (the book's cluster colours, soft assignments mixed) is
+6. the image coloured by group (the book's cluster colours, soft assignments mixed) is
    written to ``--out`` and the per-pixel assignments with every setting used to
-   ``--json`` (default: ``--out`` with the suffix ``.json``).
+   ``--json`` (default: ``--out`` with the suffix ``.json``); neither may be the input
+   image, nor the two the same file.
 
 Problems with the input (a missing, empty or unreadable file, a wrong size, an image
-that is all one value after binarising, an output that cannot be written) end the
-command with a one-line message on stderr and exit status 1; usage errors exit with 2.
+that is all one value after binarising, more groups than on pixels, an output that
+cannot be written or would overwrite the input) end the command with a one-line message
+on stderr and exit status 1; usage errors exit with 2.
 """
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -55,9 +62,21 @@ def read_grey(path: Path | str, background: float = 0.0) -> np.ndarray:
     """The image at ``path`` as grey levels in [0, 1], (H, W) float64.
 
     Colour images are converted by luminance; transparent pixels are blended with
-    ``background`` (the grey level of the background). Raises :class:`BindError` for a
-    missing, empty or unreadable file.
+    ``background`` (the grey level of the background); of an animated or multi-page image
+    the first frame is read. Raises :class:`BindError` for a missing, empty or unreadable
+    file.
     """
+    return _read(path, background).grey
+
+
+class _Image(NamedTuple):
+    grey: np.ndarray
+    frames: int          # frames of an animated (or pages of a multi-page) image
+    transparent: bool    # whether some pixel is (partly) transparent
+
+
+def _read(path: Path | str, background: float) -> _Image:
+    """:func:`read_grey`, with the frame count and whether the image has transparency."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -70,6 +89,7 @@ def read_grey(path: Path | str, background: float = 0.0) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
+            frames = int(getattr(im, "n_frames", 1))
             if im.width == 0 or im.height == 0:
                 raise BindError(f"{path}: the image has no pixels ({im.width}x{im.height})")
             alpha = None
@@ -95,7 +115,7 @@ def read_grey(path: Path | str, background: float = 0.0) -> np.ndarray:
     grey = np.clip(grey, 0.0, 1.0)
     if alpha is not None:
         grey = alpha * grey + (1.0 - alpha) * background
-    return grey
+    return _Image(grey, frames, alpha is not None and bool((alpha < 1.0).any()))
 
 
 def _resized(grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -131,11 +151,14 @@ def _parser() -> argparse.ArgumentParser:
                       help="1: the DAE trained on single objects (default); 2: on images "
                            "with several objects")
     bind.add_argument("--k", type=int, default=None,
-                      help="number of groups (default: the model's data set's K)")
+                      help="number of groups, at most the number of on pixels (default: "
+                           "the model's data set's K)")
     bind.add_argument("--out", type=Path, default=None,
-                      help="the coloured picture, a .png (default: IMAGE-groups.png)")
+                      help="the coloured picture, a .png, not IMAGE itself (default: "
+                           "IMAGE-groups.png)")
     bind.add_argument("--json", type=Path, default=None,
-                      help="the assignments (default: --out with the suffix .json)")
+                      help="the assignments, another file than --out and IMAGE (default: "
+                           "--out with the suffix .json)")
     bind.add_argument("--threshold", type=float, default=THRESHOLD,
                       help=f"grey level in (0, 1) separating objects from background "
                            f"(default {THRESHOLD})")
@@ -143,8 +166,10 @@ def _parser() -> argparse.ArgumentParser:
                       help="light: objects brighter than the background, as in the data "
                            "sets (default); dark: dark strokes on a light background")
     bind.add_argument("--resize", action="store_true",
-                      help="scale the image to the model's input size instead of stopping "
-                           "when the sizes differ")
+                      help="scale the image to the model's input size (bilinear) instead "
+                           "of stopping when the sizes differ; the aspect ratio is not "
+                           "kept: an image of other proportions is stretched, with a note "
+                           "on stderr")
     bind.add_argument("--e-step", choices=("soft", "hard"), default="soft",
                       help="soft assignments (default) or hard ones")
     bind.add_argument("--iterations", type=int, default=10,
@@ -186,6 +211,13 @@ def _outputs(args) -> tuple[Path, Path]:
                         f"in .png")
     js = args.json or out.with_suffix(".json")
     for path, what in ((out, "--out"), (js, "--json")):
+        if _same_file(path, args.image):
+            raise BindError(f"{what} {path} is the input image; writing there would "
+                            f"overwrite it: give another name")
+    if _same_file(out, js):
+        raise BindError(f"--out {out} and --json {js} are the same file; give --json "
+                        f"another name")
+    for path, what in ((out, "--out"), (js, "--json")):
         folder = path.parent if str(path.parent) else Path(".")
         if path.is_dir():
             raise BindError(f"{what} {path}: is a folder")
@@ -196,10 +228,28 @@ def _outputs(args) -> tuple[Path, Path]:
     return out, js
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether the paths ``a`` and ``b`` name one file (links resolved)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _note(text: str) -> None:
+    print(f"{PROG} bind: note: {text}", file=sys.stderr)
+
+
 def _image(args, shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
     """The binarised image of the model's size, and the size of the file's image."""
     background = 0.0 if args.ink == "light" else 1.0
-    grey = read_grey(args.image, background)
+    image = _read(args.image, background)
+    grey = image.grey
+    if image.frames > 1:
+        _note(f"{args.image} has {image.frames} frames (an animated or multi-page image); "
+              f"only the first is bound")
     original = grey.shape
     if grey.shape != tuple(shape):
         if not args.resize:
@@ -207,17 +257,46 @@ def _image(args, shape: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int]]:
                 f"{args.image}: the image is {grey.shape[1]}x{grey.shape[0]} pixels but the "
                 f"{label(args.model)} DAE takes {shape[1]}x{shape[0]}; draw it at that size "
                 f"or pass --resize to scale it")
+        if original[0] * shape[1] != original[1] * shape[0]:
+            _note(f"--resize stretches the {original[1]}x{original[0]} image to "
+                  f"{shape[1]}x{shape[0]} (the aspect ratio is not kept); pad it to the "
+                  f"DAE's proportions first to keep the objects' shapes")
         grey = _resized(grey, shape)
     x = binarise(grey, args.threshold, args.ink)
     if x.min() == x.max():
-        state = "on" if x.max() else "off"
-        raise BindError(
-            f"{args.image}: after binarising at threshold {args.threshold} ({args.ink} ink) "
-            f"every pixel is {state}: the image is all one value, nothing to bind")
+        raise BindError(_nothing_to_bind(args, grey, bool(x.max()), image.transparent))
     if x.mean() > 0.5:  # objects rarely cover most of an image: likely inverted
-        print(f"{PROG} bind: note: {x.mean():.0%} of the pixels are on; if the objects are "
-              f"dark on a light background, pass --ink dark", file=sys.stderr)
+        _note(f"{x.mean():.0%} of the pixels are on; if the objects are dark on a light "
+              f"background, pass --ink dark")
     return x, original
+
+
+def _nothing_to_bind(args, grey: np.ndarray, on: bool, transparent: bool) -> str:
+    """The message for an image whose pixels are all on or all off, with the options that
+    may help: a --threshold between its grey levels, the other --ink."""
+    text = (f"{args.image}: after binarising at threshold {args.threshold} ({args.ink} ink) "
+            f"every pixel is {'on' if on else 'off'}")
+    lo, hi = float(grey.min()), float(grey.max())
+    if lo == hi and not transparent:
+        return f"{text}: the image is all one value, nothing to bind"
+    hints = []
+    if lo < hi:
+        hints.append(f"its grey levels lie in [{lo:.3g}, {hi:.3g}]: pass a --threshold "
+                     f"between them, e.g. --threshold {(lo + hi) / 2:.2g}")
+    other, than = ("dark", "darker") if args.ink == "light" else ("light", "lighter")
+    hints.append(f"pass --ink {other} if the objects are {than} than the background"
+                 + (" (transparent pixels count as background)" if transparent else ""))
+    return f"{text}; " + "; or ".join(hints)
+
+
+def _check_k(args, k: int, x: np.ndarray) -> None:
+    on = int(x.sum())
+    if k > on:
+        which = (f"--k {k}" if args.k is not None
+                 else f"the default K of {label(args.model)}, {k},")
+        raise BindError(f"{which} exceeds the number of on pixels of {args.image} ({on}, "
+                        f"after binarising): RC cannot make more groups than there are "
+                        f"pixels; give --k {on} or less")
 
 
 def _picture(x: np.ndarray, gamma: np.ndarray, scale: int) -> np.ndarray:
@@ -252,12 +331,13 @@ def bind(args) -> str:
     out, js = _outputs(args)
     info = dataset_info(args.model)
     x, original = _image(args, tuple(info.shape))
+    k = info.k if args.k is None else args.k
+    _check_k(args, k, x)
     try:
         model = pretrained(args.model, args.table, profile=args.profile, root=args.results,
                            device=args.device)
     except (MissingResultError, ValueError) as exc:
         raise BindError(str(exc)) from None
-    k = info.k if args.k is None else args.k
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = reconstruction_clustering(model.dae, x[None], k=k, n_iters=args.iterations,

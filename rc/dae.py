@@ -14,8 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_choice, check_positive_int
-from .storage import read_npz, write_npz
+from ._checks import check_choice, check_number, check_positive_int
+from .storage import read_npz, read_npz_doc, write_npz
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
@@ -29,6 +29,45 @@ BRAINSTORM_SCALE = {"relu": math.sqrt(12.0), "tanh": math.sqrt(6.0),
                     "sigmoid": 4.0 * math.sqrt(6.0), "linear": 1.0}
 #: Standard deviation of brainstorm's fallback Gaussian, which initialises the biases.
 BRAINSTORM_BIAS_STD = 0.1
+
+
+#: The most weights and biases a :class:`DAE` may have (4 GB as float32): far beyond any
+#: DAE of the paper (Multi-MNIST's, the largest, has 4.6 million), and a size that a
+#: mistyped width reaches long before the allocator fails.
+MAX_PARAMETERS = 10**9
+
+#: Seeds of the initial weights are torch's: 64-bit unsigned integers.
+SEED_LIMIT = 2**64
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as an int, raising ValueError unless it is an integer in [0, 2**64) (not a
+    bool): what a torch generator takes, and non-negative as every seed of ``rc``."""
+    seed = check_positive_int(seed, name, minimum=0)
+    if seed >= SEED_LIMIT:
+        raise ValueError(f"{name} must be < 2**64 (a torch generator's seed); got {seed}")
+    return seed
+
+
+def n_parameters(n_pixels: int, n_hidden: int) -> int:
+    """Weights and biases of a DAE with ``n_pixels`` inputs and ``n_hidden`` hidden units."""
+    return 2 * n_pixels * n_hidden + n_hidden + n_pixels
+
+
+def _check_size(n_pixels: int, n_hidden: int) -> None:
+    count = n_parameters(n_pixels, n_hidden)
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"a DAE with n_pixels={n_pixels} and n_hidden={n_hidden} would have {count:,} "
+            f"parameters ({_bytes(4 * count)} as float32); at most {MAX_PARAMETERS:,} "
+            f"({_bytes(4 * MAX_PARAMETERS)}) are allowed")
+
+
+def _bytes(n: int) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1000
 
 
 #: The kinds of device the project runs on.
@@ -90,9 +129,15 @@ class DAE(nn.Module):
     activation : {"relu", "tanh", "sigmoid"}
         Activation of the hidden layer.
     seed : int, optional
-        Seed of the initial weights.
+        Seed of the initial weights, an integer in [0, 2**64).
     init : {"brainstorm", "glorot"}
         Initialisation scheme (see above).
+
+    Raises
+    ------
+    ValueError
+        A bad argument, or a network of more than :data:`MAX_PARAMETERS` weights and
+        biases (checked before any memory is taken).
     """
 
     def __init__(self, n_pixels: int, n_hidden: int, activation: str = "relu",
@@ -101,6 +146,10 @@ class DAE(nn.Module):
         n_pixels = check_positive_int(n_pixels, "n_pixels")
         n_hidden = check_positive_int(n_hidden, "n_hidden")
         activation = check_choice(str(activation).lower(), "activation", ACTIVATIONS)
+        _check_size(n_pixels, n_hidden)
+        if seed is not None:
+            seed = check_seed(seed)
+        init = check_choice(str(init).lower(), "init", INITS)
         self.n_pixels, self.n_hidden, self.activation = n_pixels, n_hidden, activation
         self.encoder = nn.Linear(n_pixels, n_hidden)
         self.decoder = nn.Linear(n_hidden, n_pixels)
@@ -116,7 +165,7 @@ class DAE(nn.Module):
     def reset_parameters(self, seed: int | None = None, init: str = "brainstorm") -> None:
         """Fresh weights and biases by scheme ``init`` (see the class doc), from ``seed``."""
         init = check_choice(str(init).lower(), "init", INITS)
-        g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+        g = torch.Generator().manual_seed(check_seed(seed)) if seed is not None else None
         layers = ((self.encoder, self.activation), (self.decoder, "linear"))
         for layer, act in layers:
             fans = layer.in_features + layer.out_features
@@ -157,9 +206,11 @@ def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator | None
     Parameters
     ----------
     x : torch.Tensor
-        Binary images (any shape).
+        Binary images (any shape). A numpy array is refused: convert it with
+        ``torch.from_numpy`` (or ``torch.as_tensor``) first.
     p : float
-        Corruption probability; 0 returns ``x`` itself and draws nothing.
+        Corruption probability, a number in [0, 1] (training takes noise in [0, 1));
+        0 returns ``x`` itself and draws nothing.
     generator : torch.Generator, optional
         Source of the uniform draws (on ``x``'s device).
 
@@ -167,7 +218,17 @@ def salt_and_pepper(x: torch.Tensor, p: float, generator: torch.Generator | None
     -------
     torch.Tensor
         The corrupted copy.
+
+    Raises
+    ------
+    ValueError
+        ``x`` is not a tensor, or ``p`` is not a finite number in [0, 1].
     """
+    if not isinstance(x, torch.Tensor):
+        hint = (" (convert it with torch.from_numpy)" if isinstance(x, np.ndarray) else "")
+        raise ValueError(f"x must be a torch.Tensor; got {type(x).__module__}."
+                         f"{type(x).__name__}{hint}")
+    p = check_number(p, "p", minimum=0.0, maximum=1.0)
     if p <= 0:
         return x
     u = torch.rand(x.shape, generator=generator, device=x.device)
@@ -200,11 +261,28 @@ def save_dae(path, dae: DAE, history=None, **meta) -> Path:
     -------
     Path
         ``path``.
+
+    Raises
+    ------
+    OSError
+        ``path`` is a folder or cannot be written; the message names ``path``.
     """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot save the DAE to {path}: it is a folder; give a file "
+                                f"name such as {path / 'dae.npz'}")
+    above = next((f for f in path.parents if f.exists()), None)
+    if above is not None and not above.is_dir():
+        raise NotADirectoryError(f"cannot save the DAE to {path}: {above} is a file, not a "
+                                 f"folder")
     arrays, doc = dae_record(dae)
     doc["history"] = history.to_dict() if hasattr(history, "to_dict") else history
     doc["meta"] = meta
-    return write_npz(path, arrays, doc)
+    try:
+        return write_npz(path, arrays, doc)
+    except OSError as exc:  # its message would name the temporary file, not the target
+        raise OSError(exc.errno, f"cannot save the DAE to {path}: "
+                                 f"{exc.strerror or exc}") from None
 
 
 def dae_record(dae: DAE) -> tuple[dict[str, np.ndarray], dict]:
@@ -240,6 +318,49 @@ def load_dae(path, device=None) -> tuple[DAE, dict]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no saved DAE at {path}")
+    _check_dae_file(path)
     arrays, doc = read_npz(path)
     return dae_from_record(arrays, doc, device), {"history": doc.get("history"),
                                                   "meta": doc.get("meta", {})}
+
+
+def _check_dae_file(path: Path) -> None:
+    """Raise ValueError naming ``path`` unless it is a file of :func:`save_dae`: an
+    ``.npz`` whose JSON part holds the DAE's config. An entry of the results cache (a
+    trained DAE of :class:`rc.Pipeline`) is told apart, with the call that loads it."""
+    not_ours = f"{path} is not a DAE file written by rc.save_dae"
+    if path.is_dir():
+        raise ValueError(f"{not_ours}: it is a folder")
+    try:
+        doc = read_npz_doc(path)
+    except Exception as exc:  # noqa: BLE001 - whatever numpy makes of a foreign file
+        raise ValueError(f"{not_ours} (not a readable .npz archive: "
+                         f"{type(exc).__name__})") from None
+    if isinstance(doc, dict) and isinstance(doc.get("config"), dict):
+        return
+    record = doc.get("record") if isinstance(doc, dict) else None
+    if isinstance(record, dict) and "name" in record:
+        raise ValueError(f"{path} is the entry {record['name']!r} of the results store "
+                         f"(rc.Pipeline's cache), not a file written by rc.save_dae; "
+                         f"{_how_to_load(path, record)}")
+    raise ValueError(f"{not_ours} (it holds no DAE config)")
+
+
+def _how_to_load(path: Path, record: dict) -> str:
+    """How to load the trained DAE of a cache entry of the results store."""
+    from .config import PROFILES
+    from .pipeline import results_dir
+
+    data = (record.get("inputs") or {}).get("data") or {}
+    table = {"train_single": 1, "train_multi": 2}.get(data.get("split"))
+    if not str(record["name"]).startswith("dae/") or table is None:
+        return ("load stored results through rc.Pipeline(profile, compute=False) or "
+                "rc.pretrained(dataset, table)")
+    folder = path.resolve().parent.parent  # <results>/<profile>/dae/<entry>.npz
+    args = [repr(data.get("dataset")), str(table)]
+    if folder.name in PROFILES and folder.name != "full":
+        args.append(f"profile={folder.name!r}")
+    if folder.name in PROFILES and folder.parent != results_dir().resolve():
+        args.append(f"root={str(folder.parent)!r}")
+    return (f"load a stored Table {table} DAE with rc.pretrained({', '.join(args)}), "
+            f"which returns it with its training history and provenance")

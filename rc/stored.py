@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ._checks import check_choice
 from .cache import MissingResultError
 from .config import Profile, get_profile
@@ -102,7 +104,8 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
         One of :data:`rc.DATASETS`.
     table : int
         1: trained on single objects (the paper's Table 1, soft RC); 2: trained on images
-        with several objects (Table 2, hard RC; Simple Superposition has none).
+        with several objects (Table 2, hard RC; Simple Superposition has none). An int:
+        ``1.0`` or ``True`` is refused.
     profile : str or Profile
         Whose results to read; ``"full"`` (default) holds the paper's published
         configurations trained at the paper's scale.
@@ -124,9 +127,10 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
         The DAE is not stored; the message names the entry and how to compute it.
     """
     check_choice(dataset, "data set", DATASETS)
-    if isinstance(table, bool) or table not in TABLES:
+    if (isinstance(table, (bool, np.bool_)) or not isinstance(table, (int, np.integer))
+            or table not in TABLES):  # 1.0 == 1, but a float is no table number
         raise ValueError(f"table must be 1 (single-object training) or 2 (multi-object "
-                         f"training); got {table!r}")
+                         f"training), as an int; got {table!r}")
     pipe = Pipeline(get_profile(profile), compute=False, progress=False, root=root,
                     device=device)
     try:

@@ -184,8 +184,8 @@ def _member_config(cfg: Any, i: int, max_epochs: int) -> dict:
     activation = check_choice(str(cfg["activation"]).lower(), f"configs[{i}] activation",
                               ACTIVATIONS)
     seed = cfg["seed"]
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"configs[{i}]: seed must be an integer; got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"configs[{i}]: seed must be an integer >= 0; got {seed!r}")
     cap = check_positive_int(cfg.get("max_epochs", max_epochs), f"configs[{i}] max_epochs",
                              minimum=0)
     init = check_choice(str(cfg.get("init", "brainstorm")).lower(), f"configs[{i}] init",

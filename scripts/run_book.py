@@ -6,7 +6,8 @@ of :data:`NOTEBOOKS` that exists, in that (dependency) order, this script
 
 1. converts the ``.md`` file to an in-memory ``.ipynb`` with jupytext (kernel ``python3``),
 2. executes it with papermill, injecting ``profile`` (and any ``-p key value``) after the
-   cell tagged ``parameters``, with the notebooks folder as working directory,
+   cell tagged ``parameters``, with the notebooks folder as working directory and this
+   checkout first on the kernel's import path (:func:`kernel_env`),
 3. writes the executed notebook to ``book/executed/<name>.ipynb``.
 
 The book itself is built from those executed notebooks with execution turned off
@@ -18,6 +19,12 @@ Examples::
     python scripts/run_book.py --profile default --only 04_results -p recompute True
     python scripts/run_book.py --profile ci --out /tmp/book --build   # leaves the repo's
                                                                        # book/ and _build/ alone
+
+A ``-p`` name must be one that the notebooks' ``parameters`` cells assign
+(:func:`notebook_parameters`: ``recompute``, ``settings``, ``compute``), and its value
+must be one that the notebooks take (:func:`check_parameters`); anything else is refused
+in one line (exit status 2) before any kernel starts. A profile setting such as
+``n_iters`` goes inside ``settings``: ``-p settings '{n_iters: 20}'``.
 
 A failing cell stops the run with exit status 1 and a message naming the notebook and the
 cell's error; the partially executed notebook is kept in the output folder for inspection.
@@ -139,9 +146,21 @@ def _run_dir() -> Path:
         "display_name": KERNELSPEC["display_name"],
         "language": "python",
         "metadata": {"debugger": False},
+        # jupyter_client fills in $NAME from the environment: a literal $ is written $$
+        "env": {key: value.replace("$", "$$") for key, value in kernel_env().items()},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1))
     return root
+
+
+def kernel_env() -> dict[str, str]:
+    """What the kernels' environment adds to this process's: this checkout first on
+    ``PYTHONPATH``, so that a notebook imports the ``rc`` beside it. (An editable install
+    points at one clone only; with a virtual environment shared by two clones, the other
+    clone's notebooks would otherwise run this one's library.)"""
+    inherited = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+    return {"PYTHONPATH": os.pathsep.join([str(REPO)] + [p for p in inherited
+                                                        if p and p != str(REPO)])}
 
 
 def _engine_options(run_dir: Path, name: str) -> dict:
@@ -566,11 +585,102 @@ def prepare_out(out: Path) -> None:
             shutil.copy2(src, dst)
 
 
+def _refuse(message: str):
+    """Stop with a one-line error and exit status 2 (arguments that cannot work)."""
+    print(f"run_book: ERROR: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def notebook_parameters(name: str) -> tuple[str, ...]:
+    """The names that the cell tagged ``parameters`` of notebook ``name`` assigns: what
+    papermill may set in it (``-p``)."""
+    import ast
+
+    import jupytext
+
+    for cell in jupytext.read(NOTEBOOK_DIR / f"{name}.md").cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            targets = [t for node in ast.parse(cell.source).body
+                       if isinstance(node, (ast.Assign, ast.AnnAssign))
+                       for t in (node.targets if isinstance(node, ast.Assign)
+                                 else [node.target])]
+            return tuple(t.id for t in targets if isinstance(t, ast.Name))
+    return ()
+
+
+def _settings_value(text: str, profile: str) -> dict | None:
+    """``-p settings TEXT``: a YAML mapping of changes to the profile's settings that
+    :meth:`rc.config.Profile.replace` accepts, or a one-line error."""
+    import yaml
+
+    from rc.config import get_profile
+
+    example = "e.g. -p settings '{n_iters: 20}'"
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "it cannot be parsed"
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at column {mark.column + 1}" if mark is not None else ""
+        _refuse(f"-p settings {text!r} is not valid YAML ({problem}{where}); give a "
+                f"mapping of profile settings, {example}")
+    if value is None:  # no changes, as the notebooks' default {}
+        return value
+    if not isinstance(value, dict):
+        _refuse(f"-p settings {text!r}: give a mapping of profile settings, {example}; "
+                f"got {value!r}")
+    try:
+        get_profile(profile).replace(**{str(k): v for k, v in value.items()})
+    except (TypeError, ValueError) as exc:
+        _refuse(f"-p settings {text!r}: {exc}")
+    return value
+
+
+def _parameter_value(key: str, text: str, profile: str):
+    """The value of ``-p KEY TEXT`` as the notebooks take it, or a one-line error that
+    names the parameter and the values it accepts."""
+    if key == "settings":
+        return _settings_value(text, profile)
+    value = _parse_value(text)
+    if key == "compute" and not isinstance(value, bool):
+        _refuse(f"-p compute {text!r}: give true (compute what is missing) or false (only "
+                f"load stored results)")
+    if key == "recompute" and not (isinstance(value, bool) or (
+            isinstance(value, (int, float)) and 0 <= value < float("inf"))):
+        _refuse(f"-p recompute {text!r}: give true (recompute every cached result once), "
+                f"false, or a UNIX time (recompute what was stored before it)")
+    return value
+
+
+def check_parameters(pairs, names: list[str], profile: str) -> dict:
+    """The ``-p`` (key, text) ``pairs`` as the values to inject into notebooks ``names``.
+
+    A key must be assigned by the ``parameters`` cell of one of them
+    (:func:`notebook_parameters`) and its value be one they take; anything else stops the
+    run with a one-line error (exit status 2) naming the parameter, before any kernel
+    starts. A profile setting given as a parameter is pointed to ``settings``.
+    """
+    import dataclasses
+
+    from rc.config import Profile
+
+    names = names or [n for n in NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").exists()]
+    known = sorted({key for name in names for key in notebook_parameters(name)} - {"profile"})
+    settings = {f.name for f in dataclasses.fields(Profile)}
+    values = {}
+    for key, text in pairs:
+        if key not in known:
+            hint = (f"; {key} is a profile setting: pass it inside settings, e.g. -p "
+                    f"settings '{{{key}: {text}}}'" if key in settings else "")
+            _refuse(f"-p {key}: not a parameter of the notebooks (they take "
+                    f"{', '.join(known)}; --profile chooses the profile){hint}")
+        values[key] = _parameter_value(key, text, profile)
+    return values
+
+
 def _check_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """One-line errors (exit status 2) for arguments that cannot work."""
-    def fail(message: str):
-        print(f"run_book: ERROR: {message}", file=sys.stderr)
-        raise SystemExit(2)
+    fail = _refuse
     if args.compute and args.profile not in ("paper", "full"):
         fail("--compute applies to --profile paper or full only (the others compute)")
     for key, _ in args.parameter:
@@ -646,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
     for n in missing:
         print(f"run_book: note: notebooks/{n}.md does not exist yet; skipped", file=sys.stderr)
     names = [n for n in names if n not in missing]
+    sys.path.insert(0, str(REPO))
+    given = check_parameters(args.parameter, names, args.profile)
 
     parameters = {"profile": args.profile}
     if args.profile in ("paper", "full") and not args.compute:
@@ -653,15 +765,13 @@ def main(argv: list[str] | None = None) -> int:
         # made by `make paper` on a GPU or `make full` over hours on a CPU); a missing
         # result stops the run with a message naming it
         parameters["compute"] = False
-    for key, value in args.parameter:
-        parameters[key] = _parse_value(value)
+    parameters.update(given)
     if parameters.get("recompute") is True:
         # one point in time for all notebooks: each cached result is recomputed once per
         # run, not once per notebook that uses it (see rc.cache.Cache)
         parameters["recompute"] = time.time()
 
     out_dir = _writable_out(root, copy_sources=args.out is not None)
-    sys.path.insert(0, str(REPO))
     from rc.storage import git_commit
 
     if parameters.get("compute") is False:
