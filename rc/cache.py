@@ -16,7 +16,10 @@ finite values where :func:`rc._checks.stored` asks for them). An entry that does
 file copied or edited by hand, a flipped bit, a string where a number belongs, an array
 of the wrong shape) is never used: it is reported with a :class:`CacheWarning` naming the
 file and recomputed, or, where the cache may not compute, :class:`MissingResultError`
-names the file, what is wrong with it and how to recompute it. Writes are atomic
+names the file, what is wrong with it and how to recompute it. Every damaged entry a
+:class:`Cache` meets is also noted in its :attr:`Cache.damaged` (file, what is wrong) until it
+reads back whole, so that a damaged file is named, never taken for a missing one (the
+protocol's status lists them, :mod:`rc.protocol`). Writes are atomic
 (:func:`rc.storage.atomic_write`), so no reader ever sees half of an entry, and an
 entry is computed under a lock (a hidden ``.<entry>.lock`` beside it while it is computed, see
 :func:`rc.storage.locked`): processes that need the same missing entry at once (notebooks
@@ -216,6 +219,9 @@ class Cache:
         #: names of the entries computed (``computed``) and loaded (``loaded``) so far
         self.computed: list[str] = []
         self.loaded: list[str] = []
+        #: the stored entries found damaged by the reads so far: {file: what is wrong with
+        #: it, phrased to follow its name}; an entry leaves it when it reads back whole
+        self.damaged: dict[Path, str] = {}
 
     def __repr__(self) -> str:
         return f"Cache({str(self.root)!r})"
@@ -244,8 +250,19 @@ class Cache:
 
     def _read(self, name: str, inputs: dict, kind: type, dims: dict | None
               ) -> tuple[Any, str | None]:
-        """(value, None), (None, None) for no entry, or (None, what is wrong with it)."""
+        """(value, None), (None, None) for no entry, or (None, what is wrong with it); a
+        damaged entry is noted in :attr:`damaged`."""
         path = self.path(name, inputs, kind)
+        value, problem = self._examine(path, name, inputs, kind, dims)
+        if problem is None:
+            self.damaged.pop(path, None)
+        else:
+            self.damaged[path] = problem
+        return value, problem
+
+    def _examine(self, path: Path, name: str, inputs: dict, kind: type, dims: dict | None
+                 ) -> tuple[Any, str | None]:
+        """:meth:`_read` of the entry at ``path``, without the note of damage."""
         if not path.is_file():
             return None, None
         if self.since is not None and path.stat().st_mtime < self.since:
@@ -306,6 +323,7 @@ class Cache:
             warnings.warn(f"could not write the cache entry {path} ({exc}); continuing "
                           "without it", CacheWarning, stacklevel=3)
             return None
+        self.damaged.pop(path, None)
         return path
 
     def fetch(self, name: str, inputs: dict, compute: Callable[[], T], kind: type[T] = dict,

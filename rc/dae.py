@@ -348,9 +348,6 @@ def _check_dae_file(path: Path) -> None:
 
 def _how_to_load(path: Path, record: dict) -> str:
     """How to load the trained DAE of a cache entry of the results store."""
-    from .config import PROFILES
-    from .pipeline import results_dir
-
     data = (record.get("inputs") or {}).get("data") or {}
     table = {"train_single": 1, "train_multi": 2}.get(data.get("split"))
     if not str(record["name"]).startswith("dae/") or table is None:
@@ -358,9 +355,7 @@ def _how_to_load(path: Path, record: dict) -> str:
                 "rc.pretrained(dataset, table)")
     folder = path.resolve().parent.parent  # <results>/<profile>/dae/<entry>.npz
     args = [repr(data.get("dataset")), str(table)]
-    if folder.name in PROFILES and folder.name != "full":
-        args.append(f"profile={folder.name!r}")
-    if folder.name in PROFILES and folder.parent != results_dir().resolve():
-        args.append(f"root={str(folder.parent)!r}")
+    if folder.name != "full":  # rc.pretrained's default: the committed full-scale results
+        args += [f"profile={folder.name!r}", f"root={str(folder.parent)!r}"]
     return (f"load a stored Table {table} DAE with rc.pretrained({', '.join(args)}), "
             f"which returns it with its training history and provenance")

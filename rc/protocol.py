@@ -24,9 +24,16 @@ digest (:func:`rc.storage.write_checked_json`); a record that cannot be read, do
 match its digest or lacks its parts is never reset in place: it is renamed
 ``provenance.json.corrupt-<time>`` with a :class:`~rc.cache.CacheWarning`, and the new
 record names it (``set_aside``). The scorecard step counts as done only if
-``scorecard.json`` reads back with its digest and is newer than every result; a corrupt
-or truncated one is rebuilt. Temporary files left by killed writes are removed when a
-run starts and when it ends (:func:`rc.storage.remove_stale_temporaries`).
+``scorecard.json`` reads back with its digest and holds the profile and claims that the
+stored results give (:func:`rc.scorecard.changes`, rebuilt in memory: file times say
+nothing, a git checkout sets them in any order); a corrupt one, or one that differs, is
+rebuilt. Temporary files left by killed writes are removed when a run starts and when it
+ends (:func:`rc.storage.remove_stale_temporaries`).
+
+A stored file that cannot be used (a flipped byte, a changed digit) is named, with what is
+wrong with it, never taken for a missing one: :meth:`Step.check` returns them beside the
+units done, ``scripts/paper.py --status`` lists them under their step, :func:`status`
+warns of them and :func:`run` logs them before it computes anything.
 """
 from __future__ import annotations
 
@@ -43,14 +50,13 @@ from tqdm import tqdm
 
 from . import published
 from ._checks import check_number
-from .cache import CacheWarning, MissingResultError
+from .cache import Cache, CacheWarning, MissingResultError
 from .config import dae_image_flop
 from .datasets import dataset_info
 from .pipeline import TABLES, Pipeline, SearchRun
 from .specs import TrainSpec
 from .storage import (
     CorruptFileError,
-    is_temporary,
     locked,
     read_checked_json,
     read_json,
@@ -80,15 +86,36 @@ class Step:
     done: Callable[[], int]       # units stored already
     flop: Callable[[], float]     # estimated FLOPs still to do
     run: Callable[[], object]     # compute what is missing (under pipe.deadline)
+    cache: Cache | None = None    # where done() reads (it notes the damaged files met)
+
+    def check(self) -> tuple[int, list[str]]:
+        """(units stored, the stored files met that cannot be used, each named with what
+        is wrong with it): a damaged file counts as not stored, but is named."""
+        if self.cache is None:
+            return self.done(), []
+        self.cache.damaged.clear()
+        done = self.done()
+        return done, [f"{path} {problem}" for path, problem in self.cache.damaged.items()]
 
 
 # ------------------------------------------------------------------------------ cost model
-def estimated_epochs(dataset: str, table: int, kind: str) -> float:
-    """Mean epochs early stopping gave in the measurement (largest size measured)."""
+def _count_rows() -> list[dict]:
+    """The rows of the epoch-count measurement, ``rc/epoch_counts.json`` (package data,
+    installed with rc). A missing or unreadable file is an error: the cost model never
+    silently falls back to :data:`DEFAULT_EPOCHS` for every training."""
     try:
-        rows = read_json(_COUNTS)["rows"]
-    except (OSError, ValueError, KeyError):
-        return DEFAULT_EPOCHS
+        return read_json(_COUNTS)["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise RuntimeError(
+            f"the cost model's epoch counts cannot be read from {_COUNTS} ({exc}); they "
+            f"are package data of rc: reinstall rc, or measure them again with "
+            f"`python benchmarks/epoch_counts.py --write`") from None
+
+
+def estimated_epochs(dataset: str, table: int, kind: str) -> float:
+    """Mean epochs early stopping gave in the measurement (largest size measured);
+    :data:`DEFAULT_EPOCHS` where nothing was measured for the data set and table."""
+    rows = _count_rows()
     match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, kind)]
     if not match:
         return DEFAULT_EPOCHS
@@ -116,10 +143,7 @@ def _training_flop(image_flop: float, n_images: int, epochs: float,
 
 def _measured_epochs(dataset: str, table: int, kind: str) -> list[int]:
     """Every run's epochs in the measurement (largest size), or [DEFAULT_EPOCHS]."""
-    try:
-        rows = read_json(_COUNTS)["rows"]
-    except (OSError, ValueError, KeyError):
-        return [DEFAULT_EPOCHS]
+    rows = _count_rows()
     match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, kind)]
     return max(match, key=lambda r: r["n_images"])["epochs"] if match else [DEFAULT_EPOCHS]
 
@@ -193,7 +217,7 @@ def _runs_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int, kind: 
                 else f"{what}, {dataset}", len(specs),
                 lambda: len(specs) - len(missing()),
                 lambda: sum(train_flop(specs[i].training, epochs) for i in missing()),
-                lambda: pipe.runs(dataset, table, kind))
+                lambda: pipe.runs(dataset, table, kind), probe.cache)
 
 
 def _table_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int) -> Step:
@@ -210,7 +234,7 @@ def _table_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int) -> St
 
     return Step(f"DAE of Table {table}, {dataset}", 1,
                 lambda: int(_stored(probe, lambda p: p.table_dae(dataset, table))), flop,
-                lambda: pipe.table_dae(dataset, table))
+                lambda: pipe.table_dae(dataset, table), probe.cache)
 
 
 def beyond_flop(pipe: Pipeline) -> dict[str, float]:
@@ -248,7 +272,8 @@ def beyond_flop(pipe: Pipeline) -> dict[str, float]:
 def _compute_step(pipe: Pipeline, probe: Pipeline, name: str,
                   compute: Callable[[Pipeline], object], flop: float = 1e12) -> Step:
     return Step(name, 1, lambda: int(_stored(probe, compute)),
-                lambda: 0.0 if _stored(probe, compute) else flop, lambda: compute(pipe))
+                lambda: 0.0 if _stored(probe, compute) else flop, lambda: compute(pipe),
+                probe.cache)
 
 
 def _animations(pipe: Pipeline) -> list:
@@ -288,41 +313,58 @@ def plan(pipe: Pipeline) -> list[Step]:
             continue
         steps.append(_compute_step(pipe, probe, name, module.compute,
                                    1e12 + training.get(name, 0.0)))
-    steps.append(Step("scorecard", 1, lambda: int(_scorecard_current(pipe)), lambda: 0.0,
-                      lambda: scorecard.build(pipe)))
+    steps.append(Step("scorecard", 1, lambda: int(_scorecard_current(pipe, probe)),
+                      lambda: 0.0, lambda: scorecard.build(pipe), probe.cache))
     return steps
 
 
-def _scorecard_current(pipe: Pipeline) -> bool:
-    """Whether ``scorecard.json`` reads back (its digest matches) and is newer than every
-    result it is built from."""
+def _scorecard_current(pipe: Pipeline, probe: Pipeline | None = None) -> bool:
+    """Whether ``scorecard.json`` reads back (its digest matches) and holds the profile
+    and claims that the stored results give now (collected by ``probe``, which never
+    computes). One that is stored but not current is noted, with why, in the probe's
+    ``cache.damaged``; where the results are not all stored it is not current, and the
+    steps before it tell what is missing."""
+    from . import scorecard
+
+    probe = probe or _probe(pipe)
     card = pipe.cache.root / "scorecard.json"
-    try:
-        read_checked_json(card)
-        built = card.stat().st_mtime
-    except (OSError, ValueError):
+    if not card.exists():
         return False
-    return built >= max(_entry_times(pipe.cache.root), default=0.0)
-
-
-def _entry_times(root: Path) -> list[float]:
-    """Modification times of the cache entries under ``root`` (not the records beside
-    them, not temporary or set-aside files)."""
-    times = []
-    for f in root.rglob("*.*"):
-        if (is_temporary(f) or ".corrupt-" in f.name
-                or f.name in ("scorecard.json", "provenance.json")):
-            continue
-        try:
-            times.append(f.stat().st_mtime)
-        except OSError:  # replaced or removed meanwhile
-            continue
-    return times
+    try:
+        stored = read_checked_json(card)
+    except (OSError, ValueError) as exc:
+        probe.cache.damaged[card] = f"cannot be used ({exc})"
+        return False
+    fresh = scorecard.collect_stored(probe)
+    if fresh is None:
+        return False
+    changed = scorecard.changes(stored, fresh)
+    if changed:
+        probe.cache.damaged[card] = (f"differs from what the stored results give "
+                                     f"({'; '.join(changed[:3])}"
+                                     f"{'; ...' if len(changed) > 3 else ''})")
+    return not changed
 
 
 def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
-    """(step, units done, units, estimated FLOPs left) for every step of the plan."""
-    return [(s.name, s.done(), s.units, s.flop()) for s in plan(pipe)]
+    """(step, units done, units, estimated FLOPs left) for every step of the plan; each
+    stored file that cannot be used is named in a :class:`~rc.cache.CacheWarning`."""
+    rows, named = [], set()
+    for step in plan(pipe):
+        done, damaged = step.check()
+        for note in _unnamed(damaged, named):
+            warnings.warn(f"damaged ({step.name}): {note}; the protocol computes it again",
+                          CacheWarning, stacklevel=2)
+        rows.append((step.name, done, step.units, 0.0 if done == step.units else step.flop()))
+    return rows
+
+
+def _unnamed(notes: list[str], named: set[str]) -> list[str]:
+    """The ``notes`` not in ``named`` (a file met by several steps is named once), which
+    are added to it."""
+    fresh = [n for n in notes if n not in named]
+    named.update(fresh)
+    return fresh
 
 
 def unfinished_trainings(pipe: Pipeline) -> list[tuple[str, dict | None]]:
@@ -467,8 +509,13 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
     for stray in remove_stale_temporaries(pipe.cache.root):
         log(f"removed {stray}, left by an interrupted write")
     steps = plan(pipe)
-    done = [s.done() for s in steps]
-    remaining = [s.flop() for s in steps]
+    done, named = [], set()
+    for step in steps:  # damaged files are named before anything is computed
+        units, damaged = step.check()
+        done.append(units)
+        for note in _unnamed(damaged, named):
+            log(f"damaged ({step.name}): {note}; it is computed again")
+    remaining = [0.0 if d == s.units else s.flop() for s, d in zip(steps, done)]
     session = _new_session(pipe, budget_seconds)
     info = pipe.provenance()
     _record(pipe, session, info, done, steps)

@@ -2,7 +2,9 @@
 
 The claims are declared where their figure or table lives (:mod:`rc.paper`, the elements
 of :data:`rc.paper.WITH_CLAIMS`); :func:`collect` only gathers them, and :func:`build`
-also writes them, with the profile and provenance, to ``results/<profile>/scorecard.json``.
+also writes them, with the profile and provenance, to ``results/<profile>/scorecard.json``
+where they differ from the stored ones (:func:`changes`): building it again from the same
+results (rendering the book) leaves the stored file, and its provenance, as they were.
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from .cache import MissingResultError
 from .claims import Claim
 from .paper import WITH_CLAIMS, home
 from .report import Markdown, markdown_table
-from .storage import write_checked_json
+from .storage import canonical_json, read_checked_json, write_checked_json
 
-__all__ = ["Scorecard", "build", "collect", "collect_stored", "numbers"]
+__all__ = ["Scorecard", "build", "changes", "collect", "collect_stored", "numbers"]
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,44 @@ def collect_stored(pipe) -> Scorecard | None:
         return None
 
 
+def changes(stored: dict, card: Scorecard) -> list[str]:
+    """What differs between a stored scorecard (its document, without the digest) and
+    ``card``, provenance aside (the time and machine of a build are not its content):
+    one phrase per difference, none where they are equal."""
+    ours = {k: v for k, v in card.to_dict().items() if k != "provenance"}
+    theirs = {k: v for k, v in stored.items() if k != "provenance"}
+    if canonical_json(ours) == canonical_json(theirs):
+        return []
+    found = [f"its {k}" for k in sorted(set(ours) | set(theirs)) if k != "claims"
+             and canonical_json(ours.get(k)) != canonical_json(theirs.get(k))]
+    claims = theirs.get("claims")
+    if not isinstance(claims, list) or not all(isinstance(c, dict) for c in claims):
+        return found + ["its claims are not a list of claims"]
+    old = {str(c.get("id")): c for c in claims}
+    new = {c["id"]: c for c in ours["claims"]}
+    for id, claim in new.items():
+        if id not in old:
+            found.append(f"claim {id} is new")
+        elif canonical_json(old[id]) != canonical_json(claim):
+            parts = [k for k in sorted(set(claim) | set(old[id]))
+                     if canonical_json(claim.get(k)) != canonical_json(old[id].get(k))]
+            found.append(f"claim {id} differs in {', '.join(parts)}")
+    found += [f"claim {id} is no longer made" for id in old if id not in new]
+    return found or ["its claims are in another order"]
+
+
 def build(pipe) -> Scorecard:
     """:func:`collect`, then write ``scorecard.json`` into the profile's results folder
-    (with a digest of its content: :func:`rc.storage.write_checked_json`)."""
+    (with a digest of its content: :func:`rc.storage.write_checked_json`) unless the
+    stored one holds the same profile and claims (:func:`changes`): then it is left as it
+    is, and the scorecard returned carries its provenance."""
     card = collect(pipe)
-    write_checked_json(pipe.cache.root / "scorecard.json", card.to_dict())
+    path = pipe.cache.root / "scorecard.json"
+    try:
+        stored = read_checked_json(path)
+    except (OSError, ValueError):  # not stored yet, or damaged: written anew
+        stored = None
+    if stored is not None and not changes(stored, card):
+        return Scorecard(card.profile, card.claims, stored.get("provenance"))
+    write_checked_json(path, card.to_dict())
     return card

@@ -670,11 +670,9 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
                      ) -> list[tuple[DAE, TrainHistory]]:
     """Train one DAE per configuration on ``images``, many at once; see the module doc.
 
-    Members of one group (:func:`population_groups`) train side by side, at most
-    ``max_members`` at a time (:func:`members_at_once`: by default one on a CPU);
-    groups train one after the other; all share the images, split, batch size and
-    patience. Side by side, the weights equal single trainings up to float rounding (bit
-    for bit on some CPUs).
+    Members of a group (:func:`population_groups`) train side by side, at most
+    ``max_members`` at a time (:func:`members_at_once`: one on a CPU), groups one after
+    the other, sharing images, split, batch size and patience.
 
     Parameters
     ----------
@@ -688,8 +686,7 @@ def train_population(images, configs: Sequence[Mapping[str, Any]], *, batch_size
     batch_size, max_epochs, patience, val_fraction, device, progress, grey
         As for :func:`train_dae`.
     max_members : int, optional
-        Largest (sub-)group trained at once (None: one member on a CPU, the whole group
-        on a GPU).
+        Largest (sub-)group trained at once (None: :func:`members_at_once`).
     max_seconds : float, optional
         Wall-time limit of each (sub-)group.
     on_member_done : callable, optional

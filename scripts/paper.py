@@ -77,6 +77,46 @@ def _table_dae(text: str) -> tuple[str, int]:
     return dataset, int(table)
 
 
+def _status(pipe) -> None:
+    """Print every step of the plan with its units done and the training left; a stored
+    file that cannot be used is named (with what is wrong) below the first step that
+    met it, and the steps that need it say so."""
+    rows, named = [], set()
+    for step in protocol.plan(pipe):
+        try:  # a stored file that cannot be used is named below its step; never crash
+            done, damaged = step.check()
+            rows.append((step.name, done, step.units,
+                         0.0 if done == step.units else step.flop()))
+        except Exception as exc:  # noqa: BLE001
+            print(f"  {step.name:48s} {'?':>9s}  cannot tell ({type(exc).__name__}: "
+                  f"{exc})")
+            continue
+        name, done, units, flop = rows[-1]
+        mark = "done" if done == units else f"{done}/{units}"
+        again = [n for n in damaged if n in named]  # a file met again: named once
+        damaged = [n for n in damaged if n not in named]
+        named.update(damaged)
+        print(f"  {name:48s} {mark:>9s}  ~{flop / 1e12:9.1f} TFLOP left"
+              + (f"  ({len(damaged)} damaged, below)" if damaged else "")
+              + (f"  (needs {len(again)} damaged file{'s' if len(again) > 1 else ''} above)"
+                 if again else ""))
+        for note in damaged:
+            print(f"      damaged: {note}")
+    done = sum(r[1] for r in rows)
+    total = sum(r[2] for r in rows)
+    print(f"{done}/{total} results"
+          + (f"; {len(named)} stored file{'s' if len(named) > 1 else ''} cannot be used "
+             f"(named above; the next run computes {'them' if len(named) > 1 else 'it'} "
+             f"again)" if named else "")
+          + f"; ~{sum(r[3] for r in rows) / 1e12:.1f} TFLOP of training left "
+            f"(cost model: rc.protocol)")
+    for entry, progress in protocol.unfinished_trainings(pipe):
+        print(f"unfinished training {entry}: " + (
+            "checkpoint unreadable (remove it to train from the start)" if progress is None
+            else f"epoch {progress['epoch']} done, {progress['seconds'] / 60:.0f} min "
+                 f"trained, best epoch {progress['best_epoch']}; the next run resumes it"))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(description=__doc__.split("\n\n")[0],
                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,26 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             print(full_scale.retrain(dataset, table, device, progress=not args.quiet).report())
         return 0
     if args.status:
-        rows = []
-        for step in protocol.plan(pipe):
-            try:  # a stored result that cannot be used counts as missing; never crash here
-                rows.append((step.name, step.done(), step.units, step.flop()))
-            except Exception as exc:  # noqa: BLE001
-                print(f"  {step.name:48s} {'?':>9s}  cannot tell ({type(exc).__name__}: "
-                      f"{exc})")
-                continue
-            name, done, units, flop = rows[-1]
-            mark = "done" if done == units else f"{done}/{units}"
-            print(f"  {name:48s} {mark:>9s}  ~{flop / 1e12:9.1f} TFLOP left")
-        done = sum(r[1] for r in rows)
-        total = sum(r[2] for r in rows)
-        print(f"{done}/{total} results; ~{sum(r[3] for r in rows) / 1e12:.1f} TFLOP of "
-              f"training left (cost model: rc.protocol)")
-        for entry, progress in protocol.unfinished_trainings(pipe):
-            print(f"unfinished training {entry}: " + (
-                "checkpoint unreadable (remove it to train from the start)" if progress is None
-                else f"epoch {progress['epoch']} done, {progress['seconds'] / 60:.0f} min "
-                     f"trained, best epoch {progress['best_epoch']}; the next run resumes it"))
+        _status(pipe)
         return 0
     if args.budget_seconds is not None and args.budget_seconds <= protocol.MARGIN:
         ap.error(f"argument --budget-seconds: must be more than the {protocol.MARGIN:g} s "
