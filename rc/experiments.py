@@ -25,6 +25,10 @@ from .search import search_configs
 from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
 from .training import train_split
 
+#: Version of a search run's record (:class:`rc.pipeline.SearchRun`), part of its key:
+#: 2 keeps the final AMI of every test image beside the mean.
+SEARCH_RUN_VERSION = 2
+
 __all__ = ["TABLES", "Experiments", "TableKind", "check_table"]
 
 class TableKind(NamedTuple):
@@ -186,10 +190,12 @@ class Experiments:
                 p.search_tflop)
 
     def run_cache_inputs(self, spec: EvalSpec, kind: str) -> dict:
-        """Cache inputs of a search run: its training and RC, and the validation images
-        that score it too (searches only)."""
+        """Cache inputs of a search run: its training and RC, the validation images that
+        score it too (searches only) and the version of its record
+        (:data:`SEARCH_RUN_VERSION`)."""
         val = self.val_spec(spec.data.dataset) if kind == "search" else None
-        return {**spec.inputs(), "validation": None if val is None else val.inputs()}
+        return {**spec.inputs(), "validation": None if val is None else val.inputs(),
+                "run_version": SEARCH_RUN_VERSION}
 
     def run_names(self, dataset: str, table: int = 1, kind: str = "search") -> list[str]:
         """The cache names of the runs of :meth:`run_specs`."""

@@ -43,7 +43,7 @@ from .storage import REPO, provenance
 from .training import DeadlineReached, TrainHistory, groups_to_train, train_dae, train_population
 
 __all__ = ["Evaluation", "FinalScores", "Pipeline", "SearchRun", "TABLES", "TrainedDAE",
-           "evaluate", "final_scores", "results_dir", "train"]
+           "evaluate", "final_amis", "final_scores", "results_dir", "train"]
 
 T = TypeVar("T")
 
@@ -177,6 +177,7 @@ class SearchRun:
     provenance: dict
     val_score: float | None = None   # on the validation images (searches; None: not scored)
     n_val: int = 0
+    ami: list[float] | None = None   # final AMI per test image (NaN: no object pixel)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -222,11 +223,17 @@ def final_scores(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, 
                        **_about(spec, start))
 
 
+def final_amis(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per image, the final AMI of :func:`evaluate` (NaN where an image has no object
+    pixel), with the images scored only after the last iteration."""
+    res = spec.rc.run(model, images)
+    return score(groups, res.gamma, spec.average_method)[0]
+
+
 def final_score(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -> float:
     """The score of :func:`evaluate` (mean final AMI), with the images scored only after
     the last iteration: what a search run needs, at a fraction of the scoring cost."""
-    res = spec.rc.run(model, images)
-    return float(np.nanmean(score(groups, res.gamma, spec.average_method)[0]))
+    return float(np.nanmean(final_amis(spec, model, images, groups)))
 
 
 def _last_iteration_scores(groups: np.ndarray, labels: np.ndarray) -> dict:
@@ -480,8 +487,8 @@ class Pipeline(Experiments):
         Runs not stored yet are trained side by side (:func:`rc.train_population`); each
         is scored with RC and stored as soon as it finishes, so an interrupted search
         resumes without losing or redoing finished runs. If this pipeline may not compute,
-        the stored runs are returned (a partial search, labelled as such by the figures);
-        with none stored, :class:`~rc.cache.MissingResultError` is raised.
+        the stored runs are returned: a partial search, perhaps none, which the figures
+        label with the number of runs they show.
         """
         specs = self.run_specs(dataset, table, kind)
         names = self.run_names(dataset, table, kind)
@@ -490,11 +497,7 @@ class Pipeline(Experiments):
             for n, s in zip(names, specs)]
         todo = [i for i, run in enumerate(found) if run is None]
         if todo and not self.cache.compute:
-            if len(todo) < len(specs):
-                return [run for run in found if run is not None]
-            raise MissingResultError(
-                f"none of the {len(specs)} runs of the {kind} for Table {table} on {dataset} "
-                f"is in {self.cache.root}; they have to be computed first: {self.cache.hint}")
+            return [run for run in found if run is not None]
         if todo:
             self._check_deadline(f"the {kind} for Table {table} on {dataset}")
             if self.progress:
@@ -522,19 +525,19 @@ class Pipeline(Experiments):
             if found[i] is not None:  # stored already; trained again for its group's sake
                 return
             start = time.perf_counter()
-            run_score = final_score(specs[i], dae, test, groups)
+            amis = final_amis(specs[i], dae, test, groups)
             val_score = (None if val is None else
                          final_score(dataclasses.replace(specs[i], data=val), dae, val_images,
                                      val_groups))
             cfg = specs[i].training
             run = SearchRun(
                 run=i, kind=kind, dataset=cfg.data.dataset, table=table,
-                config=cfg.config.to_dict(), seed=cfg.seed, score=run_score,
+                config=cfg.config.to_dict(), seed=cfg.seed, score=float(np.nanmean(amis)),
                 best_val_loss=hist.best_val_loss, epochs=hist.epochs,
                 best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
                 rc_seconds=time.perf_counter() - start, n_images=cfg.data.n, n_test=len(test),
                 provenance=self.provenance(), val_score=val_score,
-                n_val=0 if val is None else val.n)
+                n_val=0 if val is None else val.n, ami=amis.tolist())
             found[i] = run
             self._store(names[i], self.run_cache_inputs(specs[i], kind), run, SearchRun)
 

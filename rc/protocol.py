@@ -290,14 +290,16 @@ def plan(pipe: Pipeline) -> list[Step]:
     probe = _probe(pipe)
     datasets = list(pipe.profile.datasets)
     steps = []
-    searches = pipe.profile.search_runs > 0 or pipe.profile.loss_runs > 0
-    for table, kind in ((1, "search"), (2, "search"), (1, "loss")) if searches else ():
-        steps += [_runs_step(pipe, probe, d, table, kind) for d in datasets
-                  if published.in_table(d, table)]
+    planned = set()  # (table, kind) of the searches and studies with runs
+    for table, kind in ((1, "search"), (2, "search"), (1, "loss")):
+        for d in datasets:
+            if published.in_table(d, table) and pipe.run_names(d, table, kind):
+                steps.append(_runs_step(pipe, probe, d, table, kind))
+                planned.add((table, kind))
     steps += [_table_step(pipe, probe, d, table) for table in TABLES for d in datasets
               if published.in_table(d, table)]
     for element in paper.ELEMENTS:
-        if element in paper.NEEDS_SEARCH and not searches:
+        if element in paper.NEEDS_SEARCH and paper.NEEDS_SEARCH[element] not in planned:
             continue
         module = paper.home(element)
         steps.append(_compute_step(pipe, probe, element, module.compute))

@@ -16,11 +16,17 @@ for a reader without network. Every page listed in ``_toc.yml`` is checked for:
 * overflow: no element sticks out of the content column unless it lies in a box that
   scrolls within the column (code, display equations), and no table is wider than the
   column (a table that only scrolls sideways looks cut off; book/_static/rc.css makes
-  them fit).
+  them fit);
+* plain text: every output a reader sees is a figure, a table or text set as Markdown,
+  never a bare Python value or printed text, unless its cell is tagged
+  ``allow-text-output`` (:data:`ALLOW_TEXT`). Checked on the executed notebooks
+  (:func:`plain_text_outputs`: a stream, or a result or display with nothing but
+  ``text/plain``) and on the pages (an output block rendered as plain text).
 
 A full-page screenshot of every page goes to ``--screenshots``. Exits 1 on any problem.
 
 Usage: python scripts/check_site.py _build/html --screenshots _build/screenshots
+       python scripts/check_site.py --outputs-only --notebooks book/executed   # no browser
 """
 from __future__ import annotations
 
@@ -48,6 +54,10 @@ CAPTION = re.compile(r"^(Figure (1c|2b|3|4a|4b|5|6a|6b|7|8|9|10|11)\b|Book figur
                      r"|Animation \d+\b)")
 #: Largest animation (bytes).
 MAX_GIF_BYTES = 2_000_000
+#: The cell tag that lets a code cell show plain text (printed text, a bare value).
+ALLOW_TEXT = "allow-text-output"
+#: Tags that keep a cell's outputs off the page.
+HIDDEN = ("remove-cell", "remove-output")
 
 # Visible text without code, math, scripts and styles; then the checks of one page.
 PAGE_CHECKS = r"""
@@ -103,11 +113,78 @@ if (column) {
                     .replace(/\s+/g, ' ').trim().slice(0, 60));
   }
 }
+// output blocks shown as plain text (printed text, a bare value), unless allowed
+const plain = Array.from(document.querySelectorAll(
+    '.cell_output .output.text_plain, .cell_output .output.stream, ' +
+    '.cell_output .output.stderr'))
+    .filter(e => !(e.closest('.cell') || document.body).classList.contains('tag_ALLOW'))
+    .map(e => e.innerText.replace(/\s+/g, ' ').trim().slice(0, 80));
 return {tex: tex, images: images.length, broken: broken, captions: captions,
         numbers: numbers, errors: errors, mathjax: !!(window.MathJax && MathJax.version),
-        figures: figures, overflow: overflow,
+        figures: figures, overflow: overflow, plain: plain,
         height: document.documentElement.scrollHeight};
 """
+
+
+PAGE_CHECKS = PAGE_CHECKS.replace("tag_ALLOW", f"tag_{ALLOW_TEXT}")
+
+
+def plain_text_outputs(notebook, name: str = "") -> list[str]:
+    """The outputs of an executed notebook that a reader would see as plain text, one
+    line each: a stream (printed text on stdout or stderr) or a result or display whose
+    only format is ``text/plain`` (a bare Python value). Not counted: the outputs of a
+    cell tagged ``allow-text-output`` (:data:`ALLOW_TEXT`) or kept off the page
+    (``remove-cell``, ``remove-output``, ``remove-stdout``/``remove-stderr`` for the
+    streams), glued values (``myst_nb.glue``, shown only where the prose places them)
+    and errors (reported as such).
+
+    ``notebook``: a path to an ``.ipynb`` file or the notebook as a dict.
+    """
+    if not isinstance(notebook, dict):
+        name = name or Path(notebook).name
+        notebook = json.loads(Path(notebook).read_text())
+    found = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if cell.get("cell_type") != "code" or ALLOW_TEXT in tags or tags & set(HIDDEN):
+            continue
+        shown = {}  # what -> text; the streams of a cell are one block on the page
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            text = output.get("text", "")
+            if kind == "stream":
+                stream = output.get("name", "stdout")
+                if f"remove-{stream}" in tags:
+                    continue
+                what = f"printed text ({stream})"
+            elif kind in ("execute_result", "display_data"):
+                data = output.get("data", {})
+                if "scrapbook" in output.get("metadata", {}) or set(data) - {"text/plain"}:
+                    continue
+                what, text = "a bare value (text/plain only)", data.get("text/plain", "")
+            else:
+                continue
+            text = "".join(text) if isinstance(text, list) else str(text)
+            key = what if kind == "stream" else (what, len(shown))
+            shown[key] = shown.get(key, "") + text
+        source = "".join(cell.get("source", ""))
+        last = next((line for line in reversed(source.splitlines()) if line.strip()), "")
+        for key, text in shown.items():
+            what = key if isinstance(key, str) else key[0]
+            found.append(f"{name}: cell {index} (ending `{last.strip()[:60]}`) shows "
+                         f"{what}: {' '.join(text.split())[:80]!r}")
+    return found
+
+
+def check_notebooks(folder: Path) -> list[str]:
+    """:func:`plain_text_outputs` of every executed notebook in ``folder``, as problems
+    that say how to fix them."""
+    problems = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        problems += [f"{p}; end the line with ';', show a table, figure or sentence "
+                     f"instead, or tag the cell {ALLOW_TEXT}"
+                     for p in plain_text_outputs(path)]
+    return problems
 
 
 def pages(site: Path) -> list[str]:
@@ -221,6 +298,8 @@ def check(site: Path, screenshots: Path | None, chromium: str, chromedriver: str
                                 ("automatic figure numbers", found["numbers"]),
                                 ("elements wider than the content column",
                                  found["overflow"]),
+                                (f"plain-text output blocks (tag the cell {ALLOW_TEXT} "
+                                 f"if meant)", found["plain"]),
                                 ("animations that do not play",
                                  [a["problem"] for a in found["animations"]
                                   if a["problem"]])):
@@ -246,14 +325,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("site", type=Path, nargs="?", default=REPO / "_build" / "html")
     ap.add_argument("--screenshots", type=Path, default=None)
     ap.add_argument("--report", type=Path, default=None, help="write the report as JSON")
+    ap.add_argument("--notebooks", type=Path, default=None,
+                    help="the executed notebooks to check for plain-text outputs "
+                         "(default: SITE/../../book/executed, where the book was built)")
+    ap.add_argument("--outputs-only", action="store_true",
+                    help="check only the executed notebooks' outputs (no browser)")
     ap.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     ap.add_argument("--chromedriver", default=shutil.which("chromedriver")
                     or "/usr/bin/chromedriver")
     args = ap.parse_args(argv)
+    notebooks = args.notebooks or args.site.resolve().parent.parent / "book" / "executed"
+    if not notebooks.is_dir():
+        print(f"check_site: PROBLEM no executed notebooks in {notebooks} (--notebooks)")
+        return 1
+    text_problems = check_notebooks(notebooks)
+    print(f"check_site: {len(list(notebooks.glob('*.ipynb')))} executed notebooks in "
+          f"{notebooks}, {len(text_problems)} plain-text outputs")
+    if args.outputs_only:
+        for p in text_problems:
+            print(f"check_site: PROBLEM {p}")
+        return 1 if text_problems else 0
     if args.screenshots is not None:
         args.screenshots.mkdir(parents=True, exist_ok=True)
     problems, report = check(args.site.resolve(), args.screenshots, args.chromium,
                              args.chromedriver)
+    problems = text_problems + problems
     if args.report:
         args.report.write_text(json.dumps(report, indent=1))
     figures = sorted({m.group(0) for r in report.values() for c in r["captions"]

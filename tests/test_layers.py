@@ -41,7 +41,7 @@ LAYERS = {
     7: ["plots", "claims", "stored"],
     8: ["paper", "animation"],
     9: ["beyond"],
-    10: ["scorecard", "protocol", "cli"],
+    10: ["scorecard", "protocol", "cli", "examples"],
     11: ["__init__", "__main__"],
 }
 RANK = {name: rank for rank, names in LAYERS.items() for name in names}

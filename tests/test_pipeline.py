@@ -133,8 +133,7 @@ def test_nothing_is_computed_when_computing_is_off(results):
         pipeline(compute=False).evaluation("bars")
     with pytest.raises(MissingResultError, match="the DAE bars-train_single"):
         pipeline(compute=False).table_dae("bars")
-    with pytest.raises(MissingResultError, match="none of the 2 runs of the search"):
-        pipeline(compute=False).search("bars")
+    assert pipeline(compute=False).search("bars") == []  # a search not begun: no runs
     pipeline().evaluation("bars")
     assert pipeline(compute=False).evaluation("bars").n_images == 16
 
@@ -145,6 +144,10 @@ def test_a_search_run_scores_as_its_evaluation(results):
     dae = pipe.trained(spec.training).dae
     images, groups = pipe.load(spec.data)
     assert rc.pipeline.final_score(spec, dae, images, groups) == pipe.evaluate(spec).score
+    np.testing.assert_array_equal(rc.pipeline.final_amis(spec, dae, images, groups),
+                                  pipe.evaluate(spec).ami[:, -1])
+    for run in pipe.search("bars"):  # each run keeps its per-image scores beside the mean
+        assert len(run.ami) == run.n_test and run.score == np.nanmean(run.ami)
 
 
 @pytest.mark.parametrize("dataset, table", [("bars", 1), ("corners", 2)])

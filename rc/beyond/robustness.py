@@ -18,6 +18,13 @@ module measures, for the same DAEs and images:
 
 :func:`annotate` adds the spreads to the Table 1 and Table 2 claims of the scorecard; the
 rule of those claims stays the one of :mod:`rc.claims`.
+
+The book leads with the committed full-scale results (:func:`at_full_scale`: 3-5
+trainings per entry, 5 RC starts, read from ``results/full`` without computing) and puts
+the page's own profile beside them (:func:`table` and :func:`draw_spread` with
+``beside``; :func:`chapter_numbers`). :func:`machine_check` trains two small stored
+full-scale DAEs again on the machine that builds the book and compares them
+(:func:`rc.paper.full_scale.retrain`), :func:`machine_table` shows the comparison.
 """
 from __future__ import annotations
 
@@ -26,7 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..cache import MissingResultError
 from ..claims import SCORE_TOLERANCE, Claim
+from ..config import get_profile
 from ..datasets import dataset_info, label
 from ..paper import table1, table2
 from ..report import Markdown, markdown_table
@@ -221,6 +230,59 @@ def _stored_note(result: Robustness) -> str:
             f"`make full` computes the rest.")
 
 
+#: The numbers of :func:`numbers` that describe the spreads (trainings, RC starts,
+#: intervals, metrics); the others describe the selection on validation images.
+SPREAD_KEYS = ("spread_seeds", "spread_tables", "rc_restarts", "n_boot", "level",
+               "max_seed_std", "max_restart_std", "max_width", "mean_gap_arith",
+               "mean_gap_ari")
+
+
+def at_full_scale(own: Robustness) -> Robustness | None:
+    """The spreads of the committed full-scale results (profile ``full``, read from
+    ``results/full`` without computing: :func:`rc.paper.full_scale.pipeline`), with the
+    trainings and RC starts that are stored; ``own`` itself where it is the ``full``
+    profile's; None where the full-scale table evaluations are not stored."""
+    from ..paper import full_scale
+
+    if own.profile == full_scale.PROFILE:
+        return own
+    try:
+        return compute(full_scale.pipeline(), partial=True)
+    except MissingResultError:
+        return None
+
+
+def chapter_numbers(own: Robustness, profile, full: Robustness | None) -> dict:
+    """The numbers of the book's robustness chapter: those of the spreads (:data:`
+    SPREAD_KEYS`, the metrics and the machine section) from ``full`` where it is stored,
+    else from ``own``; those of the selection from ``own`` (``profile``'s searches: the
+    ``full`` profile has none). Adds ``spread_profile`` and ``spread_scale`` (whose spreads
+    the page shows), ``spread_origin`` (where the full-scale results came from, or a
+    note that they are missing) and ``beside_note`` (what the page's own profile adds)."""
+    from ..paper import full_scale
+
+    shown = full or own
+    shown_profile = profile if shown is own else get_profile(shown.profile)
+    spread = numbers(shown, shown_profile)
+    out = {**numbers(own, profile), **{k: spread[k] for k in SPREAD_KEYS}}
+    out.update(spread_profile=shown.profile, spread_scale=shown_profile.caption("tables"),
+               spread_origin=Markdown(full_scale.caption() if full is not None
+                                      else full_scale.missing_note()))
+    out["beside_note"] = Markdown(
+        "" if shown is own else
+        f"Beside them, in the column *ours ({own.profile})* and as squares in the figure, "
+        f"are this build's own table DAEs (profile `{own.profile}`: "
+        f"{_seeds_text(profile)} training{'s' if profile.spread_seeds > 1 else ''} per "
+        f"configuration, RC started {profile.rc_restarts} "
+        f"time{'s' if profile.rc_restarts > 1 else ''}).")
+    corners = shown.spreads.get(2, {}).get("corners")  # the entry the prose compares
+    scores = corners.seed_scores if corners is not None else [float("nan")]
+    out.update(corners2_n=len(scores) if corners is not None else 0,
+               corners2_lo=min(scores), corners2_hi=max(scores),
+               corners2_std=corners.seed_std if corners is not None else float("nan"))
+    return out
+
+
 def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spread:
     """The spread of a table entry; ``partial``: with the seeds and RC starts that are
     stored (the Spread says how many were planned)."""
@@ -308,19 +370,32 @@ def annotate(claims: list[Claim], result: Robustness) -> list[Claim]:
     return out
 
 
-def table(result: Robustness, table_no: int) -> Markdown:
-    """One table's scores with all three metrics, their interval and spreads."""
+def table(result: Robustness, table_no: int, beside: Robustness | None = None
+          ) -> Markdown:
+    """One table's scores with all three metrics, their interval and spreads; ``beside``
+    (another profile's result, e.g. the page's own next to the full-scale one) adds its
+    AMI as a last column, with its spread over trainings where it has one."""
+    beside = None if beside is None or beside.profile == result.profile else beside
     rows = []
     for d, s in result.spreads[table_no].items():
         seeds = (f"{np.mean(s.seed_scores):.3f} ± {s.seed_std:.3f} ({len(s.seed_scores)})"
                  if len(s.seed_scores) > 1 else "—")
         restarts = (f"± {s.restart_std:.3f} ({len(s.restart_scores)})"
                     if len(s.restart_scores) > 1 else "—")
-        rows.append([label(d), s.paper, s.ami, f"[{s.interval[0]:.3f}, {s.interval[1]:.3f}]",
-                     seeds, restarts, s.ami_arithmetic, s.ari])
-    return markdown_table(["data set", "paper (AMI)", "ours: AMI", f"{LEVEL:.0%} interval",
-                           "over trainings (n)", "over RC starts (n)", "AMI (arithmetic)",
-                           "ARI"], rows)
+        row = [label(d), s.paper, s.ami, f"[{s.interval[0]:.3f}, {s.interval[1]:.3f}]",
+               seeds, restarts, s.ami_arithmetic, s.ari]
+        if beside is not None:
+            other = beside.spreads.get(table_no, {}).get(d)
+            row.append(None if other is None else
+                       f"{other.ami:.3f}" + (f" (± {other.seed_std:.3f})"
+                                             if len(other.seed_scores) > 1 else ""))
+        rows.append(row)
+    header = ["data set", "paper (AMI)", f"ours ({result.profile}): AMI",
+              f"{LEVEL:.0%} interval", "over trainings (n)", "over RC starts (n)",
+              "AMI (arithmetic)", "ARI"]
+    if beside is not None:
+        header.append(f"ours ({beside.profile}): AMI")
+    return markdown_table(header, rows)
 
 
 def selection_table(result: Robustness) -> Markdown:
@@ -328,8 +403,60 @@ def selection_table(result: Robustness) -> Markdown:
     on validation images, and the difference."""
     rows = [[f"Table {t}", label(d), len(s.test_scores), s.by_test, s.by_validation,
              s.optimism] for t, sel in result.selections.items() for d, s in sel.items()]
+    if not rows:  # e.g. the full profile: a sentence instead of an empty table
+        from ..paper.fig8 import NO_SEARCH
+        return Markdown(f"*Profile {result.profile}: {' '.join(NO_SEARCH.split())}*")
     return markdown_table(["search", "data set", "runs", "best by test (paper's rule)",
                            "best by validation, on test", "optimism"], rows)
+
+
+# ------------------------------------------------------------------------------ machine
+#: The stored full-scale DAEs that the book trains again on the machine that builds it
+#: (data set, table): the two smallest, seconds each.
+MACHINE_CHECK = (("simple_superposition", 1), ("bars", 1))
+
+
+def machine_check(entries=MACHINE_CHECK) -> list:
+    """Train each of ``entries`` (stored full-scale table DAEs) again here and compare it
+    with the stored one (:func:`rc.paper.full_scale.retrain`; nothing is written); an
+    entry that is not stored is left out."""
+    from ..paper import full_scale
+
+    out = []
+    for dataset, table_no in entries:
+        try:
+            out.append(full_scale.retrain(dataset, table_no))
+        except MissingResultError:
+            continue
+    return out
+
+
+def machine_table(retrainings: list) -> Markdown:
+    """The retrainings of :func:`machine_check`: epochs, best validation loss, score
+    (stored / here), the largest weight difference and the verdict."""
+    rows = [[f"Table {r.table} {label(r.dataset)}", f"{r.epochs[0]} / {r.epochs[1]}",
+             f"{r.best_val_loss[0]:.4f} / {r.best_val_loss[1]:.4f}",
+             f"{r.score[0]:.4f} / {r.score[1]:.4f}", f"{r.max_weight_difference:.2g}",
+             r.verdict] for r in retrainings]
+    return markdown_table(["stored DAE", "epochs (stored / here)",
+                           "best validation loss (stored / here)",
+                           "score (stored / here)", "largest weight difference",
+                           "verdict"], rows)
+
+
+def machine_numbers(retrainings: list) -> dict:
+    """The machines of :func:`machine_check` in words, the tolerance of a verdict and a
+    sentence summing the verdicts, for the book's prose."""
+    from ..paper.full_scale import TOLERANCE
+    from ..storage import machine, machine_words
+
+    stored = sorted({machine_words(r.machines[0]) for r in retrainings})
+    verdicts = [f"{label(r.dataset)}: {r.verdict}" for r in retrainings]
+    return {"machine_here": machine_words(machine()),
+            "machine_stored": "; ".join(stored) or "—",
+            "machine_verdicts": "; ".join(verdicts) or "no stored full-scale DAE to retrain",
+            "tolerance_loss": TOLERANCE["best_val_loss"],
+            "tolerance_score": TOLERANCE["score"]}
 
 
 # ------------------------------------------------------------------------------ figures
@@ -337,19 +464,22 @@ def _rows(result: Robustness):
     return [(t, d, s) for t, per in result.spreads.items() for d, s in per.items()]
 
 
-def draw_spread(result: Robustness):
+def draw_spread(result: Robustness, beside: Robustness | None = None):
     """Per table entry: our score over trainings (dots) and RC starts (crosses), the 95%
-    interval over test images (bar) and the paper's value (diamond)."""
+    interval over test images (bar) and the paper's value (diamond); ``beside`` (another
+    profile's result) adds its table DAE's score (square)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     from ..plots import dataset_color, styled
 
+    other = None if beside is None or beside.profile == result.profile else beside
+
     @styled
     def make():
         rows = _rows(result)
         fig, ax = plt.subplots(figsize=(8.0, 0.42 * len(rows) + 1.2), layout="constrained")
-        for i, (_, d, s) in enumerate(rows):
+        for i, (t, d, s) in enumerate(rows):
             color = dataset_color(d)
             ax.plot(s.interval, [i, i], color=color, lw=3, alpha=0.35, solid_capstyle="butt")
             ax.plot(s.seed_scores, [i] * len(s.seed_scores), "o", color=color, ms=5,
@@ -357,6 +487,9 @@ def draw_spread(result: Robustness):
             ax.plot(s.restart_scores, [i + 0.22] * len(s.restart_scores), "x", color=color,
                     ms=4, alpha=0.8)
             ax.plot(s.paper, i, "D", mfc="none", mec="black", mew=1.2, ms=6)
+            own = other.spreads.get(t, {}).get(d) if other is not None else None
+            if own is not None:
+                ax.plot(own.ami, i - 0.22, "s", mfc="white", mec=color, mew=1.2, ms=5)
         ax.set_yticks(range(len(rows)), [f"Table {t} · {label(d)}" for t, d, _ in rows])
         ax.set_ylim(len(rows) - 0.4, -0.6)
         ax.set_xlabel("score (mean AMI over the test images)")
@@ -368,7 +501,11 @@ def draw_spread(result: Robustness):
                           label=f"{LEVEL:.0%} interval over test images"),
                    Line2D([], [], marker="D", ls="none", mfc="none", mec="black",
                           label="paper")]
-        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4)
+        if other is not None:
+            handles.append(Line2D([], [], marker="s", ls="none", mfc="white", mec="0.4",
+                                  label=f"table DAE, profile {other.profile}"))
+        ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0),
+                  ncols=len(handles))
         return fig
     return make()
 

@@ -5,6 +5,8 @@ The paper makes no quantitative claim about these figures.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..datasets import label
 from ..report import Markdown, markdown_table
 from . import fig5, table1
@@ -21,10 +23,20 @@ def draw(result: RCRuns):
     return fig5.draw(result)
 
 
-def table(results: dict[str, RCRuns]) -> Markdown:
-    """K, images, mean and median score, mean confidence, and the paper's score."""
+def table(results: dict[str, RCRuns], full: dict[str, RCRuns] | None = None) -> Markdown:
+    """K, images, mean and median score, mean confidence, and the paper's score; ``full``
+    (the ``full`` profile's runs, :mod:`rc.paper.full_scale`) adds their mean score at
+    the paper's scale as a column, as Tables 1 and 2 do (not where ``results`` are those
+    runs themselves)."""
+    beside = bool(full) and not all(
+        d in full and np.array_equal(full[d].score, r.score, equal_nan=True)
+        for d, r in results.items())
+    rows = []
+    for d, r in results.items():
+        row = [label(d), r.k, r.n_images, r.mean_score, r.median_score, r.mean_confidence]
+        if beside:
+            row.append(full[d].mean_score if d in full else None)
+        rows.append(row + [table1.PAPER[d].score])
     return markdown_table(
         ["data set", "K", "images", "mean score", "median", "mean confidence",
-         "paper (Table 1)"],
-        [[label(d), r.k, r.n_images, r.mean_score, r.median_score, r.mean_confidence,
-          table1.PAPER[d].score] for d, r in results.items()])
+         *(["full scale: mean score"] if beside else []), "paper (Table 1)"], rows)

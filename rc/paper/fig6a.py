@@ -91,7 +91,8 @@ def compute(pipe) -> LossVsScore:
     """The loss-vs-score runs of every data set of the profile."""
     from .fig8 import scale_text
 
-    runs = {d: pipe.loss_study(d) for d in pipe.profile.datasets}
+    runs = {d: pipe.loss_study(d) for d in pipe.profile.datasets
+            if pipe.run_names(d, 1, "loss")}  # the data sets the profile studies
     return LossVsScore(pipe.profile.name,
                        {d: np.array([r.best_val_loss for r in rs], float)
                         for d, rs in runs.items()},
@@ -100,16 +101,19 @@ def compute(pipe) -> LossVsScore:
 
 
 def claims(result: LossVsScore) -> list[Claim]:
-    """Lower loss, higher score, on every data set (not tested where a data set has fewer
-    than three DAEs: a profile without the study, such as ``full``)."""
-    n = len(result.datasets)
-    testable = n > 0 and all(len(v) >= 3 for v in result.losses.values())
+    """Lower loss, higher score, on every data set of the study that has at least three
+    DAEs (not tested where none has: a profile without the study)."""
+    ready = [d for d in result.datasets if len(result.losses[d]) >= 3]
+    left = [d for d in result.datasets if d not in ready]
+    rho = result.rho
+    note = ("needs the loss-vs-score study (three DAEs or more per data set), which this "
+            "profile does not run" if not ready else
+            f"fewer than three DAEs stored for {', '.join(left)}" if left else "")
     return [equal("loss_vs_score", "Figure 6a",
                   "Lower denoising loss goes with a higher score on every data set (ours: "
-                  "data sets with a negative rank correlation)", n,
-                  result.n_negative if testable else None, testable,
-                  "" if testable else "needs the loss-vs-score study, which this profile "
-                  "does not run")]
+                  "data sets with a negative rank correlation)", len(ready),
+                  sum(bool(rho[d] < 0) for d in ready) if ready else None, bool(ready),
+                  note)]
 
 
 def numbers(result: LossVsScore) -> dict:

@@ -59,18 +59,23 @@ def scale_text(profile, what: str, counts: list[int]) -> str:
     """The profile's scale for ``what`` ("search" or "loss"), with the number of runs that
     are stored ("62 to 100 of the paper's 100 runs" for a search still in progress)."""
     planned = profile.search_runs if what == "search" else profile.loss_runs
+    text = profile.caption(what)
+    if planned == 0:  # only the paper-size searches: say how far they are
+        lo, hi = min(counts, default=0), max(counts, default=0)
+        stored = str(hi) if lo == hi else f"{lo} to {hi}"
+        return text + ("" if lo == PAPER_RUNS else f"; {stored} of the 100 stored so far")
     if profile.full_searches:  # those data sets have the paper's 100 runs, said separately
         counts = [c for c in counts if c != PAPER_RUNS] or counts
     lo, hi = min(counts, default=0), max(counts, default=0)
     stored = str(hi) if lo == hi else f"{lo} to {hi}"
-    return profile.caption(what).replace(f" {planned} of the paper's",
-                                         f" {stored} of the paper's", 1)
+    return text.replace(f" {planned} of the paper's", f" {stored} of the paper's", 1)
 
 
 def compute_search(pipe, table: int) -> SearchScores:
     """The search of Table ``table`` for every data set of the profile that has it."""
     paper = (table1.PAPER if table == 1 else table2.PAPER)
-    datasets = [d for d in pipe.profile.datasets if d in paper]
+    datasets = [d for d in pipe.profile.datasets
+                if d in paper and pipe.run_names(d, table, "search")]  # searched here
     scores = {d: np.array([r.score for r in pipe.search(d, table)], float) for d in datasets}
     return SearchScores(table, pipe.profile.name, scores, {d: paper[d].score for d in datasets},
                         scale_text(pipe.profile, "search", [len(s) for s in scores.values()]))

@@ -107,13 +107,13 @@ def missing_note(what: str = "The full-scale results") -> str:
             "(hours on a CPU).")
 
 
-def show(element: ModuleType, pipe: Pipeline, title: str, draw=None):
+def show(element: ModuleType, pipe: Pipeline, title: str, draw=None, about=None):
     """In a notebook: the element at full scale beside the page's own version.
 
     Displays ``draw(result)`` (default ``element.draw``) of the full-scale result with a
-    caption (``title`` and :func:`caption`), or a note naming what is missing and the
-    command. Nothing is shown on a page that already renders the ``full`` profile.
-    Returns the full-scale result (or None).
+    caption (``title`` and ``about(result)``, default :func:`caption`), or a note naming
+    what is missing and the command. Nothing is shown on a page that already renders the
+    ``full`` profile. Returns the full-scale result (or None).
     """
     import matplotlib.pyplot as plt
     from IPython.display import display
@@ -130,7 +130,7 @@ def show(element: ModuleType, pipe: Pipeline, title: str, draw=None):
     figure = (draw or element.draw)(result)
     display(figure)
     plt.close(figure)
-    display(Markdown(f"**{title}.** {caption(full)}"))
+    display(Markdown(f"**{title}.** {about(result) if about else caption(full)}"))
     return result
 
 
