@@ -36,7 +36,10 @@ def test_selection_rules():
     assert (sel.by_test, sel.by_validation) == (0.9, 0.7)
     assert sel.optimism == pytest.approx(0.2)
     same = robustness.Selection("bars", 1, np.array([0.5, 0.9]), np.array([0.1, 0.3]))
-    assert same.optimism == 0.0
+    assert same.optimism == 0.0 and np.isnan(same.by_val_loss)
+    by_loss = robustness.Selection("bars", 1, np.array([0.5, 0.9, 0.7]),
+                                   np.array([0.6, 0.2, 0.8]), np.array([30.0, 29.0, 31.0]))
+    assert by_loss.by_val_loss == 0.9  # the run with the lowest denoising loss
 
 
 def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):

@@ -31,9 +31,10 @@ from . import table1, table2
 #: Runs per data set in the paper's searches.
 PAPER_RUNS = published.PAPER_RUNS
 #: What the figures built on searches show in a profile that runs none (``full``).
-NO_SEARCH = ("This profile runs no random searches. The default profile runs a few on a "
-             "CPU (make book);\nthe paper profile runs all 100 per data set (make paper, "
-             "meant for a GPU).")
+NO_SEARCH = ("No random-search runs of this kind are stored for this profile. The default "
+             "profile runs a few on a CPU (make book),\nthe full profile the Table 1 "
+             "searches of five data sets (make full, hours), the paper profile all 100 "
+             "per data set (make paper, meant for a GPU).")
 
 
 @dataclass(frozen=True)
