@@ -1,6 +1,7 @@
 """rc.animation: RC recorded iteration by iteration (cached) and drawn as an animated GIF."""
 import io
 
+import helpers
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,7 +9,8 @@ from PIL import Image
 import rc
 from rc import animation
 
-TINY = rc.get_profile("ci").replace(datasets=("simple_superposition",), n_test=8)
+TINY = helpers.TINY.replace(datasets=("simple_superposition",), n_test=8, loss_runs=3,
+                            ks=rc.get_profile("ci").ks)
 
 
 @pytest.fixture(scope="module")

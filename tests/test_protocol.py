@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import TINY
 
 import rc
 from rc import protocol
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
-                                    n_test=16, loss_runs=2, search_runs=2)
 
 
 def test_cost_model_counts_the_products_of_training():

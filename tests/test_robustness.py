@@ -1,4 +1,5 @@
 """rc.beyond.robustness: metrics, spreads, intervals and the selection on validation."""
+import helpers
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
@@ -7,9 +8,8 @@ import rc
 from rc.beyond import robustness
 from rc.claims import Claim
 
-TINY = rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
-                                    n_test=16, loss_runs=2, search_runs=3, spread_seeds=3,
-                                    spread_tables=(1,), rc_restarts=3, n_val=12, n_boot=300)
+TINY = helpers.TINY.replace(search_runs=3, spread_seeds=3, spread_tables=(1,), rc_restarts=3,
+                            n_val=12, n_boot=300)
 
 
 @pytest.fixture
