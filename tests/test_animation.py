@@ -61,6 +61,7 @@ def test_a_missing_recording_is_not_computed_without_permission(tmp_path):
         animation.compute(pipe, "simple_superposition")
 
 
+@pytest.mark.slow  # draws every frame of the GIF
 def test_the_gif_plays_every_iteration_within_the_size_limit(recorded):
     _, movie = recorded
     data = animation.gif(movie)
@@ -80,6 +81,7 @@ def test_the_gif_plays_every_iteration_within_the_size_limit(recorded):
         animation.gif(movie, fps=0)
 
 
+@pytest.mark.slow  # draws every frame of the GIF
 def test_the_drawn_gif_is_cached_with_the_pipeline(recorded):
     pipe, movie = recorded
     data = animation.gif(movie)
