@@ -267,6 +267,14 @@ def test_fig_rc_runs(h, w, k, t):
     shown = len([i for i in (0, 1, 2, 3, 5, 7, 10) if i <= t])
     # top panel + images + ground truth + log-likelihood panel
     assert len(fig.axes) == 1 + 3 * (shown + 1) + 1
+    # the top panel: the scores sorted in descending order, each image's confidence
+    top = fig.axes[0]
+    order = np.argsort(-scores, kind="stable")
+    line = {ln.get_label(): ln for ln in top.get_lines()}["score (AMI), sorted"]
+    assert np.allclose(line.get_ydata(), scores[order])
+    (dots,) = top.collections
+    assert np.allclose(np.asarray(dots.get_offsets())[:, 1], confidence[order])
+    assert top.get_xlabel() == "test images, sorted by score"
     check_figure(fig)
 
 
