@@ -7,12 +7,16 @@ purpose still starts from ``tmp_path``.
 """
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
-from helpers import TINY, run_book
+from helpers import REPO, TINY, run_book
 
 import rc
 
@@ -39,12 +43,27 @@ def warm_results(tiny_world, tmp_path, monkeypatch) -> Path:
     return root
 
 
+class CiWorld(NamedTuple):
+    folder: Path  # the book: book/executed/*.ipynb and _build/html
+    result: subprocess.CompletedProcess  # scripts/run_book.py's
+    seconds: float  # the protocol and the book together
+    results: Path  # the protocol's results folder (RC_RESULTS), complete
+    protocol: subprocess.CompletedProcess  # scripts/paper.py's
+
+
 @pytest.fixture(scope="session")
-def shared_ci_book(tmp_path_factory):
-    """The ci book, executed one notebook at a time and built once a session on an empty
-    cache: (folder, process, seconds); its cache is the folder's sibling ``results``
-    (copy it before running anything on it)."""
+def shared_ci_book(tmp_path_factory) -> CiWorld:
+    """The ci world, built once a session on an empty folder as a reader with a GPU
+    would: `make paper`'s protocol (scripts/paper.py --profile ci), then every chapter
+    from its stored results (compute=False, two at a time) and the book built into HTML.
+    Copy ``results`` before running anything on it."""
     root = tmp_path_factory.mktemp("ci-book")
+    env = {**os.environ, "RC_RESULTS": str(root / "results")}
     start = time.perf_counter()
-    result = run_book(root / "book", root / "results", "--build")
-    return root / "book", result, time.perf_counter() - start
+    protocol = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",
+                               "ci", "--quiet"], cwd=REPO, env=env, capture_output=True,
+                              text=True)
+    book = run_book(root / "book", root / "results", "-p", "compute", "false", "--jobs", "2",
+                    "--build")
+    return CiWorld(root / "book", book, time.perf_counter() - start, root / "results",
+                   protocol)
