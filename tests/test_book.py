@@ -1,8 +1,10 @@
 """The book: consistency of its sources (fast) and an end-to-end build (e2e).
 
-The e2e test executes every notebook with the ``ci`` profile through
-``scripts/run_book.py`` and builds the book with ``jupyter-book build -W -n --keep-going``
-in a temporary folder (the repository's ``book/executed`` and ``_build`` are left alone).
+The e2e tests read one ci world a session (tests/conftest.py): ``scripts/paper.py`` on an
+empty folder, then every notebook with the ``ci`` profile from its stored results through
+``scripts/run_book.py``, and the book built with ``jupyter-book build -W -n --keep-going``
+in a temporary folder (the repository's ``book/executed`` and ``_build`` are left alone);
+the notebooks compute on empty caches in the tests that compare against it.
 """
 from __future__ import annotations
 
