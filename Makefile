@@ -19,7 +19,7 @@ endif
 BUDGET ?=
 PAPER_ARGS ?=
 
-.PHONY: install test test-fast lint book book-build paper paper-status full full-status full-retrain lock clean bench
+.PHONY: install test test-fast test-e2e lint book book-build paper paper-status full full-status full-retrain lock clean bench
 
 ifeq ($(PYTHON),.venv/bin/python)
 $(PYTHON):
@@ -44,8 +44,14 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PYTHON) -m ruff check rc tests scripts benchmarks
 
+# The layers (issue 29): test-fast is the unit and property tests (no notebook, no protocol
+# run, no training beyond a tiny DAE; under 2 minutes on 2 cores); test-e2e the end-to-end
+# tests alone (the ci book and protocol runs, built once a session: tests/conftest.py).
 test-fast: $(STAMP)
 	$(PYTHON) -m pytest -m "not slow"
+
+test-e2e: $(STAMP)
+	$(PYTHON) -m pytest -m e2e
 
 # Execute every notebook with papermill (profile $(PROFILE)) into book/executed/, then
 # render _build/html with Jupyter Book 1.x (execution off; warnings are errors); the time

@@ -1,5 +1,12 @@
 """Small data shared by the tests."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def stripes(n=60, seed=0):
@@ -13,3 +20,24 @@ def stripes(n=60, seed=0):
         else:
             imgs[i, :, j] = 1
     return imgs
+
+
+def _tiny():
+    import rc
+
+    return rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
+                                        n_test=16, loss_runs=2, search_runs=2)
+
+
+#: The one tiny profile of the tests (two data sets, two clusterings, sixteen test images,
+#: two runs per search and per loss study); a test that needs other sizes says so with
+#: ``TINY.replace(...)``. tests/conftest.py computes its bars evaluation once a session.
+TINY = _tiny()
+
+
+def run_book(out: Path, results: Path, *args: str) -> subprocess.CompletedProcess:
+    """scripts/run_book.py with the ci profile into ``out``, caching under ``results``."""
+    env = {**os.environ, "RC_RESULTS": str(results)}
+    return subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile", "ci",
+         "--out", str(out), *args], cwd=REPO, capture_output=True, text=True, env=env)

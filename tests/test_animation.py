@@ -1,6 +1,7 @@
 """rc.animation: RC recorded iteration by iteration (cached) and drawn as an animated GIF."""
 import io
 
+import helpers
 import numpy as np
 import pytest
 from PIL import Image
@@ -8,7 +9,8 @@ from PIL import Image
 import rc
 from rc import animation
 
-TINY = rc.get_profile("ci").replace(datasets=("simple_superposition",), n_test=8)
+TINY = helpers.TINY.replace(datasets=("simple_superposition",), n_test=8, loss_runs=3,
+                            ks=rc.get_profile("ci").ks)
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +61,7 @@ def test_a_missing_recording_is_not_computed_without_permission(tmp_path):
         animation.compute(pipe, "simple_superposition")
 
 
+@pytest.mark.slow  # draws every frame of the GIF
 def test_the_gif_plays_every_iteration_within_the_size_limit(recorded):
     _, movie = recorded
     data = animation.gif(movie)
@@ -78,6 +81,7 @@ def test_the_gif_plays_every_iteration_within_the_size_limit(recorded):
         animation.gif(movie, fps=0)
 
 
+@pytest.mark.slow  # draws every frame of the GIF
 def test_the_drawn_gif_is_cached_with_the_pipeline(recorded):
     pipe, movie = recorded
     data = animation.gif(movie)

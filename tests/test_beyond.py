@@ -1,6 +1,7 @@
 """rc.beyond: grey levels, the convolutional DAE, RC inside training, choosing K."""
 import math
 
+import helpers
 import numpy as np
 import pytest
 import torch
@@ -10,9 +11,8 @@ import rc
 from rc.beyond import choose_k, conv, grey, rc_training
 from rc.clustering import LIKELIHOODS, pixel_log_prob, posterior
 
-TINY = rc.get_profile("ci").replace(datasets=("shapes", "bars"), ks=(2, 3), n_test=12,
-                                    search_runs=2, loss_runs=2, rc_restarts=1,
-                                    spread_seeds=1, rc_training_datasets=("bars",))
+TINY = helpers.TINY.replace(datasets=("shapes", "bars"), ks=(2, 3), n_test=12, rc_restarts=1,
+                            spread_seeds=1, rc_training_datasets=("bars",))
 
 
 # ------------------------------------------------------------------ grey levels

@@ -73,6 +73,7 @@ def requested():
     return seen
 
 
+@pytest.mark.slow  # plans the whole full profile (fixture requested): about 15 s
 def test_every_committed_entry_is_asked_for_by_todays_code(requested):
     names = {path for _, path in requested}
     stale = [str(p.relative_to(ROOT)) for p in ENTRIES if p.name not in names]
@@ -86,6 +87,7 @@ def test_committed_entries_record_their_own_key():
         assert path.name.split(".")[-2] == record["key"][:16], path
 
 
+@pytest.mark.slow  # trains a full-scale DAE: about 30 s
 def test_retraining_a_committed_dae_gives_its_weights_on_any_cpu():
     """Bit for bit on the kernels that trained it; elsewhere within the stated tolerance
     (Table 1 Bars: 3.6e-05 apart in weights on an AVX-512 Xeon, same epochs and score)."""

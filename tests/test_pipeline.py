@@ -3,6 +3,7 @@ import dataclasses
 import json
 import math
 
+import helpers
 import numpy as np
 import pytest
 
@@ -13,8 +14,7 @@ from rc.config import PROFILES, epoch_cap, get_profile
 from rc.paper import fig4a, fig5, table1
 from rc.search import SEARCH_SPACE, search_configs
 
-TINY = get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
-                                 n_test=16, loss_runs=3, search_runs=2)
+TINY = helpers.TINY.replace(loss_runs=3)
 
 
 @pytest.fixture
@@ -96,15 +96,16 @@ def test_unchanged_inputs_load_and_compute_nothing(results, monkeypatch):
     assert len(trained) == 1 and again.cache.computed == []
 
 
-def test_a_changed_setting_recomputes_even_under_the_same_profile_name(results, monkeypatch):
+def test_a_changed_setting_recomputes_even_under_the_same_profile_name(warm_results, monkeypatch):
     pipe = pipeline()
     before = pipe.evaluation("bars")
+    assert pipe.cache.computed == []  # the shared tiny world's (conftest.py)
     changed = pipeline(TINY.replace(n_iters=TINY.n_iters - 1))  # same name, "ci"
     after = changed.evaluation("bars")
     assert after.ami.shape[1] == TINY.n_iters and before.ami.shape[1] == TINY.n_iters + 1
     assert changed.cache.computed == ["rc/bars-train_single-k12-soft"]  # the DAE is reused
     fresh = rc.Pipeline(TINY.replace(n_iters=TINY.n_iters - 1), progress=False,
-                        root=results / "empty")
+                        root=warm_results / "empty")
     np.testing.assert_array_equal(fresh.evaluation("bars").ami, after.ami)
     # a changed training setting retrains the DAE and re-runs RC
     longer = pipeline(TINY.replace(max_epochs=TINY.max_epochs + 1))
@@ -116,7 +117,7 @@ def test_a_changed_setting_recomputes_even_under_the_same_profile_name(results, 
 @pytest.mark.parametrize("module, name", [("datasets", "GENERATOR_VERSION"),
                                           ("training", "VERSION"), ("clustering", "VERSION"),
                                           ("metrics", "VERSION")])
-def test_a_new_code_version_recomputes(results, monkeypatch, module, name):
+def test_a_new_code_version_recomputes(warm_results, monkeypatch, module, name):
     pipeline().evaluation("bars")
     target = rc.specs if module == "datasets" else getattr(rc, module)
     monkeypatch.setattr(target, name, getattr(target, name) + 1)
@@ -138,7 +139,7 @@ def test_nothing_is_computed_when_computing_is_off(results):
     assert pipeline(compute=False).evaluation("bars").n_images == 16
 
 
-def test_a_search_run_scores_as_its_evaluation(results):
+def test_a_search_run_scores_as_its_evaluation(warm_results):
     pipe = pipeline()
     spec = pipe.eval_spec("bars")
     dae = pipe.trained(spec.training).dae
@@ -151,7 +152,7 @@ def test_a_search_run_scores_as_its_evaluation(results):
 
 
 @pytest.mark.parametrize("dataset, table", [("bars", 1), ("corners", 2)])
-def test_final_scores_are_the_evaluations_last_column(results, dataset, table):
+def test_final_scores_are_the_evaluations_last_column(warm_results, dataset, table):
     pipe = pipeline()
     spec = pipe.eval_spec(dataset, table, restart=1)
     full, final = pipe.evaluate(spec), pipe.final_scores(spec)
@@ -167,7 +168,7 @@ def test_final_scores_are_the_evaluations_last_column(results, dataset, table):
     np.testing.assert_array_equal(again.ami, final.ami)
 
 
-def test_restarts_are_one_evaluation_then_final_scores(results):
+def test_restarts_are_one_evaluation_then_final_scores(warm_results):
     pipe = pipeline()
     runs = pipe.restarts("bars", 1, 3)
     assert len(runs) == pipe.profile.rc_restarts >= 2
@@ -178,7 +179,7 @@ def test_restarts_are_one_evaluation_then_final_scores(results):
     assert len({r.score for r in runs}) > 1  # other random starts
 
 
-def test_examples_reproduce_the_evaluation(results):
+def test_examples_reproduce_the_evaluation(warm_results):
     pipe = pipeline()
     spec = pipe.eval_spec("bars")
     ev = pipe.evaluate(spec)
@@ -248,7 +249,8 @@ def test_table_rules():
         pipe.evaluation("bars", table=3)
 
 
-def test_scorecard_collects_the_claims_of_every_element(results):
+@pytest.mark.slow  # every element of the tiny profile: about a minute
+def test_scorecard_collects_the_claims_of_every_element(warm_results):
     pipe = pipeline()
     card = scorecard.build(pipe)
     ids = [c.id for c in card.claims]
@@ -259,7 +261,7 @@ def test_scorecard_collects_the_claims_of_every_element(results):
         assert c.holds in (True, False, None) and c.verdict in ("holds", "fails", "not tested")
         assert isinstance(c.ours, (int, float)) and math.isfinite(c.ours)
         assert c.rule and c.element
-    stored = json.loads((results / "ci" / "scorecard.json").read_text())
+    stored = json.loads((warm_results / "ci" / "scorecard.json").read_text())
     assert [c["id"] for c in stored["claims"]] == ids
     assert stored["profile"]["n_iters"] == TINY.n_iters and "git_commit" in stored["provenance"]
     t1 = card.claim("table1.bars")

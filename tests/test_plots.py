@@ -70,6 +70,22 @@ def check_figure(fig):
     plt.close(fig)
 
 
+def shown_images(fig) -> list[np.ndarray]:
+    """The pictures a figure shows (one per image panel), in the order they were drawn."""
+    return [np.asarray(im.get_array()) for ax in fig.axes for im in ax.images]
+
+
+def bar_heights(ax) -> list[float]:
+    return [round(float(p.get_height()), 9) for p in ax.patches
+            if isinstance(p, mpl.patches.Rectangle) and p.get_width() > 0
+            and p.get_height() > 0]
+
+
+def texts(fig) -> str:
+    """Every text of a figure (titles, labels, notes, tick labels) in one string."""
+    return " ".join(t.get_text() for t in fig.findobj(mpl.text.Text))
+
+
 # ----------------------------------------------------------------------------- colours
 def test_palette_is_distinct_and_fixed():
     colors = plots.cluster_colors(12)
@@ -152,7 +168,19 @@ def test_groups_rgb_rejects_bad_groups():
 def test_fig_examples():
     examples = {name: scene(h, h, n, seed=i) for i, (name, h, n) in enumerate(
         [("shapes", 12, 3), ("simple_superposition", 8, 2), ("multi_mnist", 20, 3)])}
-    check_figure(fig3.plot(examples))
+    fig = fig3.plot(examples)
+    # two panels per data set (input above its ground truth), the book's order
+    images = shown_images(fig)
+    assert len(images) == 2 * len(examples)
+    order = [n for n in rc.DATASETS if n in examples]
+    for j, name in enumerate(order):
+        image, groups = examples[name]
+        assert np.array_equal(images[2 * j], image)
+        assert np.array_equal(images[2 * j + 1], plots.groups_rgb(image, groups))
+    words = texts(fig)
+    assert "input" in words and "ground truth" in words
+    assert all(plots.dataset_label(n) in words for n in examples)
+    check_figure(fig)
     with pytest.raises(ValueError):
         fig3.plot({})
     with pytest.raises(ValueError):
@@ -163,7 +191,17 @@ def test_fig_examples():
 def test_fig_rc_iteration(k):
     image, _ = scene()
     g0, mu, g1 = (random_gamma(10, 12, k, s) for s in range(3))
-    check_figure(fig2b.plot(image, g0, mu, g1))
+    fig = fig2b.plot(image, g0, mu, g1)
+    images = shown_images(fig)
+    # the three side panels and four stages per cluster
+    assert len(images) == 3 + 4 * k
+    for stage in (g0, g0 * image[..., None], mu, g1):
+        for c in range(k):
+            assert any(a.shape == stage[..., c].shape and np.allclose(a, stage[..., c])
+                       for a in images), "a stage of a cluster is not shown"
+    assert any(np.allclose(a, plots.assignment_rgb(image, g1)) for a in images
+               if a.ndim == 3)
+    check_figure(fig)
 
 
 def test_fig_rc_iteration_validates_shapes():
@@ -177,9 +215,19 @@ def test_fig_rc_iteration_validates_shapes():
 
 def test_fig_scores_by_k():
     scores = {n: {2: 0.5, 3: 0.7, 5: 0.6, 12: 0.3} for n in rc.DATASETS}
-    check_figure(fig4a.plot(scores))
-    check_figure(fig4a.plot({"shapes": {3: 0.9}, "other": {2: 0.1}}, best_k={},
-                                       errors={"shapes": {3: 0.01}}))
+    fig = fig4a.plot(scores)
+    (ax,) = [a for a in fig.axes if a.patches]
+    # one bar per data set and K, of the score's height, data set after data set
+    assert bar_heights(ax) == [0.5, 0.7, 0.6, 0.3] * len(rc.DATASETS)
+    assert "AMI" in ax.get_ylabel()
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:4] == \
+        ["K = 2", "K = 3", "K = 5", "K = 12"]
+    check_figure(fig)
+    fig = fig4a.plot({"shapes": {3: 0.9}, "other": {2: 0.1}}, best_k={},
+                     errors={"shapes": {3: 0.01}})
+    (ax,) = [a for a in fig.axes if a.patches]
+    assert bar_heights(ax) == [0.9, 0.1]
+    check_figure(fig)
     with pytest.raises(ValueError):
         fig4a.plot({"shapes": {3: "high"}})
     with pytest.raises(ValueError):
@@ -188,8 +236,21 @@ def test_fig_scores_by_k():
 
 def test_fig_ll_convergence():
     ll = {k: -RNG.random((20, 11)) * 100 for k in (2, 3, 5, 12)}
-    check_figure(fig4b.plot(ll))
-    check_figure(fig4b.plot(ll, half_steps=True, title="Shapes"))
+    fig = fig4b.plot(ll)
+    (ax,) = fig.axes
+    # the mean over images after every E-step, one line per K
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    for k, values in ll.items():
+        x, y = lines[f"K = {k}"].get_data()
+        assert np.array_equal(x, np.arange(6)) and np.allclose(y, values[:, ::2].mean(0))
+    assert ax.get_xlabel() == "RC iteration" and "log-likelihood" in ax.get_ylabel()
+    check_figure(fig)
+    fig = fig4b.plot(ll, half_steps=True, title="Shapes")
+    (ax,) = fig.axes
+    x, y = {line.get_label(): line for line in ax.get_lines()}["K = 3"].get_data()
+    assert np.array_equal(x, np.arange(11) / 2) and np.allclose(y, ll[3].mean(0))
+    assert ax.get_title() == "Shapes"
+    check_figure(fig)
     check_figure(fig4b.plot({3: -np.ones((4, 1))}))
     with pytest.raises(ValueError, match="2T\\+1"):
         fig4b.plot({3: np.ones((5, 4))})
@@ -206,6 +267,14 @@ def test_fig_rc_runs(h, w, k, t):
     shown = len([i for i in (0, 1, 2, 3, 5, 7, 10) if i <= t])
     # top panel + images + ground truth + log-likelihood panel
     assert len(fig.axes) == 1 + 3 * (shown + 1) + 1
+    # the top panel: the scores sorted in descending order, each image's confidence
+    top = fig.axes[0]
+    order = np.argsort(-scores, kind="stable")
+    line = {ln.get_label(): ln for ln in top.get_lines()}["score (AMI), sorted"]
+    assert np.allclose(line.get_ydata(), scores[order])
+    (dots,) = top.collections
+    assert np.allclose(np.asarray(dots.get_offsets())[:, 1], confidence[order])
+    assert top.get_xlabel() == "test images, sorted by score"
     check_figure(fig)
 
 
@@ -232,14 +301,49 @@ def test_fig_rc_runs_validation():
 def test_fig_search():
     runs = {n: RNG.random(30) for n in rc.DATASETS}
     runs["bars"][:2] = np.nan
-    check_figure(fig8.plot(runs, paper={"bars": 0.95, "shapes": 0.93}, title="t"))
+    fig = fig8.plot(runs, paper={"bars": 0.95, "shapes": 0.93}, title="t")
+    (ax,) = fig.axes
+    # every finished run is a dot at its score, in its data set's row
+    dots = [c.get_offsets() for c in ax.collections]
+    assert len(dots) == len(rc.DATASETS)
+    for i, (name, points) in enumerate(zip(rc.DATASETS, dots)):
+        finite = runs[name][np.isfinite(runs[name])]
+        assert np.array_equal(np.asarray(points)[:, 0], finite)
+        assert np.all(np.abs(np.asarray(points)[:, 1] - i) <= 0.22)
+    assert [t.get_text() for t in ax.get_yticklabels()] == \
+        [plots.dataset_label(n) for n in rc.DATASETS]
+    assert "28 runs" in texts(fig) and "2 failed" in texts(fig)
+    diamonds = [line.get_xydata()[0].tolist() for line in ax.get_lines()
+                if line.get_marker() == "D"]
+    assert sorted(diamonds) == sorted([[0.95, rc.DATASETS.index("bars")],
+                                       [0.93, rc.DATASETS.index("shapes")]])
+    assert ax.get_xlabel() == "score (mean AMI)" and fig._suptitle.get_text() == "t"
+    check_figure(fig)
     check_figure(fig8.plot({"shapes": RNG.random(5)}))
 
 
 def test_fig_loss_vs_score():
     points = {n: (RNG.random(20), RNG.random(20)) for n in rc.DATASETS[:4]}
     points["shapes"] = (np.array([0.1]), np.array([0.5]))  # too few for a line
-    check_figure(fig6a.plot(points))
+    fig = fig6a.plot(points)
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(panels) == len(points)  # one panel per data set, the rest hidden
+    for ax, name in zip(panels, [n for n in rc.DATASETS if n in points]):
+        assert ax.get_title() == plots.dataset_label(name)
+        (dots,) = ax.collections
+        assert np.array_equal(dots.get_offsets(), np.column_stack(points[name]))
+        losses, scores = points[name]
+        lines = ax.get_lines()
+        if losses.size >= 2:  # the least-squares line through the points
+            (line,) = lines
+            slope, intercept = np.polyfit(losses, scores, 1)
+            x, y = line.get_data()
+            assert np.allclose(y, slope * np.asarray(x) + intercept)
+        else:
+            assert not lines
+    assert panels[0].get_ylabel() == "score (AMI)"
+    assert panels[-1].get_xlabel() == "best validation loss"
+    check_figure(fig)
     with pytest.raises(ValueError, match="differ"):
         fig6a.plot({"bars": (np.ones(3), np.ones(4))})
 
@@ -247,7 +351,18 @@ def test_fig_loss_vs_score():
 def test_fig_single_vs_multi():
     single = {n: 0.8 for n in rc.DATASETS}
     multi = {n: 0.6 for n in rc.DATASETS if n != "simple_superposition"}
-    check_figure(fig6b.plot(single, multi, {"bars": 0.95}, {"bars": 0.85}))
+    single["bars"], multi["bars"] = 0.7, 0.5
+    fig = fig6b.plot(single, multi, {"bars": 0.95}, {"bars": 0.85})
+    (ax,) = fig.axes
+    # a filled bar (single) then a hatched one (multi) per data set; n/a where none
+    want = [v for n in rc.DATASETS for v in (single[n],) + ((multi[n],) if n in multi else ())]
+    assert bar_heights(ax) == want
+    assert "n/a" in texts(fig)
+    circles = sorted(line.get_xydata()[0, 1] for line in ax.get_lines())
+    assert circles == [0.85, 0.95]
+    assert [t.get_text() for t in ax.get_xticklabels()] == \
+        [plots.dataset_label(n) for n in rc.DATASETS]
+    check_figure(fig)
     check_figure(fig6b.plot(single, {}))
     with pytest.raises(ValueError):
         fig6b.plot({}, {})
@@ -256,7 +371,14 @@ def test_fig_single_vs_multi():
 def test_fig_novel():
     images = np.stack([scene(12, 12, seed=s)[0] for s in range(4)])
     gammas = np.stack([random_gamma(12, 12, 3, s) for s in range(4)])
-    check_figure(fig7.plot(images, gammas, ["a", "b", "a long title " * 3, "d"]))
+    fig = fig7.plot(images, gammas, ["a", "b", "a long title " * 3, "d"])
+    shown = shown_images(fig)
+    assert len(shown) == 2 * len(images)  # each input above its RC result
+    for j in range(len(images)):
+        assert np.array_equal(shown[2 * j], images[j])
+        assert np.allclose(shown[2 * j + 1], plots.assignment_rgb(images[j], gammas[j]))
+    assert "RC result" in texts(fig) and "long title" in texts(fig)
+    check_figure(fig)
     check_figure(fig7.plot(images[:1], gammas[:1]))
     with pytest.raises(ValueError, match="gammas"):
         fig7.plot(images, gammas[:, :10])
@@ -271,7 +393,14 @@ def test_fig_predictability():
     mask[2:4, 2:4] = True
     others = image * (groups != 1)
     args = (image, obj * ~mask, obj, others * ~mask, RNG.random(obj.shape))
-    check_figure(fig1c.plot(*args, mask))
+    fig = fig1c.plot(*args, mask)
+    shown = [a for a in shown_images(fig)]
+    # the five panels in order, in grey levels clipped to [0, 1]
+    assert len(shown) == 5
+    for got, want in zip(shown, args):
+        assert np.allclose(got, np.clip(want, 0, 1))
+    assert "DAE fills in" in texts(fig)
+    check_figure(fig)
     check_figure(fig1c.plot(*args, mask.astype(int)))
     with pytest.raises(ValueError, match="mask"):
         fig1c.plot(*args, mask[:5])
@@ -281,9 +410,22 @@ def test_fig_predictability():
 
 def test_training_curves_and_inits():
     hist = {"val_loss": [5.0, 3.0, 2.5, 2.6], "best_epoch": 2, "best_val_loss": 2.5}
-    check_figure(table1.plot_training({"shapes": hist, "bars": hist}))
+    fig = table1.plot_training({"shapes": hist, "bars": hist})
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == [plots.dataset_label(n)
+                                                  for n in ("shapes", "bars")]
+    for ax in panels:
+        curve, best = ax.get_lines()
+        assert np.array_equal(curve.get_ydata(), hist["val_loss"])
+        assert best.get_xydata().tolist() == [[2, 2.5]]  # the kept epoch marked
+    assert panels[0].get_ylabel() == "validation loss" and panels[0].get_xlabel() == "epoch"
+    check_figure(fig)
     for k in (2, 3, 12):
-        check_figure(plots.fig_inits(k, (10, 12)))
+        fig = plots.fig_inits(k, (10, 12))
+        assert [ax.get_title() for ax in fig.axes] == [
+            f'init="{init}"' for init in rc.clustering.INITS]
+        assert all(a.shape == (10, 12, 3) for a in shown_images(fig))
+        check_figure(fig)
     with pytest.raises(ValueError):
         table1.plot_training({})
 

@@ -11,13 +11,12 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import TINY
 
 import rc
 from rc import protocol
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
-                                    n_test=16, loss_runs=2, search_runs=2)
 
 
 def test_cost_model_counts_the_products_of_training():
@@ -61,6 +60,7 @@ def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
     assert all(r[3] > 0 for r in rows if r[0].startswith(("search", "loss", "DAE")))
 
 
+@pytest.mark.slow  # runs the tiny protocol twice: about 40 s
 def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
     pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
     start = time.monotonic()
@@ -94,18 +94,15 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.e2e
-def test_dry_run_of_make_paper_then_the_book_from_stored_results(tmp_path):
-    """scripts/paper.py (the ci profile), then every chapter with compute=False, two at a
-    time (nothing is computed, so the order cannot matter)."""
-    env = {**os.environ, "RC_RESULTS": str(tmp_path / "results")}
-    done = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",
-                           "ci", "--quiet"], cwd=REPO, env=env, capture_output=True, text=True)
+def test_dry_run_of_make_paper_then_the_book_from_stored_results(shared_ci_book):
+    """scripts/paper.py (the ci profile) on an empty folder, then every chapter with
+    compute=False, two at a time (nothing is computed, so the order cannot matter). Both
+    runs are the shared ci world's (conftest.py: the book's tests read the same book)."""
+    env = {**os.environ, "RC_RESULTS": str(shared_ci_book.results)}
+    done = shared_ci_book.protocol
     assert done.returncode == 0, done.stderr[-3000:]
     assert "complete=True" in done.stdout
-    book = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile",
-                           "ci", "-p", "compute", "false", "--jobs", "2", "--out",
-                           str(tmp_path / "book")],
-                          cwd=REPO, env=env, capture_output=True, text=True)
+    book = shared_ci_book.result
     assert book.returncode == 0, book.stderr[-3000:]
     status = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",
                              "ci", "--status"], cwd=REPO, env=env, capture_output=True,

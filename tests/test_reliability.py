@@ -688,6 +688,7 @@ def _assert_same_entries(got: Path, want: Path) -> None:
     assert not different, different[:10]
 
 
+@pytest.mark.slow  # trains a search of six runs three times: about 20 s
 def test_a_search_run_is_the_same_whatever_else_is_trained_and_in_which_order(tmp_path):
     """A stored run depends on its key only: the runs of one search computed all at once,
     then again with a padded grouping after some of them were removed (so that the rest

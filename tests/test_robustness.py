@@ -1,4 +1,5 @@
 """rc.beyond.robustness: metrics, spreads, intervals and the selection on validation."""
+import helpers
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
@@ -7,14 +8,14 @@ import rc
 from rc.beyond import robustness
 from rc.claims import Claim
 
-TINY = rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
-                                    n_test=16, loss_runs=2, search_runs=3, spread_seeds=3,
-                                    spread_tables=(1,), rc_restarts=3, n_val=12, n_boot=300)
+TINY = helpers.TINY.replace(search_runs=3, spread_seeds=3, spread_tables=(1,), rc_restarts=3,
+                            n_val=12, n_boot=300)
 
 
 @pytest.fixture
-def pipe(tmp_path):
-    return rc.Pipeline(TINY, progress=False, root=tmp_path)
+def pipe(warm_results):
+    """On a copy of the session's tiny world (its bars evaluation computed: conftest.py)."""
+    return rc.Pipeline(TINY, progress=False, root=warm_results)
 
 
 def test_bootstrap_interval_holds_the_mean_and_narrows_with_more_images():
@@ -57,6 +58,7 @@ def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
             adjusted_mutual_info_score(truth, labels, average_method="max"), abs=1e-9)
 
 
+@pytest.mark.slow  # trains the spreads' seeds and a search
 def test_robustness_of_a_tiny_profile(pipe):
     rob = robustness.compute(pipe)
     s = rob.spreads[1]["bars"]
@@ -83,6 +85,7 @@ def test_robustness_of_a_tiny_profile(pipe):
     assert again.cache.computed == []
 
 
+@pytest.mark.slow  # trains the spreads' seeds
 def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
     """Each extra training of a costly entry is stored on its own (and resumable), so a
     run stopped after hours keeps every training it finished; cheap ones share a batch."""

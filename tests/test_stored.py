@@ -21,11 +21,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def stored(tmp_path_factory):
-    """A results folder holding the ci profile's Table 1 DAE of Bars (20x20, K = 12)."""
-    root = tmp_path_factory.mktemp("results")
-    rc.Pipeline("ci", progress=False, root=root, device="cpu").table_dae("bars", 1)
-    return root
+def stored(tiny_world):
+    """A results folder holding the ci profile's Table 1 DAE of Bars (20x20, K = 12): the
+    session's tiny world (conftest.py; helpers.TINY trains the ci profile's DAE), read only."""
+    assert rc.Pipeline("ci", compute=False, progress=False, root=tiny_world).table_dae("bars", 1)
+    return tiny_world
 
 
 def _files(root: Path) -> list[Path]:
@@ -230,6 +230,7 @@ def test_bind_names_a_missing_model_and_the_command(tmp_path, capsys):
     assert "no stored full-profile DAE of Table 1 for Bars" in line and "make full" in line
 
 
+@pytest.mark.slow  # a fresh interpreter runs rc bind
 def test_python_dash_m_rc_bind_end_to_end(stored, tmp_path):
     """The command in a fresh interpreter: an image in, a picture and a JSON out; and a
     broken file gives one line on stderr and exit status 1."""

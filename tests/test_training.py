@@ -194,6 +194,7 @@ def test_train_dae_starts_from_the_given_weights_and_trains_in_place():
     assert not torch.equal(dae.decoder.bias, fresh.decoder.bias)
 
 
+@pytest.mark.slow  # trains padded populations
 def test_padded_hidden_sizes_train_as_the_unpadded_ones():
     configs = [cfg(0.3, 0.2, 16, "sigmoid", 1), cfg(0.3, 0.1, 8, "sigmoid", 2),
                cfg(0.2, 0.0, 4, "relu", 3), cfg(0.2, 0.3, 16, "relu", 4)]
@@ -231,6 +232,7 @@ def _stopped_after_every_epoch(c, path):
     raise AssertionError("the training never finished")
 
 
+@pytest.mark.slow  # trains four members epoch by epoch
 @pytest.mark.parametrize("c", CONFIGS, ids=[f"member{i}" for i in range(len(CONFIGS))])
 def test_a_training_stopped_after_every_epoch_resumes_to_the_same_result(tmp_path, c):
     reference_dae, reference = single(c)
@@ -303,6 +305,7 @@ def _same_bits(a, b) -> None:
         assert torch.equal(p, q)
 
 
+@pytest.mark.slow  # trains populations: about 20 s
 def test_on_a_cpu_a_member_is_the_same_bits_whatever_it_trains_with():
     """The default on a CPU: one member at a time, so that a stored run depends on its own
     configuration only (not on the others of the population, their order or grouping)."""
