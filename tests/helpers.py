@@ -1,4 +1,5 @@
 """Small data shared by the tests."""
+import importlib.util
 import os
 import subprocess
 import sys
@@ -7,6 +8,14 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def load_script(name: str):
+    """The module ``scripts/<name>.py`` (the scripts are not a package)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def stripes(n=60, seed=0):

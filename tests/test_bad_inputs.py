@@ -2,7 +2,6 @@
 one clear line naming the argument (or a documented note), never a deep traceback."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import load_script
 from PIL import Image
 
 import rc
@@ -25,14 +25,7 @@ from rc.training import TrainHistory
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load_run_book():
-    spec = importlib.util.spec_from_file_location("run_book", REPO / "scripts" / "run_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-run_book = _load_run_book()
+run_book = load_script("run_book")
 
 
 # ------------------------------------------------------------------------------ bind

@@ -12,7 +12,6 @@ jupyter-repo2docker, best in an environment of its own: ``RC_REPO2DOCKER`` names
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -24,16 +23,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import load_script
 
 REPO = Path(__file__).resolve().parent.parent
 BINDER = REPO / "binder"
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_load = load_script
 
 
 lock = _load("lock")

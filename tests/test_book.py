@@ -8,7 +8,6 @@ the notebooks compute on empty caches in the tests that compare against it.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -19,19 +18,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import load_script
 from helpers import run_book as _run_book
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _load_run_book():
-    spec = importlib.util.spec_from_file_location("run_book", REPO / "scripts" / "run_book.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-run_book = _load_run_book()
+run_book = load_script("run_book")
 NOTEBOOKS = run_book.NOTEBOOKS
 
 

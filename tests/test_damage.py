@@ -10,7 +10,6 @@ of ``results/full`` for the one test that needs them all.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import random
@@ -20,6 +19,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from helpers import load_script
 
 import rc
 from rc import protocol, scorecard
@@ -27,7 +27,7 @@ from rc.cache import Cache, CacheWarning, MissingResultError
 from rc.claims import score_at_least
 from rc.paper import full_scale
 from rc.pipeline import TrainedDAE, results_dir
-from rc.storage import REPO, read_checked_json, write_checked_json
+from rc.storage import read_checked_json, write_checked_json
 
 FULL = results_dir() / full_scale.PROFILE
 CARD = FULL / "scorecard.json"
@@ -71,9 +71,7 @@ def _change_digit(path: Path) -> None:
 def _status(monkeypatch, capsys, root: Path) -> str:
     """What ``scripts/paper.py --profile full --status`` prints for the results in
     ``root`` (run in this process)."""
-    spec = importlib.util.spec_from_file_location("paper_script", REPO / "scripts" / "paper.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("paper")
     monkeypatch.setenv("RC_RESULTS", str(root))
     capsys.readouterr()
     assert script.main(["--profile", "full", "--status"]) == 0

@@ -3,12 +3,12 @@ command-line demonstration of Appendix D (rc.examples) and the robustness chapte
 full-scale view (rc.beyond.robustness). Fast: no browser, no training."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_script
 
 import rc
 from rc.beyond import robustness
@@ -17,11 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _load_check_site():
-    spec = importlib.util.spec_from_file_location("check_site",
-                                                  REPO / "scripts" / "check_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("check_site")
 
 
 check_site = _load_check_site()
