@@ -17,6 +17,9 @@ endif
 
 # Budget of `make paper` in seconds (empty: no limit)
 BUDGET ?=
+# Where `make paper` / `make full` compute: none (this process), local:N (a Dask
+# LocalCluster of N workers) or a Dask scheduler's address, e.g. tcp://host:8786
+SCHEDULER ?= none
 PAPER_ARGS ?=
 
 .PHONY: install test test-fast test-e2e lint book book-build paper paper-status full full-status full-retrain lock clean bench
@@ -62,7 +65,7 @@ book: $(STAMP)
 # The paper's whole protocol (results/paper/), resumable, within $(BUDGET) seconds; meant
 # for a GPU. `make book PROFILE=paper` then renders from the stored results.
 paper: $(STAMP)
-	$(PYTHON) scripts/paper.py $(if $(BUDGET),--budget-seconds $(BUDGET)) $(PAPER_ARGS)
+	$(PYTHON) scripts/paper.py $(if $(BUDGET),--budget-seconds $(BUDGET)) --scheduler $(SCHEDULER) $(PAPER_ARGS)
 
 paper-status: $(STAMP)
 	$(PYTHON) scripts/paper.py --status
@@ -71,7 +74,7 @@ paper-status: $(STAMP)
 # all images, every element built on them, more seeds for the spreads. Hours on a CPU,
 # resumable (run it again to go on); its results are committed, so `make book` shows them.
 full: $(STAMP)
-	$(PYTHON) scripts/paper.py --profile full $(if $(BUDGET),--budget-seconds $(BUDGET)) $(PAPER_ARGS)
+	$(PYTHON) scripts/paper.py --profile full $(if $(BUDGET),--budget-seconds $(BUDGET)) --scheduler $(SCHEDULER) $(PAPER_ARGS)
 
 full-status: $(STAMP)
 	$(PYTHON) scripts/paper.py --profile full --status

@@ -26,9 +26,11 @@ import numpy as np
 
 from ._checks import check_positive_int
 from .cache import Record, value_digest
+from .cost import RC_FLOP
 from .datasets import label
 from .specs import DataSpec, EvalSpec
-from .stored import Pretrained, full_scale_or_own
+from .stored import Pretrained, full_scale_or_own, full_scale_or_own_spec
+from .tasks import Task
 
 __all__ = ["MAX_BYTES", "N_IMAGES", "RCGif", "RCMovie", "compute", "display", "gif",
            "movie_spec"]
@@ -88,11 +90,16 @@ def movie_spec(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES
                ) -> tuple[Pretrained, EvalSpec]:
     """The DAE of the animation and what determines its frames: its training, the first
     ``n_images`` scored test images and the running profile's RC settings."""
+    stored = full_scale_or_own(pipe, dataset, table)
+    return stored, _movie_eval(pipe, dataset, table, n_images, stored.spec)
+
+
+def _movie_eval(pipe, dataset: str, table: int, n_images: int, training) -> EvalSpec:
+    """RC with the DAE of ``training`` on the first ``n_images`` scored test images."""
     n_images = check_positive_int(n_images, "n_images")
     ev = pipe.eval_spec(dataset, table)
-    stored = full_scale_or_own(pipe, dataset, table)
     data = DataSpec(dataset, "test", min(n_images, ev.data.n), ev.data.seed)
-    return stored, EvalSpec(stored.spec, data, ev.rc, ev.average_method)
+    return EvalSpec(training, data, ev.rc, ev.average_method)
 
 
 def compute(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> RCMovie:
@@ -111,9 +118,22 @@ def compute(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> RCM
                        spec.rc.e_step, stored.profile, stored.describe(),
                        pipe.provenance())
 
-    inputs = {"evaluation": spec.inputs(), "version": VERSION}
-    return pipe.cached(f"animation/{spec.name}", inputs, run, RCMovie,
-                       describe=f"the RC animation of {spec.name}")
+    t = task(pipe, dataset, table, n_images)
+    return pipe.cached(t.name, t.inputs, run, RCMovie, describe=t.describe)
+
+
+def tasks(pipe) -> list[Task]:
+    """The recorded runs of every data set's animation, as tasks."""
+    return [task(pipe, d) for d in pipe.profile.datasets]
+
+
+def task(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> Task:
+    """The recorded run of an animation as a task (computed by :func:`compute`; its DAE
+    is the full-scale one where that is stored, else the profile's own)."""
+    spec = _movie_eval(pipe, dataset, table, n_images,
+                       full_scale_or_own_spec(pipe, dataset, table))
+    return Task(f"animation/{spec.name}", {"evaluation": spec.inputs(), "version": VERSION},
+                RCMovie, RC_FLOP, describe=f"the RC animation of {spec.name}")
 
 
 # ------------------------------------------------------------------------------ drawing

@@ -20,6 +20,7 @@ import re
 from dataclasses import dataclass
 
 from ._checks import check_choice, check_number, check_positive_int, check_sequence
+from .cost import dae_image_flop, epochs_within
 from .datasets import DATASETS, label
 
 #: The analyses beyond the paper (modules of :mod:`rc.beyond`), in the order they run.
@@ -389,27 +390,10 @@ def get_profile(profile: str | Profile) -> Profile:
     return PROFILES[profile]
 
 
-def dae_image_flop(n_pixels: int, n_hidden: int) -> float:
-    """FLOPs of one training image through the paper's DAE: its two D x H products forward
-    (2 FLOPs per multiply-add: 4 D H) and backward (the weight gradients of both layers and
-    the hidden units' gradient: 6 D H). The one cost model of the project: compute caps,
-    :func:`rc.protocol.train_flop` and the benchmarks use it."""
-    return 10.0 * n_pixels * n_hidden
-
-
-def epochs_within(tflop: float | None, max_epochs: int, image_flop: float,
-                  n_train: int) -> int:
-    """The one budget rule of the project: the epochs (at least 1, at most ``max_epochs``)
-    that fit into ``tflop`` TFLOP of training when one training image costs
-    ``image_flop`` FLOPs and an epoch visits ``n_train`` images. None: no cap."""
-    if tflop is None:
-        return max_epochs
-    return int(max(1, min(max_epochs, tflop * 1e12 // (image_flop * n_train))))
-
-
 def epoch_cap(profile_tflop: float | None, max_epochs: int, n_pixels: int, n_hidden: int,
               n_train: int) -> int:
-    """Epochs of the paper's DAE allowed by a compute cap (:func:`epochs_within` with
-    :func:`dae_image_flop`)."""
+    """Epochs of the paper's DAE allowed by a compute cap (:func:`rc.cost.epochs_within`
+    with :func:`rc.cost.dae_image_flop`, the cost model; both are importable from here
+    too)."""
     return epochs_within(profile_tflop, max_epochs, dae_image_flop(n_pixels, n_hidden),
                          n_train)

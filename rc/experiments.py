@@ -11,15 +11,18 @@ generates data: :class:`rc.Pipeline` adds the cached running of them.
 
 The one specification that depends on a result is the configuration of a table DAE in a
 profile whose tables come from its own search (``tables_from_search``, the ``paper``
-profile): there :meth:`~Experiments.search_best` needs the search, and only
-:class:`rc.Pipeline` runs it, at that one place.
+profile): there it is the best run of the search, which the caller hands in as
+``best_run`` (:class:`rc.Pipeline` holds an :class:`Experiments` and hands in its
+:meth:`rc.Pipeline.search_best`); without one such a specification is a ValueError.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from . import published
-from .config import Profile, dae_image_flop, epochs_within, get_profile
+from .config import Profile, get_profile
+from .cost import dae_image_flop, epochs_within
 from .datasets import dataset_info
 from .search import search_configs
 from .specs import DAEConfig, DataSpec, EvalSpec, RCSpec, TrainSpec
@@ -61,19 +64,19 @@ class Experiments:
         ``"ci"``, ``"default"``, ``"full"``, ``"paper"`` or a custom profile.
     settings : dict, optional
         Changes to the profile's settings (:meth:`rc.config.Profile.replace`).
+    best_run : callable, optional
+        ``best_run(dataset, table)``: the best run of the profile's search for a table
+        (a :class:`rc.pipeline.SearchRun`), where the profile takes its table DAEs from
+        its search; without it, their specifications are a ValueError.
     """
 
-    def __init__(self, profile: str | Profile = "default", settings: dict | None = None):
+    def __init__(self, profile: str | Profile = "default", settings: dict | None = None,
+                 best_run: Callable[[str, int], object] | None = None):
         self.profile = get_profile(profile).replace(**(settings or {}))
+        self.best_run = best_run
 
     def __repr__(self) -> str:
         return f"Experiments(profile={self.profile.name!r})"
-
-    def search_best(self, dataset: str, table: int = 1):
-        """The best run of the profile's search for a table: a result, which only
-        :class:`rc.Pipeline` computes."""
-        raise ValueError(f"the {self.profile.name} profile takes its Table {table} DAEs "
-                         "from its own random search: use rc.Pipeline, which runs it")
 
     def test_spec(self, dataset: str) -> DataSpec:
         """The scored test images: the paper's first 1,000 (all 120), or fewer by profile."""
@@ -120,10 +123,14 @@ class Experiments:
     def table_config(self, dataset: str, table: int = 1) -> tuple[DAEConfig, int, str]:
         """The DAE configuration behind Table ``table`` for ``dataset``, its seed and where
         it comes from: the best run of our search (profiles with ``tables_from_search``,
-        :meth:`search_best`) or the paper's reported configuration."""
+        ``best_run``) or the paper's reported configuration."""
         check_table(dataset, table)
         if self.profile.tables_from_search:
-            best = self.search_best(dataset, table)
+            if self.best_run is None:
+                raise ValueError(f"the {self.profile.name} profile takes its Table {table} "
+                                 "DAEs from its own random search: use rc.Pipeline, which "
+                                 "runs it")
+            best = self.best_run(dataset, table)
             return DAEConfig.from_mapping(best.config), best.seed, f"our search, run {best.run}"
         paper = published.table(table)[dataset]
         return (DAEConfig.from_mapping(paper), self.profile.seed,

@@ -10,9 +10,13 @@ The computations are functions of explicit inputs that return results:
   scored with :func:`evaluate` as they finish -> :class:`SearchRun` records.
 
 :class:`Pipeline` runs the specifications of a profile's experiments
-(:class:`rc.experiments.Experiments`, which it extends: which images, which
+(:class:`rc.experiments.Experiments`, which it holds as ``specs``: which images, which
 configurations, which budgets) and wraps every computation in the cache
 (:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed by the full specification.
+Each cached computation is a declared :class:`~rc.tasks.Task` (:meth:`Pipeline.training_task`,
+:meth:`Pipeline.evaluation_task`, :meth:`Pipeline.final_scores_task`,
+:meth:`Pipeline.run_tasks`); :meth:`Pipeline.has` and :meth:`Pipeline.get` answer for
+any task.
 It computes only what is missing, says so when ``progress``
 is on, and with ``compute=False`` raises :class:`~rc.cache.MissingResultError` instead
 (rendering from committed results). The figures, tables and claims of the paper are
@@ -21,6 +25,7 @@ built on it in :mod:`rc.paper`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -29,21 +34,33 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 from ._checks import stored
 from .cache import Cache, MissingResultError, Record, timed
 from .config import PROFILES, Profile
+from .cost import dae_image_flop, estimated_epochs, train_flop
 from .dae import DAE, dae_from_record, dae_record, resolve_device
 from .datasets import dataset_info
 from .experiments import TABLES, Experiments
 from .metrics import ami, ari, nan_where_unscored, score
 from .specs import DataSpec, EvalSpec, TrainSpec
 from .storage import REPO, provenance
-from .training import DeadlineReached, TrainHistory, groups_to_train, train_dae, train_population
+from .tasks import Task, WorkContext
+from .training import (
+    DeadlineReached,
+    TrainHistory,
+    groups_to_train,
+    members_at_once,
+    population_groups,
+    train_dae,
+    train_population,
+)
 
 __all__ = ["Evaluation", "FinalScores", "Pipeline", "SearchRun", "TABLES", "TrainedDAE",
-           "evaluate", "final_amis", "final_scores", "results_dir", "train"]
+           "evaluate", "final_amis", "final_scores", "results_dir", "rc_flop",
+           "search_group", "train"]
 
 T = TypeVar("T")
 
@@ -253,12 +270,88 @@ def _about(spec: EvalSpec, start: float) -> dict:
             "provenance": {"seconds": time.perf_counter() - start}}
 
 
+# ------------------------------------------------------------------------------ tasks' work
+def rc_flop(spec: EvalSpec) -> float:
+    """FLOPs of RC as ``spec`` says (the cost model's estimate): every image, cluster and
+    iteration (and the initial step) one forward pass of the DAE (4 D H)."""
+    info = dataset_info(spec.data.dataset)
+    forward = 0.4 * dae_image_flop(info.shape[0] * info.shape[1],
+                                   spec.training.config.n_hidden)
+    return spec.data.n * spec.rc.k * (spec.rc.n_iters + 1) * forward
+
+
+def _train_work(spec: TrainSpec, ctx: WorkContext) -> TrainedDAE:
+    """A training task's work: the DAE of ``spec`` on its images."""
+    images, _ = spec.data.load(cache=ctx.cache_data)
+    result = train(spec, images, device=ctx.device, progress=ctx.progress,
+                   deadline=ctx.monotonic_deadline(), checkpoint=ctx.checkpoint)
+    return dataclasses.replace(result, provenance=ctx.provenance(**result.provenance))
+
+
+def _evaluate_work(spec: EvalSpec, final: bool, ctx: WorkContext,
+                   trained: TrainedDAE) -> Evaluation | FinalScores:
+    """An RC task's work: :func:`evaluate` (or, ``final``, :func:`final_scores`) with the
+    trained DAE of its dependency."""
+    images, groups = spec.data.load(cache=ctx.cache_data)
+    model = trained.dae.to(ctx.device).eval()
+    result = (final_scores if final else evaluate)(spec, model, images, groups,
+                                                    progress=ctx.progress)
+    return dataclasses.replace(result, provenance=ctx.provenance(**result.provenance))
+
+
+def search_group(specs: list[EvalSpec], train_indices: list[int], kind: str, table: int,
+                 val: DataSpec | None, ctx: WorkContext, *, grouping: str = "architecture",
+                 skip: frozenset[int] = frozenset(),
+                 on_run: Callable[[int, SearchRun], None] | None = None) -> list[SearchRun]:
+    """Train the runs ``train_indices`` of a search (or loss study) side by side and score
+    each with RC as it finishes: the :class:`SearchRun` of each (in the order they end),
+    those in ``skip`` excepted (trained again only for their group's sake). ``on_run(i,
+    run)`` is called with each at once (the pipeline stores it there)."""
+    first = specs[train_indices[0]].training
+    images, _ = first.data.load(cache=ctx.cache_data)
+    test, groups = specs[train_indices[0]].data.load(cache=ctx.cache_data)
+    val_images, val_groups = val.load(cache=ctx.cache_data) if val is not None else (None, None)
+    done: list[SearchRun] = []
+
+    def finished(j: int, dae: DAE, hist: TrainHistory) -> None:
+        i = train_indices[j]
+        if i in skip:
+            return
+        start = time.perf_counter()
+        amis = final_amis(specs[i], dae, test, groups)
+        val_score = (None if val is None else
+                     final_score(dataclasses.replace(specs[i], data=val), dae, val_images,
+                                 val_groups))
+        cfg = specs[i].training
+        run = SearchRun(
+            run=i, kind=kind, dataset=cfg.data.dataset, table=table,
+            config=cfg.config.to_dict(), seed=cfg.seed, score=float(np.nanmean(amis)),
+            best_val_loss=hist.best_val_loss, epochs=hist.epochs,
+            best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
+            rc_seconds=time.perf_counter() - start, n_images=cfg.data.n, n_test=len(test),
+            provenance=ctx.provenance(), val_score=val_score,
+            n_val=0 if val is None else val.n, ami=amis.tolist())
+        done.append(run)
+        if on_run is not None:
+            on_run(i, run)
+
+    train_population(images, [specs[i].training.member() for i in train_indices],
+                     batch_size=first.batch_size, patience=first.patience,
+                     val_fraction=first.val_fraction, device=ctx.device,
+                     progress=ctx.progress, on_member_done=finished,
+                     grouping=grouping, deadline=ctx.monotonic_deadline(),
+                     grey=dataset_info(first.data.dataset).grey)
+    return done
+
+
 # ------------------------------------------------------------------------------ the pipeline
-class Pipeline(Experiments):
+class Pipeline:
     """The paper's experiments under one profile, computed once and cached.
 
-    The specifications (what to compute) come from :class:`rc.experiments.Experiments`;
-    this class runs them through the cache.
+    The specifications (what to compute) come from an :class:`rc.experiments.Experiments`
+    that it holds (``specs``; its methods, ``table_spec``, ``eval_spec``, ... are
+    answered here too); this class runs them through the cache, each as a
+    :class:`~rc.tasks.Task` (:meth:`has`, :meth:`get`).
 
     Parameters
     ----------
@@ -299,7 +392,8 @@ class Pipeline(Experiments):
                  compute: bool = True, device=None, progress: bool = True,
                  root: Path | str | None = None, settings: dict | None = None,
                  grouping: str = "architecture"):
-        super().__init__(profile, settings)
+        self.specs = Experiments(profile, settings, best_run=self.search_best)
+        self.profile = self.specs.profile
         self.device = resolve_device(device)
         self.progress = bool(progress)
         self.grouping = grouping
@@ -318,6 +412,82 @@ class Pipeline(Experiments):
 
     def __repr__(self) -> str:
         return f"Pipeline(profile={self.profile.name!r}, device={str(self.device)!r})"
+
+    def __getattr__(self, name: str):
+        """The specification methods of :attr:`specs` (``table_spec``, ...), answered here."""
+        if name in _SPEC_METHODS and "specs" in self.__dict__:
+            return getattr(self.specs, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    # -------------------------------------------------------------- tasks
+    def has(self, task: Task) -> bool:
+        """Whether the value of ``task`` is stored (and usable), without computing it."""
+        return self.cache.has(task.name, task.inputs, task.kind)
+
+    def get(self, task: Task):
+        """The value of ``task``: loaded, or computed (its dependencies first) and stored."""
+        if task.work is None:
+            raise ValueError(f"task {task.name!r} is computed by the element that declares "
+                             f"it, not by Pipeline.get")
+
+        def compute():
+            values = [self.get(d) for d in task.deps]
+            return task.compute(self.context(task), *values)
+        return self.cached(task.name, task.inputs, compute, task.kind, describe=task.label)
+
+    def context(self, task: Task | None = None) -> WorkContext:
+        """What a task's work needs here: this device, the profile's provenance fields,
+        its deadline (as a wall-clock time) and, for a training, its checkpoint file."""
+        deadline = (None if self.deadline is None
+                    else time.time() + (self.deadline - time.monotonic()))
+        checkpoint = None
+        if task is not None and task.kind is TrainedDAE and task.name.startswith("dae/"):
+            entry = self.cache.path(task.name, task.inputs, task.kind)
+            checkpoint = entry.with_name(f".{entry.name}.checkpoint")
+        return WorkContext(str(self.device), self.profile.name, self.profile.seed,
+                           self.profile.cache_data, self.progress, deadline, checkpoint,
+                           threads=torch.get_num_threads())
+
+    def training_task(self, spec: TrainSpec, kind: str = "search") -> Task:
+        """The training of ``spec`` as a task; its cost with the epochs that early stopping
+        gave in the measurement of its data set's searches (``kind="loss"``: of the
+        loss-vs-score study)."""
+        table = 1 if spec.data.split == TABLES[1].split else 2
+        epochs = estimated_epochs(spec.data.dataset, table, kind)
+        return Task(self._entry(spec)[0], spec.inputs(), TrainedDAE, train_flop(spec, epochs),
+                    work=functools.partial(_train_work, spec),
+                    describe=f"the DAE {spec.name}")
+
+    def evaluation_task(self, spec: EvalSpec, final: bool = False) -> Task:
+        """RC as ``spec`` says as a task (``final``: its final scores only), after the
+        training of its DAE."""
+        name, kind = self._entry(spec, final)
+        what = "the final RC scores" if final else "the RC evaluation"
+        return Task(name, spec.inputs(), kind, rc_flop(spec),
+                    (self.training_task(spec.training),),
+                    functools.partial(_evaluate_work, spec, final),
+                    describe=f"{what} {spec.name}")
+
+    def run_tasks(self, dataset: str, table: int = 1, kind: str = "search") -> list[Task]:
+        """The runs of a search or loss-vs-score study as tasks (computed in groups by
+        :meth:`runs`, or by :func:`search_group` on a cluster)."""
+        specs = self.run_specs(dataset, table, kind)
+        names = self.run_names(dataset, table, kind)
+        return [Task(n, self.run_cache_inputs(s, kind), SearchRun,
+                     train_flop(s.training, estimated_epochs(dataset, table, kind))
+                     + rc_flop(s), describe=f"{kind} run {n}")
+                for n, s in zip(names, specs)]
+
+    def run_groups(self, dataset: str, table: int = 1, kind: str = "search"
+                   ) -> list[list[int]]:
+        """The runs of a search trained side by side on this device (indices, as
+        :func:`rc.train_population` groups them: one at a time on a CPU)."""
+        members = [s.training.member() for s in self.run_specs(dataset, table, kind)]
+        return population_groups(members, members_at_once(self.device), self.grouping)
+
+    def search_complete(self, dataset: str, table: int = 1) -> bool:
+        """Whether every run of the profile's search for a table is stored."""
+        return all(self.has(t) for t in self.run_tasks(dataset, table, "search"))
 
     # -------------------------------------------------------------- generic
     def provenance(self, **extra) -> dict:
@@ -342,6 +512,14 @@ class Pipeline(Experiments):
         if len(self.cache.computed) > before and self.on_computed is not None:
             self.on_computed(name)
         return value
+
+    def store(self, task: Task, value) -> None:
+        """Store ``value`` as the entry of ``task``, computed elsewhere (on a Dask worker,
+        :mod:`rc.cluster`): counted as computed, and ``on_computed`` told."""
+        if not isinstance(value, task.kind):
+            raise TypeError(f"the value of task {task.name!r} must be a "
+                            f"{task.kind.__name__}; got {type(value).__name__}")
+        self._store(task.name, task.inputs, value, task.kind)
 
     def _store(self, name: str, inputs: dict, value, kind: type = dict) -> None:
         """Store a result computed outside :meth:`cached` (a member of a population
@@ -374,11 +552,6 @@ class Pipeline(Experiments):
         return (f"scores/{spec.name}", FinalScores) if final else (f"rc/{spec.name}",
                                                                     Evaluation)
 
-    def _checkpoint(self, spec: TrainSpec) -> Path:
-        """Where an unfinished training of ``spec`` keeps its state: beside its entry."""
-        entry = self.cache.path(self._entry(spec)[0], spec.inputs(), TrainedDAE)
-        return entry.with_name(f".{entry.name}.checkpoint")
-
     def is_stored(self, spec: TrainSpec | EvalSpec, final: bool = False) -> bool:
         """Whether the DAE of a :class:`TrainSpec` or the evaluation of an
         :class:`EvalSpec` (``final``: its final scores) is stored (and usable), without
@@ -392,13 +565,7 @@ class Pipeline(Experiments):
 
         A training killed before it ends resumes from its checkpoint (a hidden file
         beside the entry, written every :data:`rc.training.CHECKPOINT_SECONDS`)."""
-        def compute():
-            images, _ = self.load(spec.data)
-            result = train(spec, images, device=self.device, progress=self.progress,
-                           deadline=self.deadline, checkpoint=self._checkpoint(spec))
-            return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
-        trained = self.cached(self._entry(spec)[0], spec.inputs(), compute, TrainedDAE,
-                              describe=f"the DAE {spec.name}")
+        trained = self.get(self.training_task(spec))
         trained.dae.to(self.device).eval()
         return trained
 
@@ -446,24 +613,12 @@ class Pipeline(Experiments):
     # -------------------------------------------------------------- RC evaluation
     def evaluate(self, spec: EvalSpec) -> Evaluation:
         """The evaluation ``spec`` (computed once, then loaded)."""
-        def compute():
-            images, groups = self.load(spec.data)
-            result = evaluate(spec, self.trained(spec.training).dae, images, groups,
-                              progress=self.progress)
-            return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
-        return self.cached(self._entry(spec)[0], spec.inputs(), compute, Evaluation,
-                           describe=f"the RC evaluation {spec.name}")
+        return self.get(self.evaluation_task(spec))
 
     def final_scores(self, spec: EvalSpec) -> FinalScores:
         """The scores of the evaluation ``spec`` after its last iteration (computed once,
         then loaded; a separate entry, for repeats whose trajectories nothing shows)."""
-        def compute():
-            images, groups = self.load(spec.data)
-            result = final_scores(spec, self.trained(spec.training).dae, images, groups,
-                                  progress=self.progress)
-            return dataclasses.replace(result, provenance=self.provenance(**result.provenance))
-        return self.cached(self._entry(spec, final=True)[0], spec.inputs(), compute,
-                           FinalScores, describe=f"the final RC scores {spec.name}")
+        return self.get(self.evaluation_task(spec, final=True))
 
     def evaluation(self, dataset: str, table: int = 1, k: int | None = None,
                    e_step: str | None = None, average_method: str = "max",
@@ -479,6 +634,14 @@ class Pipeline(Experiments):
         specs = [self.eval_spec(dataset, table, k, e_step, restart=r)
                  for r in range(self.profile.rc_restarts)]
         return [self.evaluate(specs[0])] + [self.final_scores(s) for s in specs[1:]]
+
+    def restart_tasks(self, dataset: str, table: int = 1, k: int | None = None,
+                      e_step: str | None = None) -> list[Task]:
+        """What :meth:`restarts` stores, as tasks."""
+        specs = [self.eval_spec(dataset, table, k, e_step, restart=r)
+                 for r in range(self.profile.rc_restarts)]
+        return ([self.evaluation_task(specs[0])]
+                + [self.evaluation_task(s, final=True) for s in specs[1:]])
 
     # -------------------------------------------------------------- random searches
     def runs(self, dataset: str, table: int = 1, kind: str = "search") -> list[SearchRun]:
@@ -514,39 +677,14 @@ class Pipeline(Experiments):
         # whole groups of the plan, so that a run never depends on which others are missing
         todo = groups_to_train([s.training.member() for s in specs], todo, self.device,
                                self.grouping)
-        first = specs[todo[0]].training
-        images, _ = self.load(first.data)
-        test, groups = self.load(specs[todo[0]].data)
-        val = self.val_spec(first.data.dataset) if kind == "search" else None
-        val_images, val_groups = self.load(val) if val is not None else (None, None)
+        val = self.val_spec(specs[0].data.dataset) if kind == "search" else None
 
-        def finished(j: int, dae: DAE, hist: TrainHistory) -> None:
-            i = todo[j]
-            if found[i] is not None:  # stored already; trained again for its group's sake
-                return
-            start = time.perf_counter()
-            amis = final_amis(specs[i], dae, test, groups)
-            val_score = (None if val is None else
-                         final_score(dataclasses.replace(specs[i], data=val), dae, val_images,
-                                     val_groups))
-            cfg = specs[i].training
-            run = SearchRun(
-                run=i, kind=kind, dataset=cfg.data.dataset, table=table,
-                config=cfg.config.to_dict(), seed=cfg.seed, score=float(np.nanmean(amis)),
-                best_val_loss=hist.best_val_loss, epochs=hist.epochs,
-                best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
-                rc_seconds=time.perf_counter() - start, n_images=cfg.data.n, n_test=len(test),
-                provenance=self.provenance(), val_score=val_score,
-                n_val=0 if val is None else val.n, ami=amis.tolist())
+        def store(i: int, run: SearchRun) -> None:
             found[i] = run
             self._store(names[i], self.run_cache_inputs(specs[i], kind), run, SearchRun)
 
-        train_population(images, [specs[i].training.member() for i in todo],
-                         batch_size=first.batch_size, patience=first.patience,
-                         val_fraction=first.val_fraction, device=self.device,
-                         progress=self.progress, on_member_done=finished,
-                         grouping=self.grouping, deadline=self.deadline,
-                         grey=dataset_info(first.data.dataset).grey)
+        search_group(specs, todo, kind, table, val, self.context(), grouping=self.grouping,
+                     skip=frozenset(i for i in todo if found[i] is not None), on_run=store)
 
     def search_best(self, dataset: str, table: int = 1) -> SearchRun:
         """The best run (by test score, the paper's rule) of the profile's search for a
@@ -565,6 +703,13 @@ class Pipeline(Experiments):
     def loss_study(self, dataset: str) -> list[SearchRun]:
         """Figure 6a's DAEs: 250 ReLU units, p = 0.3, random learning rates and seeds."""
         return self.runs(dataset, 1, "loss")
+
+
+#: The specification methods of :class:`rc.experiments.Experiments` a Pipeline answers.
+_SPEC_METHODS = frozenset({
+    "test_spec", "val_spec", "train_data_spec", "train_spec", "epochs_within",
+    "table_config", "table_spec", "table_budget", "eval_spec", "run_specs",
+    "run_cache_inputs", "run_names", "run_inputs"})
 
 
 def _side_by_side(names: list[str]) -> str:

@@ -4,16 +4,21 @@
 random searches with single-object training (Table 1, Figure 8), with multi-object
 training (Table 2, Figure 9) and the loss-vs-score study (Figure 6a), then the DAEs of
 both tables, then every element of the paper (their RC evaluations and example runs),
-the recorded runs of the RC animations and the scorecard. Each step is a list of cached
-computations (:class:`rc.Pipeline`), so everything finished is stored at once and a later
-run resumes where this one stopped.
+the recorded runs of the RC animations, the analyses beyond the paper and the
+scorecard. Each :class:`Step` declares the tasks it stores (:class:`rc.tasks.Task`:
+each element's module says what it stores in ``tasks(pipe)``), so what is done, what is
+left and what it costs follow from :meth:`rc.Pipeline.has` and each task's cost; a step
+computes what is missing through the cache, so everything finished is stored at once and
+a later run resumes where this one stopped. With a Dask cluster (``cluster``,
+:mod:`rc.cluster`) the workers compute a step's tasks first and this process stores them.
 
 The budget is enforced with the pipeline's deadline: no computation starts after it, and
 a training in progress stops at the end of the epoch in which it passes (a search keeps
 its finished runs). Progress shows runs and results done out of the total, and the time
-left projected from a cost model: the multiply-adds of every training, with the epoch
-counts that early stopping gave in a measurement (``rc/epoch_counts.json``, written by
-``benchmarks/epoch_counts.py``), divided by the FLOP rate measured so far.
+left projected from the cost model (:mod:`rc.cost`: the multiply-adds of every training,
+with the epoch counts that early stopping gave in a measurement,
+``rc/epoch_counts.json``, written by ``benchmarks/epoch_counts.py``) divided by the FLOP
+rate measured so far. A task counts in the cost of the first step that stores it.
 
 The record of all sessions, ``provenance.json`` in the profile's results folder, holds
 the device, versions, commit, the wall time of every step, their sum
@@ -44,17 +49,14 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
-import numpy as np
 from tqdm import tqdm
 
-from . import published
+from . import cost, published
 from ._checks import check_number
-from .cache import Cache, CacheWarning, MissingResultError
-from .config import dae_image_flop
-from .datasets import dataset_info
-from .pipeline import TABLES, Pipeline, SearchRun
-from .specs import TrainSpec
+from .cache import CacheWarning
+from .pipeline import TABLES, Pipeline, TrainedDAE
 from .storage import (
     CorruptFileError,
     locked,
@@ -63,288 +65,295 @@ from .storage import (
     remove_stale_temporaries,
     write_checked_json,
 )
-from .training import DeadlineReached, checkpoint_progress, train_split
+from .tasks import Task
+from .training import DeadlineReached, checkpoint_progress
 
-__all__ = ["Step", "beyond_flop", "estimated_epochs", "plan", "project", "run", "status",
-           "train_flop"]
+__all__ = ["Step", "StepState", "beyond_flop", "estimated_epochs", "plan", "project", "run",
+           "status", "tables_declared", "train_flop"]
 
-#: Epochs assumed per training where no measurement applies.
-DEFAULT_EPOCHS = 100
 #: FLOP rates assumed before any training has been timed (FLOP/s).
 DEFAULT_RATE = {"cpu": 5e10, "cuda": 5e13}
 #: Seconds kept back at the end of a budget for writing the record.
 MARGIN = 5.0
-_COUNTS = Path(__file__).with_name("epoch_counts.json")
 
 
 @dataclass
 class Step:
-    """One step of the plan: ``units`` results (search runs, a DAE, a figure's data)."""
+    """One step of the plan: the tasks it stores and how it computes them.
+
+    ``tasks`` are the entries the step stores (its dependencies belong to the steps
+    before it); None where they cannot be declared yet: a table DAE or element of a
+    profile whose tables come from its searches, before every search run is stored (the
+    plan is declared again when they are). ``compute()`` computes whatever of them is
+    missing, in this process, under ``pipe.deadline`` (an element computes its own
+    entries there too; on a Dask cluster the tasks with work of their own are computed
+    first by the workers, :mod:`rc.cluster`). ``runs``: the step is a search or
+    loss-vs-score study ``(dataset, table, kind)``, whose every run counts as a unit
+    (one unit for the other steps). ``estimate``: its FLOPs while ``tasks`` is None.
+    ``current``: for a step that stores no task (the scorecard), whether it is done;
+    it notes in ``pipe.cache.damaged`` why a stored file cannot be used.
+    """
 
     name: str
-    units: int
-    done: Callable[[], int]       # units stored already
-    flop: Callable[[], float]     # estimated FLOPs still to do
-    run: Callable[[], object]     # compute what is missing (under pipe.deadline)
-    cache: Cache | None = None    # where done() reads (it notes the damaged files met)
+    tasks: list[Task] | None
+    compute: Callable[[], object]
+    runs: tuple[str, int, str] | None = None
+    estimate: float = 0.0
+    current: Callable[[], bool] | None = None
+    #: keys of its tasks and their dependencies that no step before it stores or needs
+    #: (only they count in its FLOPs)
+    owned: frozenset[str] | None = None
 
-    def check(self) -> tuple[int, list[str]]:
-        """(units stored, the stored files met that cannot be used, each named with what
-        is wrong with it): a damaged file counts as not stored, but is named."""
-        if self.cache is None:
-            return self.done(), []
-        self.cache.damaged.clear()
-        done = self.done()
-        return done, [f"{path} {problem}" for path, problem in self.cache.damaged.items()]
+    @property
+    def units(self) -> int:
+        """Its results: a search's runs, else one."""
+        return len(self.tasks) if self.runs is not None and self.tasks is not None else 1
+
+    def missing(self, pipe: Pipeline) -> list[Task] | None:
+        """Its tasks not stored in ``pipe``'s results (None while they are not declared)."""
+        if self.tasks is None:
+            return None
+        return [t for t in self.tasks if not pipe.has(t)]
+
+    def check(self, pipe: Pipeline) -> StepState:
+        """What is stored of it, what is left and what that costs, and the stored files met
+        that cannot be used, each named with what is wrong with it (a damaged file counts
+        as not stored)."""
+        pipe.cache.damaged.clear()
+        if self.current is not None:
+            done, missing, flop = int(self.current()), [], 0.0
+        else:
+            missing = self.missing(pipe)
+            if missing is None:
+                done, flop = 0, self.estimate
+            else:
+                done = (self.units - len(missing) if self.runs is not None
+                        else int(not missing))
+                flop = sum(t.flop for t in _with_missing_deps(pipe, missing)
+                           if self.owned is None or t.key in self.owned)
+        damaged = [f"{path} {problem}" for path, problem in pipe.cache.damaged.items()]
+        return StepState(done, flop if done < self.units else 0.0, missing or [], damaged)
+
+
+def _closure(tasks: list[Task]) -> list[Task]:
+    """``tasks`` and all they depend on, each once."""
+    found: dict[str, Task] = {}
+
+    def visit(task: Task) -> None:
+        if task.key not in found:
+            found[task.key] = task
+            for dep in task.deps:
+                visit(dep)
+    for task in tasks:
+        visit(task)
+    return list(found.values())
+
+
+def _with_missing_deps(pipe: Pipeline, missing: list[Task]) -> list[Task]:
+    """The ``missing`` tasks and the dependencies they need computed first (those not
+    stored, at any depth), each once: what computing them costs."""
+    found: dict[str, Task] = {}
+
+    def visit(task: Task) -> None:
+        if task.key not in found:
+            found[task.key] = task
+            for dep in task.deps:
+                if dep.key not in found and not pipe.has(dep):
+                    visit(dep)
+    for task in missing:
+        visit(task)
+    return list(found.values())
+
+
+class StepState(NamedTuple):
+    """A step's state: units stored, FLOPs left, the tasks missing, the damaged files."""
+
+    done: int
+    flop: float
+    missing: list[Task]
+    damaged: list[str]
 
 
 # ------------------------------------------------------------------------------ cost model
-def _count_rows() -> list[dict]:
-    """The rows of the epoch-count measurement, ``rc/epoch_counts.json`` (package data,
-    installed with rc). A missing or unreadable file is an error: the cost model never
-    silently falls back to :data:`DEFAULT_EPOCHS` for every training."""
-    try:
-        return read_json(_COUNTS)["rows"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RuntimeError(
-            f"the cost model's epoch counts cannot be read from {_COUNTS} ({exc}); they "
-            f"are package data of rc: reinstall rc, or measure them again with "
-            f"`python benchmarks/epoch_counts.py --write`") from None
-
-
-def estimated_epochs(dataset: str, table: int, kind: str) -> float:
-    """Mean epochs early stopping gave in the measurement (largest size measured);
-    :data:`DEFAULT_EPOCHS` where nothing was measured for the data set and table."""
-    rows = _count_rows()
-    match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, kind)]
-    if not match:
-        return DEFAULT_EPOCHS
-    largest = max(match, key=lambda r: r["n_images"])
-    return float(np.mean(largest["epochs"]))
-
-
-def train_flop(spec: TrainSpec, epochs: float) -> float:
-    """FLOPs of a training of ``epochs`` epochs (capped by the spec's ``max_epochs``):
-    per training image :func:`rc.config.dae_image_flop` (10·D·H), per validation image
-    the forward pass (4·D·H)."""
-    info = dataset_info(spec.data.dataset)
-    image_flop = dae_image_flop(info.shape[0] * info.shape[1], spec.config.n_hidden)
-    return _training_flop(image_flop, spec.data.n, min(epochs, spec.max_epochs),
-                          spec.val_fraction)
-
-
-def _training_flop(image_flop: float, n_images: int, epochs: float,
-                   val_fraction: float = 0.1) -> float:
-    """FLOPs of ``epochs`` epochs on ``n_images``: the training part at ``image_flop`` per
-    image, the validation part at the forward pass's share of it (4 of 10)."""
-    n_train = train_split(n_images, val_fraction)
-    return epochs * image_flop * (n_train + 0.4 * (n_images - n_train))
-
-
-def _measured_epochs(dataset: str, table: int, kind: str) -> list[int]:
-    """Every run's epochs in the measurement (largest size), or [DEFAULT_EPOCHS]."""
-    rows = _count_rows()
-    match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, kind)]
-    return max(match, key=lambda r: r["n_images"])["epochs"] if match else [DEFAULT_EPOCHS]
+#: The cost model lives in rc.cost; these names are kept here for the scripts and tests.
+train_flop = cost.train_flop
+estimated_epochs = cost.estimated_epochs
+DEFAULT_EPOCHS = cost.DEFAULT_EPOCHS
 
 
 def project(pipe: Pipeline, tflops: float, step_overhead: float,
             grouping: str = "architecture") -> dict[str, float]:
-    """Projected seconds of the training still to do, per step of the plan.
-
-    Simulates every population epoch by epoch: each member trains for the epochs of a run
-    of the measurement (run i of a search gets the i-th measured count, cyclically), a
-    group's minibatch step takes the longer of ``step_overhead`` seconds (launching its
-    kernels) and its FLOPs (padding included) at ``tflops`` TFLOP/s, and members leave
-    their group when they stop. RC, data and validation overheads are not modelled.
-    """
+    """Projected seconds of the training still to do, per search step of the plan
+    (:func:`rc.cost.population_seconds`: every population epoch by epoch, each run
+    training for the epochs of a run of the measurement, a group's step at least
+    ``step_overhead`` seconds). RC, data and validation overheads are not modelled."""
     from .training import population_groups
 
     out = {}
     for step in plan(pipe):
-        if not step.name.startswith(("search", "loss")):
+        if step.runs is None:
             continue
-        kind = "search" if step.name.startswith("search") else "loss"
-        table = 2 if "Table 2" in step.name else 1
-        dataset = step.name.rsplit(", ", 1)[1]
+        dataset, table, kind = step.runs
         specs = [e.training for e in pipe.run_specs(dataset, table, kind)]
-        measured = _measured_epochs(dataset, table, kind)
-        info = dataset_info(dataset)
-        d = info.shape[0] * info.shape[1]
-        n_train = train_split(specs[0].data.n, specs[0].val_fraction)
-        steps_per_epoch = -(-n_train // specs[0].batch_size)
-        members = [s.member() for s in specs]
-        seconds = 0.0
-        for group in population_groups(members, grouping=grouping):
-            epochs = np.array([min(measured[i % len(measured)], specs[i].max_epochs)
-                               for i in group])
-            width = max(specs[i].config.n_hidden for i in group)
-            for e in range(1, int(epochs.max()) + 1):
-                active = int((epochs >= e).sum())
-                flop = 10.0 * d * width * n_train * active
-                seconds += max(steps_per_epoch * step_overhead, flop / (tflops * 1e12))
-        out[step.name] = seconds
+        groups = population_groups([s.member() for s in specs], grouping=grouping)
+        out[step.name] = cost.population_seconds(
+            specs, groups, cost.measured_epochs(dataset, table, kind), tflops, step_overhead)
     return out
 
 
 # ------------------------------------------------------------------------------ the plan
-def _probe(pipe: Pipeline) -> Pipeline:
-    """A pipeline on the same results that may not compute (to ask what is stored)."""
-    return Pipeline(pipe.profile, compute=False, device=pipe.device, progress=False,
-                    root=pipe.cache.root.parent)
+def tables_declared(pipe: Pipeline) -> bool:
+    """Whether the table DAEs' specifications are known: always, except in a profile
+    whose tables come from its searches, until every run of them is stored."""
+    if not pipe.profile.tables_from_search:
+        return True
+    return all(pipe.search_complete(d, table) for table in TABLES
+               for d in pipe.profile.datasets if published.in_table(d, table))
 
 
-def _stored(probe: Pipeline, compute: Callable[[Pipeline], object]) -> bool:
-    try:
-        compute(probe)
-    except MissingResultError:
-        return False
-    return True
+def _runs_step(pipe: Pipeline, dataset: str, table: int, kind: str) -> Step:
+    name = (f"search, Table {table}, {dataset}" if kind == "search"
+            else f"loss-vs-score study, {dataset}")
+    return Step(name, pipe.run_tasks(dataset, table, kind),
+                lambda: pipe.runs(dataset, table, kind), runs=(dataset, table, kind))
 
 
-def _runs_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int, kind: str) -> Step:
-    specs = pipe.run_specs(dataset, table, kind)
-    names = pipe.run_names(dataset, table, kind)
-    inputs = pipe.run_inputs(dataset, table, kind)
-    epochs = estimated_epochs(dataset, table, kind)
-
-    def missing() -> list[int]:
-        return [i for i, (n, inp) in enumerate(zip(names, inputs))
-                if not probe.cache.has(n, inp, SearchRun)]
-
-    what = "search" if kind == "search" else "loss-vs-score study"
-    return Step(f"{what}, Table {table}, {dataset}" if kind == "search"
-                else f"{what}, {dataset}", len(specs),
-                lambda: len(specs) - len(missing()),
-                lambda: sum(train_flop(specs[i].training, epochs) for i in missing()),
-                lambda: pipe.runs(dataset, table, kind), probe.cache)
+def _paper_configs(pipe: Pipeline) -> Pipeline:
+    """A pipeline on the same results with the paper's configurations for the tables, for
+    estimates that must not wait for (or start) a search."""
+    return Pipeline(pipe.profile.replace(tables_from_search=False), compute=False,
+                    progress=False, root=pipe.cache.root.parent)
 
 
-def _table_step(pipe: Pipeline, probe: Pipeline, dataset: str, table: int) -> Step:
-    def flop() -> float:
-        if _stored(probe, lambda p: p.table_dae(dataset, table)):
-            return 0.0
-        try:
-            spec = probe.table_spec(dataset, table)
-        except MissingResultError:  # the search is not done: estimate from the paper's
-            spec = Pipeline(pipe.profile.replace(tables_from_search=False), compute=False,
-                            progress=False, root=probe.cache.root.parent).table_spec(
-                dataset, table)
-        return train_flop(spec, estimated_epochs(dataset, table, "search"))
+def _table_step(pipe: Pipeline, dataset: str, table: int, declared: bool) -> Step:
+    def dae():
+        return pipe.table_dae(dataset, table)
+    name = f"DAE of Table {table}, {dataset}"
+    if declared:
+        return Step(name, [pipe.training_task(pipe.table_spec(dataset, table))], dae)
+    est = _paper_configs(pipe)  # the search is not done: estimate from the paper's
+    return Step(name, None, dae,
+                estimate=est.training_task(est.table_spec(dataset, table)).flop)
 
-    return Step(f"DAE of Table {table}, {dataset}", 1,
-                lambda: int(_stored(probe, lambda p: p.table_dae(dataset, table))), flop,
-                lambda: pipe.table_dae(dataset, table), probe.cache)
+
+def _element_step(pipe: Pipeline, name: str, module, declared: bool,
+                  estimate: float = cost.RC_FLOP) -> Step:
+    """The step of an element (a module with ``tasks(pipe)`` and ``compute(pipe)``)."""
+    return Step(name, module.tasks(pipe) if declared else None,
+                lambda: module.compute(pipe), estimate=estimate)
+
+
+class _Animations:
+    """The recorded runs of the book's animations (:mod:`rc.animation`), every data set."""
+
+    @staticmethod
+    def tasks(pipe: Pipeline) -> list[Task]:
+        from . import animation
+        return animation.tasks(pipe)
+
+    @staticmethod
+    def compute(pipe: Pipeline) -> list:
+        from . import animation
+        return [animation.compute(pipe, d) for d in pipe.profile.datasets]
+
+
+#: The analyses beyond the paper: their steps' names, by module of rc.beyond.
+BEYOND_STEPS = {"choose_k": "choosing K", "robustness": "robustness: spreads and selection",
+                "grey": "grey levels", "conv": "convolutional DAE",
+                "rc_training": "RC inside DAE training"}
+
+
+def _trainings(tasks: list[Task]) -> list[Task]:
+    """The trainings among ``tasks`` (values that are trained networks)."""
+    return [t for t in tasks if issubclass(t.kind, TrainedDAE)]
 
 
 def beyond_flop(pipe: Pipeline) -> dict[str, float]:
-    """Estimated training FLOPs of each step beyond the paper (:mod:`rc.beyond`), with the
-    epochs of the measurement for the matching table DAE (RC itself, about 1 TFLOP a step,
-    is not counted): the spreads' trainings not stored yet, the other steps' in all."""
-    from .beyond import conv, grey, rc_training, robustness
+    """Estimated training FLOPs still to do of each step beyond the paper
+    (:mod:`rc.beyond`), with the epochs of the measurement for the matching table DAE and
+    the paper's configurations (an estimate must not wait for a search): its own
+    networks, not the table DAEs (their steps') nor RC."""
+    import importlib
 
-    # the paper's configurations: an estimate must not wait for (or start) a search
-    est = Pipeline(pipe.profile.replace(tables_from_search=False), compute=False,
-                   progress=False, root=pipe.cache.root.parent)
-    p, datasets = est.profile, list(est.profile.datasets)
-    spread = sum(train_flop(s, estimated_epochs(d, table, "search"))
-                 for table in p.spread_tables for d in datasets
-                 if published.in_table(d, table)
-                 for s in robustness.seed_specs(est, d, table)[1:] if not est.is_stored(s))
-    grey_flop = sum(train_flop(grey.train_spec(est, g), estimated_epochs(b, 1, "search"))
-                    for g, b in grey.PAIRS.items() if b in datasets)
-    conv_total = 0.0
-    for d in (d for d in conv.DATASETS if d in datasets):
-        inputs = conv._inputs(est, d)
-        conv_total += _training_flop(conv.conv_flop(dataset_info(d).shape), inputs["data"]["n"],
-                                     min(inputs["max_epochs"], estimated_epochs(d, 1, "search")))
-    unrolled = 0.0
-    for d in (d for d in p.rc_training_datasets if d in datasets):
-        for variant in rc_training.VARIANTS:
-            inputs, data = rc_training._training(est, d, variant)
-            unrolled += _training_flop(
-                rc_training.image_flop(d, inputs["config"]["n_hidden"]), data.n,
-                min(inputs["max_epochs"], estimated_epochs(d, 2, "search")))
-    return {"robustness: spreads and selection": spread, "grey levels": grey_flop,
-            "convolutional DAE": conv_total, "RC inside DAE training": unrolled}
-
-
-def _compute_step(pipe: Pipeline, probe: Pipeline, name: str,
-                  compute: Callable[[Pipeline], object], flop: float = 1e12) -> Step:
-    return Step(name, 1, lambda: int(_stored(probe, compute)),
-                lambda: 0.0 if _stored(probe, compute) else flop, lambda: compute(pipe),
-                probe.cache)
-
-
-def _animations(pipe: Pipeline) -> list:
-    """The recorded RC runs of the book's animations (:mod:`rc.animation`), every data set."""
-    from . import animation
-
-    return [animation.compute(pipe, d) for d in pipe.profile.datasets]
+    est = _paper_configs(pipe)
+    tables = {est.training_task(est.table_spec(d, table)).key  # their own steps' cost
+              for table in TABLES for d in est.profile.datasets
+              if published.in_table(d, table)}
+    out = {}
+    for module_name, name in BEYOND_STEPS.items():
+        module = importlib.import_module(f".beyond.{module_name}", __package__)
+        missing = [t for t in module.tasks(est) if not est.has(t)]
+        out[name] = sum(t.flop for t in _trainings(_with_missing_deps(est, missing))
+                        if t.key not in tables)
+    return out
 
 
 def plan(pipe: Pipeline) -> list[Step]:
     """Every step of the protocol of ``pipe``'s profile, in the order they run."""
+    import importlib
+
     from . import paper, scorecard
 
-    probe = _probe(pipe)
     datasets = list(pipe.profile.datasets)
     steps = []
     planned = set()  # (table, kind) of the searches and studies with runs
     for table, kind in ((1, "search"), (2, "search"), (1, "loss")):
         for d in datasets:
             if published.in_table(d, table) and pipe.run_names(d, table, kind):
-                steps.append(_runs_step(pipe, probe, d, table, kind))
+                steps.append(_runs_step(pipe, d, table, kind))
                 planned.add((table, kind))
-    steps += [_table_step(pipe, probe, d, table) for table in TABLES for d in datasets
+    declared = tables_declared(pipe)
+    steps += [_table_step(pipe, d, table, declared) for table in TABLES for d in datasets
               if published.in_table(d, table)]
     for element in paper.ELEMENTS:
         if element in paper.NEEDS_SEARCH and paper.NEEDS_SEARCH[element] not in planned:
             continue
-        module = paper.home(element)
-        steps.append(_compute_step(pipe, probe, element, module.compute))
-    steps.append(_compute_step(pipe, probe, "RC animations", _animations))
-    from .beyond import choose_k, conv, grey, rc_training, robustness
-
-    training = beyond_flop(pipe)
-    for name, module in (("choosing K", choose_k),
-                         ("robustness: spreads and selection", robustness),
-                         ("grey levels", grey), ("convolutional DAE", conv),
-                         ("RC inside DAE training", rc_training)):
-        if module.__name__.rsplit(".", 1)[1] not in pipe.profile.beyond:
+        steps.append(_element_step(pipe, element, paper.home(element), declared))
+    steps.append(_element_step(pipe, "RC animations", _Animations, declared))
+    training = beyond_flop(pipe) if not declared else {}
+    for module_name, name in BEYOND_STEPS.items():
+        if module_name not in pipe.profile.beyond:
             continue
-        steps.append(_compute_step(pipe, probe, name, module.compute,
-                                   1e12 + training.get(name, 0.0)))
-    steps.append(Step("scorecard", 1, lambda: int(_scorecard_current(pipe, probe)),
-                      lambda: 0.0, lambda: scorecard.build(pipe), probe.cache))
+        module = importlib.import_module(f".beyond.{module_name}", __package__)
+        steps.append(_element_step(pipe, name, module, declared,
+                                   cost.RC_FLOP + training.get(name, 0.0)))
+    steps.append(Step("scorecard", [], lambda: scorecard.build(pipe),
+                      current=lambda: _scorecard_current(pipe)))
+    seen: set[str] = set()
+    for step in steps:  # a task counts in the cost of the first step that needs it
+        keys = {t.key for t in _closure(step.tasks or [])}
+        step.owned = frozenset(keys - seen)
+        seen |= keys
     return steps
 
 
-def _scorecard_current(pipe: Pipeline, probe: Pipeline | None = None) -> bool:
+def _scorecard_current(pipe: Pipeline) -> bool:
     """Whether ``scorecard.json`` reads back (its digest matches) and holds the profile
-    and claims that the stored results give now (collected by ``probe``, which never
-    computes). One that is stored but not current is noted, with why, in the probe's
-    ``cache.damaged``; where the results are not all stored it is not current, and the
-    steps before it tell what is missing."""
+    and claims that the stored results give now (:func:`rc.scorecard.collect_stored`,
+    with a pipeline on the same results that never computes: None where an element with
+    claims is not stored yet, and the steps before tell what is missing). One that is
+    stored but not current is noted, with why, in ``pipe.cache.damaged``."""
     from . import scorecard
 
-    probe = probe or _probe(pipe)
     card = pipe.cache.root / "scorecard.json"
     if not card.exists():
         return False
     try:
         stored = read_checked_json(card)
     except (OSError, ValueError) as exc:
-        probe.cache.damaged[card] = f"cannot be used ({exc})"
+        pipe.cache.damaged[card] = f"cannot be used ({exc})"
         return False
-    fresh = scorecard.collect_stored(probe)
+    reader = Pipeline(pipe.profile, compute=False, device=pipe.device, progress=False,
+                      root=pipe.cache.root.parent)
+    fresh = scorecard.collect_stored(reader)
+    pipe.cache.damaged.update(reader.cache.damaged)  # the files it met that are damaged
     if fresh is None:
         return False
     changed = scorecard.changes(stored, fresh)
     if changed:
-        probe.cache.damaged[card] = (f"differs from what the stored results give "
-                                     f"({'; '.join(changed[:3])}"
-                                     f"{'; ...' if len(changed) > 3 else ''})")
+        pipe.cache.damaged[card] = (f"differs from what the stored results give "
+                                    f"({'; '.join(changed[:3])}"
+                                    f"{'; ...' if len(changed) > 3 else ''})")
     return not changed
 
 
@@ -353,11 +362,11 @@ def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
     stored file that cannot be used is named in a :class:`~rc.cache.CacheWarning`."""
     rows, named = [], set()
     for step in plan(pipe):
-        done, damaged = step.check()
-        for note in _unnamed(damaged, named):
+        state = step.check(pipe)
+        for note in _unnamed(state.damaged, named):
             warnings.warn(f"damaged ({step.name}): {note}; the protocol computes it again",
                           CacheWarning, stacklevel=2)
-        rows.append((step.name, done, step.units, 0.0 if done == step.units else step.flop()))
+        rows.append((step.name, state.done, step.units, state.flop))
     return rows
 
 
@@ -497,10 +506,40 @@ class _Progress:
         self.bar.set_postfix_str(self.projection())
 
 
+def _first_check(pipe: Pipeline, steps: list[Step], log: Callable[[str], None]
+                 ) -> tuple[list[int], list[float]]:
+    """(units done, FLOPs left) of every step, each damaged file logged (once) before
+    anything is computed."""
+    states, named = [], set()
+    for step in steps:
+        states.append(step.check(pipe))
+        for note in _unnamed(states[-1].damaged, named):
+            log(f"damaged ({step.name}): {note}; it is computed again")
+    return [s.done for s in states], [s.flop for s in states]
+
+
+def _compute(pipe: Pipeline, step: Step, cluster) -> str | None:
+    """Compute what is missing of ``step`` (its tasks with work on the ``cluster``'s
+    workers first, where there is one); returns why it stopped early (the budget), or
+    None."""
+    try:
+        if cluster is not None:
+            cluster.compute(pipe, step)
+        step.compute()
+    except DeadlineReached as exc:
+        return f"budget reached during '{step.name}' ({exc})"
+    return None
+
+
 def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = True,
-        log: Callable[[str], None] = print) -> dict:
+        log: Callable[[str], None] = print, cluster=None) -> dict:
     """Run what is missing of the protocol, in order, within ``budget_seconds`` (None:
     no limit; else a finite number of seconds over :data:`MARGIN`, ValueError otherwise).
+
+    ``cluster`` (a :class:`rc.cluster.Cluster`, or None to compute everything in this
+    process): the workers compute each step's missing tasks that have work of their own,
+    this process stores them, then computes the rest of the step (an element's own
+    entries) from what is stored.
 
     Returns the updated record of ``provenance.json`` (see the module doc), which is also
     written when the session starts and after every step.
@@ -511,23 +550,22 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
     for stray in remove_stale_temporaries(pipe.cache.root):
         log(f"removed {stray}, left by an interrupted write")
     steps = plan(pipe)
-    done, named = [], set()
-    for step in steps:  # damaged files are named before anything is computed
-        units, damaged = step.check()
-        done.append(units)
-        for note in _unnamed(damaged, named):
-            log(f"damaged ({step.name}): {note}; it is computed again")
-    remaining = [0.0 if d == s.units else s.flop() for s, d in zip(steps, done)]
+    done, remaining = _first_check(pipe, steps, log)
     session = _new_session(pipe, budget_seconds)
     info = pipe.provenance()
+    if cluster is not None:
+        info["cluster"] = cluster.describe()
     _record(pipe, session, info, done, steps)
     bar = _Progress(pipe, steps, done, remaining, progress)
     pipe.on_computed = bar.entry_computed
     stopped, ran = None, False
     try:
-        for i, step in enumerate(steps):
-            if ran:  # what ran may have made a later step due (the scorecard, built last)
-                done[i] = step.done()
+        for i in range(len(steps)):
+            if ran:  # what ran may have declared or made due a later step
+                if steps[i].tasks is None and tables_declared(pipe):
+                    steps[i:] = plan(pipe)[i:]
+                done[i] = steps[i].check(pipe).done
+            step = steps[i]
             if done[i] == step.units:
                 continue
             ran = True
@@ -536,9 +574,7 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
             chunk = {"step": step.name, "seconds": 0.0, "units_done": done[i],
                      "units": step.units, "estimated_flop": flop0}
             try:
-                step.run()
-            except DeadlineReached as exc:
-                stopped = f"budget reached during '{step.name}' ({exc})"
+                stopped = _compute(pipe, step, cluster)
             except BaseException as exc:  # interrupted or failed: record what was done
                 chunk["interrupted"] = f"{type(exc).__name__}: {exc}"[:500]
                 raise
@@ -546,7 +582,11 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
                 seconds = time.monotonic() - t0
                 chunk["seconds"] = round(seconds, 2)
                 session["chunks"].append(chunk)
-            done[i], remaining[i] = step.done(), step.flop()
+            if step.tasks is None and tables_declared(pipe):
+                steps[i:] = plan(pipe)[i:]
+                step = steps[i]
+            state = step.check(pipe)
+            done[i], remaining[i] = state.done, state.flop
             chunk["units_done"] = done[i]
             _record(pipe, session, info, done, steps)
             bar.step_ended(done, flop0 - remaining[i], seconds)

@@ -22,7 +22,7 @@ from .pipeline import TABLES, Pipeline
 from .specs import DAEConfig, RCSpec, TrainSpec
 from .training import TrainHistory
 
-__all__ = ["FULL_SCALE", "Pretrained", "full_scale_or_own", "pretrained"]
+__all__ = ["FULL_SCALE", "Pretrained", "full_scale_or_own", "full_scale_or_own_spec", "pretrained"]
 
 #: Profiles whose table DAEs are trained at the paper's scale.
 FULL_SCALE = ("full", "paper")
@@ -144,6 +144,19 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
             f"{pipe.profile.name}/") from None
     return Pretrained(trained.dae, dataset, int(table), config, spec, trained.history,
                       dict(trained.provenance), pipe.profile.name, source)
+
+
+def full_scale_or_own_spec(pipe: Pipeline, dataset: str, table: int = 1) -> TrainSpec:
+    """The training of the DAE that :func:`full_scale_or_own` gives, known without
+    loading or training it: the full-scale one's where that is stored, else ``pipe``'s
+    own table DAE's."""
+    if pipe.profile.name not in FULL_SCALE:
+        full = Pipeline(get_profile("full"), compute=False, progress=False,
+                        root=pipe.cache.root.parent, device="cpu")
+        spec = full.table_spec(dataset, table)
+        if full.is_stored(spec):
+            return spec
+    return pipe.table_spec(dataset, table)
 
 
 def full_scale_or_own(pipe: Pipeline, dataset: str, table: int = 1) -> Pretrained:

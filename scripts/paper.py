@@ -13,6 +13,8 @@ Examples::
     python scripts/paper.py --status                        # what is done, what is left
     python scripts/paper.py --profile ci --budget-seconds 60
     python scripts/paper.py --profile full --retrain bars:1   # check a stored DAE
+    python scripts/paper.py --profile ci --scheduler local:2  # on a LocalCluster
+    python scripts/paper.py --scheduler tcp://node:8786       # on a running scheduler
 
 A bad argument (a budget that is not a positive finite number, an unknown device, a
 projection rate of zero) ends with a one-line error and exit code 2.
@@ -65,6 +67,16 @@ def _settings(text: str) -> dict:
     return value
 
 
+def _scheduler(text: str) -> str | int | None:
+    """An argparse type: none, local:N or a scheduler's address (rc.cluster)."""
+    from rc.cluster import parse_scheduler
+
+    try:
+        return parse_scheduler(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _table_dae(text: str) -> tuple[str, int]:
     """An argparse type: DATASET:TABLE, e.g. bars:1, naming a table DAE of the paper."""
     dataset, _, table = text.partition(":")
@@ -84,9 +96,9 @@ def _status(pipe) -> None:
     rows, named = [], set()
     for step in protocol.plan(pipe):
         try:  # a stored file that cannot be used is named below its step; never crash
-            done, damaged = step.check()
-            rows.append((step.name, done, step.units,
-                         0.0 if done == step.units else step.flop()))
+            state = step.check(pipe)
+            damaged = state.damaged
+            rows.append((step.name, state.done, step.units, state.flop))
         except Exception as exc:  # noqa: BLE001
             print(f"  {step.name:48s} {'?':>9s}  cannot tell ({type(exc).__name__}: "
                   f"{exc})")
@@ -117,6 +129,16 @@ def _status(pipe) -> None:
                  f"trained, best epoch {progress['best_epoch']}; the next run resumes it"))
 
 
+def _run(pipe, budget_seconds, progress: bool, scheduler) -> dict:
+    """The protocol, in this process or on a Dask cluster."""
+    if scheduler is None:
+        return protocol.run(pipe, budget_seconds, progress=progress)
+    from rc.cluster import Cluster
+
+    with Cluster(scheduler, gpu=pipe.device.type == "cuda") as cluster:
+        return protocol.run(pipe, budget_seconds, progress=progress, cluster=cluster)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(description=__doc__.split("\n\n")[0],
                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -138,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
                     metavar="DATASET:TABLE",
                     help="train a stored table DAE of the full profile again and compare "
                          "(weights, epochs, score); nothing is written. Repeatable")
+    ap.add_argument("--scheduler", type=_scheduler, default=None,
+                    help="where the heavy tasks run: none (this process, the default), "
+                         "local:N (a Dask LocalCluster of N workers) or the address of a "
+                         "running Dask scheduler, e.g. tcp://host:8786 (see the README)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
     ap.add_argument("--settings", type=_settings, default={},
                     help="changes to the profile as a JSON object, e.g. "
@@ -183,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.budget_seconds is not None and args.budget_seconds <= protocol.MARGIN:
         ap.error(f"argument --budget-seconds: must be more than the {protocol.MARGIN:g} s "
                  f"kept back for writing the record; got {args.budget_seconds:g}")
-    record = protocol.run(pipe, args.budget_seconds, progress=not args.quiet)
+    record = _run(pipe, args.budget_seconds, not args.quiet, args.scheduler)
     print(f"protocol_wall_seconds={record['protocol_wall_seconds']} "
           f"complete={record['complete']} results={record['units_done']}/"
           f"{record['units_total']}")

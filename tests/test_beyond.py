@@ -255,9 +255,9 @@ def test_every_network_of_a_data_set_gets_the_same_compute_budget(dataset):
     for table in (1, 2):
         spec = pipe.table_spec(dataset, table)
         check(spec.max_epochs, dae_image_flop(d, spec.config.n_hidden), spec.data.n)
-    inputs = conv._inputs(pipe, dataset)
+    inputs = conv.training_inputs(pipe, dataset)
     check(inputs["max_epochs"], conv.conv_flop(info.shape), inputs["data"]["n"])
     for variant in rc_training.VARIANTS:
-        inputs, data = rc_training._training(pipe, dataset, variant)
+        inputs, data = rc_training.training(pipe, dataset, variant)
         check(inputs["max_epochs"],
               rc_training.image_flop(dataset, inputs["config"]["n_hidden"]), data.n)

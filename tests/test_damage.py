@@ -28,6 +28,7 @@ from rc.claims import score_at_least
 from rc.paper import full_scale
 from rc.pipeline import TrainedDAE, results_dir
 from rc.storage import read_checked_json, write_checked_json
+from rc.tasks import Task
 
 FULL = results_dir() / full_scale.PROFILE
 CARD = FULL / "scorecard.json"
@@ -78,8 +79,11 @@ def _status(monkeypatch, capsys, root: Path) -> str:
     return capsys.readouterr().out
 
 
-def _step(root: Path, name: str) -> protocol.Step:
-    return next(s for s in protocol.plan(full_scale.pipeline(root)) if s.name == name)
+def _check(root: Path, name: str) -> tuple[int, list[str]]:
+    """(units stored, damaged files named) of the step ``name`` of the full profile."""
+    pipe = full_scale.pipeline(root)
+    state = next(s for s in protocol.plan(pipe) if s.name == name).check(pipe)
+    return state.done, state.damaged
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -91,13 +95,13 @@ def _digests(root: Path) -> dict[str, str]:
 @needs_full
 def test_a_flipped_byte_in_a_dae_is_named_not_counted_as_missing(tmp_path):
     (dae,) = _copy(tmp_path, _dae_file())
-    assert _step(tmp_path, "DAE of Table 1, bars").check() == (1, [])
+    assert _check(tmp_path, "DAE of Table 1, bars") == (1, [])
     _flip_byte(dae)
-    done, damaged = _step(tmp_path, "DAE of Table 1, bars").check()
+    done, damaged = _check(tmp_path, "DAE of Table 1, bars")
     assert done == 0 and len(damaged) == 1
     assert damaged[0].startswith(f"{dae} is unreadable (")
     dae.unlink()  # a missing file is only missing
-    assert _step(tmp_path, "DAE of Table 1, bars").check() == (0, [])
+    assert _check(tmp_path, "DAE of Table 1, bars") == (0, [])
 
 
 @needs_full
@@ -126,7 +130,7 @@ def test_a_changed_digit_in_the_scorecard_is_named(tmp_path):
     (card,) = _copy(tmp_path, CARD)
     _change_digit(card)
     probe = full_scale.pipeline(tmp_path)
-    assert not protocol._scorecard_current(probe, probe)
+    assert not protocol._scorecard_current(probe)
     assert probe.cache.damaged == {card: probe.cache.damaged[card]}
     assert "does not match its digest" in probe.cache.damaged[card]
 
@@ -164,14 +168,15 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
     doc["claims"][0]["ours"] = 0.5 if doc["claims"][0]["ours"] != 0.5 else 0.25
     write_checked_json(card, doc)
     probe = full_scale.pipeline(root)
-    assert not protocol._scorecard_current(probe, probe)
+    assert not protocol._scorecard_current(probe)
     assert (f"differs from what the stored results give (claim {doc['claims'][0]['id']} "
             f"differs in ours") in probe.cache.damaged[card]
 
 
 # ------------------------------------------------------------------------------ the protocol
 def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypatch):
-    cache = Cache(tmp_path / "entries")
+    pipe = rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    cache = pipe.cache
     path = cache.store("x", {"i": 1}, {"score": 0.25})
     path.write_text(path.read_text().replace("0.25", "0.35"))
     events = []
@@ -180,10 +185,9 @@ def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypa
         events.append("computed")
         return {"score": 0.25}
 
-    step = protocol.Step("x", 1, lambda: int(cache.has("x", {"i": 1})), lambda: 0.0,
-                         lambda: cache.fetch("x", {"i": 1}, compute), cache)
+    step = protocol.Step("x", [Task("x", {"i": 1})],
+                         lambda: cache.fetch("x", {"i": 1}, compute))
     monkeypatch.setattr(protocol, "plan", lambda pipe: [step])
-    pipe = rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
     with pytest.warns(CacheWarning, match="recomputing it"):
         record = protocol.run(pipe, progress=False, log=events.append)
     assert record["complete"] and "computed" in events

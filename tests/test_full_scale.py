@@ -66,7 +66,7 @@ def requested():
     try:
         pipe = full_scale.pipeline()
         for step in protocol.plan(pipe):
-            step.done()
+            step.check(pipe)
         robustness.compute(pipe, partial=True)  # the spreads' seeds stored so far
     finally:
         Cache.path = original

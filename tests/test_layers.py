@@ -34,14 +34,14 @@ LAYERS = {
     0: ["_checks", "storage", "cache", "published", "report", "denormals"],
     1: ["mnist", "datasets", "novel"],
     2: ["dae"],
-    3: ["training", "search"],
+    3: ["training", "search", "cost"],
     4: ["clustering", "metrics"],
-    5: ["specs", "config", "experiments"],
+    5: ["specs", "config", "experiments", "tasks"],
     6: ["pipeline"],
     7: ["plots", "claims", "stored"],
     8: ["paper", "animation"],
     9: ["beyond"],
-    10: ["scorecard", "protocol", "cli", "examples"],
+    10: ["scorecard", "protocol", "cluster", "cli", "examples"],
     11: ["__init__", "__main__"],
 }
 RANK = {name: rank for rank, names in LAYERS.items() for name in names}

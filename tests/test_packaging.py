@@ -104,9 +104,9 @@ def test_every_data_file_of_the_library_is_package_data():
 
 def test_a_missing_epoch_count_file_is_an_error(monkeypatch, tmp_path):
     """The cost model never assumes its default epochs because its data is missing."""
-    from rc import protocol
+    from rc import cost, protocol
 
-    monkeypatch.setattr(protocol, "_COUNTS", tmp_path / "epoch_counts.json")
+    monkeypatch.setattr(cost, "_COUNTS", tmp_path / "epoch_counts.json")
     with pytest.raises(RuntimeError, match="epoch counts cannot be read"):
         protocol.estimated_epochs("shapes", 1, "search")
     (tmp_path / "epoch_counts.json").write_text("{not json")
@@ -195,7 +195,7 @@ def test_installed_rc_is_the_wheel_and_reads_its_epoch_counts(installed):
         "import json, sys, importlib.metadata as md, rc\n"
         "from rc import protocol\n"
         "print(json.dumps({'file': rc.__file__, 'version': rc.__version__,\n"
-        "    'dist': md.version('rc'), 'counts': str(protocol._COUNTS),\n"
+        "    'dist': md.version('rc'), 'counts': str(rc.cost._COUNTS),\n"
         "    'epochs': protocol.estimated_epochs(sys.argv[1], int(sys.argv[2]), sys.argv[3]),\n"
         "    'default': protocol.DEFAULT_EPOCHS}))\n")
     out = _run(installed, "-c", code, *map(str, key))

@@ -320,7 +320,7 @@ class FakePlan:
                     raise KeyboardInterrupt
                 if i != self.incomplete:
                     self.state[i] = 1
-            return protocol.Step(f"step {i}", 1, lambda: self.state[i], lambda: 0.0, run)
+            return protocol.Step(f"step {i}", [], run, current=lambda: self.state[i])
         return [make(i) for i in range(len(self.state))]
 
 

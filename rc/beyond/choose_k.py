@@ -24,6 +24,7 @@ import numpy as np
 
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
+from ..tasks import Task
 from . import fmt, not_measured, runs
 
 #: The share of the whole gain of the final log-likelihood (K = 1 to the best K) that the
@@ -210,3 +211,10 @@ def draw(result: ChooseK):
         bx.grid(axis="x")
         return fig
     return make()
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: RC with every candidate K."""
+    return [pipe.evaluation_task(pipe.eval_spec(d, 1, k))
+            for d in (pipe.profile.datasets if runs(pipe, "choose_k") else ())
+            for k in candidates(d)]

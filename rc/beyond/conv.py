@@ -24,12 +24,14 @@ from torch import nn
 from .._checks import check_positive_int, stored
 from ..cache import Record
 from ..claims import SCORE_TOLERANCE
+from ..cost import RC_FLOP, conv_image_flop, estimated_epochs, training_flop
 from ..datasets import dataset_info, label
 from ..novel import SCENE_KINDS, novel_objects
 from ..novel import VERSION as SCENES_VERSION
 from ..pipeline import TrainedDAE
 from ..report import Markdown, markdown_table
 from ..specs import RCSpec
+from ..tasks import Task
 from ..training import TrainHistory, train_module
 from . import fmt, not_measured, runs
 
@@ -124,7 +126,7 @@ def trained(pipe, dataset: str) -> ConvDAE:
     """The convolutional DAE of ``dataset``, trained once on its single-object images
     under the profile's budget for table DAEs (epochs capped by its FLOPs)."""
     p = pipe.profile
-    inputs = _inputs(pipe, dataset)
+    inputs = training_inputs(pipe, dataset)
     info = dataset_info(dataset)
 
     def train():
@@ -149,11 +151,49 @@ def trained(pipe, dataset: str) -> ConvDAE:
 def conv_flop(shape: tuple[int, int]) -> float:
     """FLOPs of one training image (forward and backward, about 3x the forward), in the
     units of :func:`rc.config.dae_image_flop`, so that both DAEs get the same budget."""
-    h, w = shape
-    c1, c2 = CONFIG["channels"]
-    q = (h // 4) * (w // 4)
-    macs = (h // 2) * (w // 2) * c1 * 25 + q * c2 * c1 * 25 + q * c2 * CONFIG["n_hidden"]
-    return 2.0 * 3.0 * 2.0 * macs  # encoder and decoder, multiply-adds, forward + backward
+    return conv_image_flop(shape, CONFIG["channels"], CONFIG["n_hidden"])
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` stores (computed there, each after the ones it needs): per
+    data set the convolutional DAE and RC with it, and RC on the novel scenes."""
+    from ..paper import fig7
+
+    sets = [d for d in DATASETS if d in pipe.profile.datasets and runs(pipe, "conv")]
+    found = []
+    for d in sets:
+        inputs = training_inputs(pipe, d)
+        epochs = min(inputs["max_epochs"], estimated_epochs(d, 1, "search"))
+        model = Task(f"conv/{d}", inputs, TrainedConv,
+                     training_flop(conv_flop(dataset_info(d).shape), inputs["data"]["n"],
+                                   epochs), describe=f"the convolutional DAE of {d}")
+        spec = pipe.eval_spec(d)
+        found += [model, Task(f"conv/rc-{d}", _rc_inputs(pipe, d, spec), ConvScores, RC_FLOP,
+                              (model,), describe=f"RC with the convolutional DAE on {d}"),
+                  pipe.evaluation_task(spec)]
+    if sets:
+        found.append(fig7.task(pipe))
+    if "multi_mnist" in sets:
+        found.append(Task("conv/novel", _novel_inputs(pipe), ConvScores, RC_FLOP,
+                          (found[3 * sets.index("multi_mnist")],),
+                          describe="RC with the convolutional DAE on the novel objects"))
+    return found
+
+
+def _rc_inputs(pipe, dataset: str, spec) -> dict:
+    return {"model": training_inputs(pipe, dataset), "rc": spec.rc.inputs(),
+            "data": spec.data.inputs(), "version": VERSION}
+
+
+def _novel_rc(pipe) -> RCSpec:
+    from ..paper import fig7
+    return RCSpec(k=fig7.K, n_iters=pipe.profile.n_iters, seed=pipe.profile.seed)
+
+
+def _novel_inputs(pipe) -> dict:
+    return {"model": training_inputs(pipe, "multi_mnist"), "rc": _novel_rc(pipe).inputs(),
+            "scenes": {"seed": pipe.profile.seed, "version": SCENES_VERSION},
+            "version": VERSION}
 
 
 @dataclass(frozen=True)
@@ -194,15 +234,15 @@ def compute(pipe) -> Comparison:
     mlp, conv, epochs = {}, {}, {}
     for d in sets:
         model = trained(pipe, d)
-        epochs[d] = int(pipe.cache.load(f"conv/{d}", _inputs(pipe, d), TrainedConv).history.epochs)
+        epochs[d] = int(pipe.cache.load(f"conv/{d}", training_inputs(pipe, d),
+                                        TrainedConv).history.epochs)
         spec = pipe.eval_spec(d)
         images, groups = pipe.test_data(d)
 
         def evaluate(model=model, spec=spec, images=images, groups=groups):
             res = spec.rc.run(model, images, groups=groups)
             return ConvScores(res.ami[:, -1], np.zeros(0, np.float32), pipe.provenance())
-        inputs = {"model": _inputs(pipe, d), "rc": spec.rc.inputs(),
-                  "data": spec.data.inputs(), "version": VERSION}
+        inputs = _rc_inputs(pipe, d, spec)
         conv[d] = float(np.nanmean(pipe.cached(f"conv/rc-{d}", inputs, evaluate, ConvScores,
                                             describe=f"RC with the convolutional DAE on {d}"
                                             ).ami))
@@ -213,16 +253,13 @@ def compute(pipe) -> Comparison:
     gamma = np.zeros((len(novel_images), *novel_images.shape[1:], fig7.K), np.float32)
     if "multi_mnist" in sets:
         model = trained(pipe, "multi_mnist")
-        rc_spec = RCSpec(k=fig7.K, n_iters=pipe.profile.n_iters, seed=pipe.profile.seed)
+        rc_spec = _novel_rc(pipe)
 
         def run_novel():
             images, groups, _ = novel_objects(pipe.profile.seed)
             res = rc_spec.run(model, images, groups=groups)
             return ConvScores(res.ami[:, -1], res.gamma, pipe.provenance())
-        inputs = {"model": _inputs(pipe, "multi_mnist"), "rc": rc_spec.inputs(),
-                  "scenes": {"seed": pipe.profile.seed, "version": SCENES_VERSION},
-                  "version": VERSION}
-        scores = pipe.cached("conv/novel", inputs, run_novel, ConvScores,
+        scores = pipe.cached("conv/novel", _novel_inputs(pipe), run_novel, ConvScores,
                              describe="RC with the convolutional DAE on the novel objects")
         novel, gamma = scores.ami, scores.gamma
     novel_mlp = np.asarray(mlp_novel.ami) if mlp_novel else np.full(len(novel_images), np.nan)
@@ -249,7 +286,7 @@ def answer(result: Comparison) -> str:
     return text + "."
 
 
-def _inputs(pipe, dataset: str) -> dict:
+def training_inputs(pipe, dataset: str) -> dict:
     """The cache inputs of :func:`trained`: the training images, the configuration, the
     epochs allowed (the same compute budget as the paper's DAE of the data set), patience,
     seed and version."""

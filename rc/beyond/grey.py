@@ -25,6 +25,7 @@ from ..clustering import LIKELIHOOD_LABELS
 from ..datasets import dataset_info, label
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec, RCSpec
+from ..tasks import Task
 from . import fmt, not_measured, runs
 
 #: Each grey data set and the binary one it is made from.
@@ -176,3 +177,11 @@ def draw(result: GreyLevels):
                 show_rgb(fig.add_subplot(sub[2 * j + 1]), assignment_rgb(images[j] > 0, gamma[j]))
         return fig
     return make()
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: RC with the grey DAE (their dependency) and
+    every likelihood, and the binary counterpart's Table 1 evaluation."""
+    sets = [g for g, b in PAIRS.items() if b in pipe.profile.datasets and runs(pipe, "grey")]
+    return ([pipe.evaluation_task(eval_spec(pipe, g, lik)) for g in sets for lik in LIKELIHOODS]
+            + [pipe.evaluation_task(pipe.eval_spec(PAIRS[g])) for g in sets])

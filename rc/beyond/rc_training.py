@@ -28,12 +28,13 @@ from .._checks import stored
 from ..cache import Record
 from ..claims import SCORE_TOLERANCE
 from ..clustering import CLIP
-from ..config import dae_image_flop
+from ..cost import RC_FLOP, estimated_epochs, training_flop, unrolled_rc_image_flop
 from ..dae import DAE
 from ..datasets import dataset_info, label
 from ..pipeline import TrainedDAE
 from ..report import Markdown, markdown_table
 from ..specs import DataSpec, RCSpec
+from ..tasks import Task
 from ..training import train_module
 from . import not_measured, runs
 
@@ -108,11 +109,48 @@ class Scores(Record):
 def image_flop(dataset: str, n_hidden: int) -> float:
     """FLOPs of one training image through the unrolled RC: K * N_ITERS passes of the DAE,
     forward and backward (:func:`rc.config.dae_image_flop` each)."""
-    info = dataset_info(dataset)
-    return dae_image_flop(info.shape[0] * info.shape[1], n_hidden) * info.k * N_ITERS
+    return unrolled_rc_image_flop(dataset, n_hidden, N_ITERS)
 
 
-def _training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
+def _entry(dataset: str, variant: str) -> str:
+    return f"{dataset}-{variant.replace(' ', '-')}"
+
+
+def _rc_specs(pipe, dataset: str) -> tuple[RCSpec, RCSpec]:
+    soft = RCSpec(k=dataset_info(dataset).k, n_iters=pipe.profile.n_iters,
+                  seed=pipe.profile.seed)
+    return soft, RCSpec(soft.k, soft.n_iters, "hard", seed=soft.seed)
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored (its own entries computed there): per data set
+    and variant the scores of the RC-trained DAE (the DAE is their dependency), beside
+    both tables' evaluations."""
+    found = []
+    for d in [d for d in pipe.profile.rc_training_datasets
+              if d in pipe.profile.datasets and runs(pipe, "rc_training")]:
+        found += [pipe.evaluation_task(pipe.eval_spec(d, 1)),
+                  pipe.evaluation_task(pipe.eval_spec(d, 2))]
+        for variant in VARIANTS:
+            inputs, data = training(pipe, d, variant)
+            epochs = min(inputs["max_epochs"], estimated_epochs(d, 2, "search"))
+            model = Task(f"rc-training/{_entry(d, variant)}", inputs, TrainedDAE,
+                         training_flop(image_flop(d, inputs["config"]["n_hidden"]), data.n,
+                                       epochs),
+                         describe=f"the RC-trained DAE of {d} ({variant})")
+            found += [Task(f"rc-training/rc-{_entry(d, variant)}",
+                                  _scores_inputs(pipe, d, inputs), Scores, RC_FLOP, (model,),
+                                  describe=f"RC with the RC-trained DAE of {d} ({variant})")]
+    return found
+
+
+def _scores_inputs(pipe, dataset: str, inputs: dict) -> dict:
+    soft, hard = _rc_specs(pipe, dataset)
+    return {"dae": inputs, "data": pipe.test_spec(dataset).inputs(), "soft": soft.inputs(),
+            "hard": hard.inputs(), "version": VERSION}
+
+
+def training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
     """The cache inputs and training images of an RC-trained DAE."""
     p = pipe.profile
     limit, tflop = pipe.table_budget()
@@ -132,7 +170,7 @@ def trained(pipe, dataset: str, variant: str) -> DAE:
     """The DAE of ``dataset`` trained through RC (cached)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
-    inputs, data = _training(pipe, dataset, variant)
+    inputs, data = training(pipe, dataset, variant)
 
     def train():
         images, _ = pipe.load(data)
@@ -156,11 +194,9 @@ def trained(pipe, dataset: str, variant: str) -> DAE:
 
 def scores(pipe, dataset: str, variant: str) -> Scores:
     """Soft and hard RC with the RC-trained DAE on the scored test images (cached)."""
-    inputs, _ = _training(pipe, dataset, variant)
+    inputs, _ = training(pipe, dataset, variant)
     test = pipe.test_spec(dataset)
-    soft = RCSpec(k=dataset_info(dataset).k, n_iters=pipe.profile.n_iters,
-                  seed=pipe.profile.seed)
-    hard = RCSpec(soft.k, soft.n_iters, "hard", seed=soft.seed)
+    soft, hard = _rc_specs(pipe, dataset)
 
     def run():
         dae = trained(pipe, dataset, variant)
@@ -171,8 +207,7 @@ def scores(pipe, dataset: str, variant: str) -> Scores:
                       hard.run(dae, images, groups=groups).ami[:, -1], int(epochs),
                       pipe.provenance())
     return pipe.cached(f"rc-training/rc-{dataset}-{variant.replace(' ', '-')}",
-                       {"dae": inputs, "data": test.inputs(), "soft": soft.inputs(),
-                        "hard": hard.inputs(), "version": VERSION}, run, Scores,
+                       _scores_inputs(pipe, dataset, inputs), run, Scores,
                        describe=f"RC with the RC-trained DAE of {dataset} ({variant})")
 
 

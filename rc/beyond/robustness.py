@@ -40,6 +40,7 @@ from ..datasets import dataset_info, label
 from ..paper import table1, table2
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec
+from ..tasks import Task
 
 #: Coverage of the bootstrap intervals.
 LEVEL = 0.95
@@ -601,3 +602,19 @@ def draw_metrics(result: Robustness, table_no: int = 1):
         ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=3)
         return fig
     return make()
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: per table entry its evaluation and RC restarts
+    and the final scores of its other seeds' trainings (the trainings are their
+    dependencies, needed only to compute them; the selections read whatever runs of the
+    searches their steps stored)."""
+    p, found = pipe.profile, []
+    for table, paper in ((1, table1.PAPER), (2, table2.PAPER)):
+        for d in (d for d in p.datasets if d in paper):
+            found += pipe.restart_tasks(d, table)
+            if table in p.spread_tables and n_seeds(p, d, table) > 1:
+                rc_spec, test = pipe.eval_spec(d, table).rc, pipe.test_spec(d)
+                found += [pipe.evaluation_task(EvalSpec(s, test, rc_spec), final=True)
+                          for s in seed_specs(pipe, d, table)[1:]]
+    return found

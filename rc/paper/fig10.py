@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..claims import Claim, at_most
+from ..tasks import Task
 from . import fig4b, fig5
 from .fig5 import RCRuns
 
@@ -93,3 +94,11 @@ def numbers(result: HardRC) -> dict:
 def draw(result: HardRC):
     """The figure: as Figure 5, for hard RC with the Table 2 DAE."""
     return fig5.draw(result.hard)
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: hard RC with the Table 2 DAE and its examples,
+    soft RC with it and with the Table 1 DAE."""
+    return (fig5.tasks(pipe, DATASET, 2)
+            + [pipe.evaluation_task(pipe.eval_spec(DATASET, 2, e_step="soft")),
+               pipe.evaluation_task(pipe.eval_spec(DATASET, 1))])

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..datasets import label
 from ..report import Markdown, markdown_table
+from ..tasks import Task
 from . import fig5, table1
 from .fig5 import RCRuns
 
@@ -40,3 +41,8 @@ def table(results: dict[str, RCRuns], full: dict[str, RCRuns] | None = None) -> 
     return markdown_table(
         ["data set", "K", "images", "mean score", "median", "mean confidence",
          *(["full scale: mean score"] if beside else []), "paper (Table 1)"], rows)
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored."""
+    return [t for d in pipe.profile.datasets if d != "shapes" for t in fig5.tasks(pipe, d)]

@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 
 from .._checks import stored
 from ..cache import Record
+from ..cost import RC_FLOP
 from ..plots import (
     InchLayout,
     checked_image,
@@ -27,6 +28,7 @@ from ..plots import (
     styled,
 )
 from ..specs import DataSpec
+from ..tasks import Task
 
 #: The data set of the figure.
 DATASET = "shapes"
@@ -115,20 +117,31 @@ def predictability(dae, images: np.ndarray, groups: np.ndarray, hide: float = HI
                           masks[0], a[0], mu_a[0], b[0], mu_b[0], float(hide), {})
 
 
+def _measured_images(pipe) -> DataSpec:
+    test = pipe.test_spec(DATASET)
+    return DataSpec(DATASET, "test", min(N_IMAGES, test.n), test.seed)
+
+
+def task(pipe) -> Task:
+    """The stored measurement as a task (computed by :func:`compute`, after the DAE)."""
+    spec = pipe.table_spec(DATASET, 1)
+    inputs = {"dae": spec.inputs(), "data": _measured_images(pipe).inputs(), "hide": HIDE,
+              "seed": pipe.profile.seed, "version": VERSION}
+    return Task(f"fig1c/predictability-{DATASET}", inputs, Predictability, RC_FLOP,
+                (pipe.training_task(spec),), describe="the predictability measurement")
+
+
 def compute(pipe) -> Predictability:
     """The measurement with the Shapes Table 1 DAE (cached)."""
     spec = pipe.table_spec(DATASET, 1)
-    test = pipe.test_spec(DATASET)
-    data = DataSpec(DATASET, "test", min(N_IMAGES, test.n), test.seed)
+    data = _measured_images(pipe)
 
     def run():
         images, groups = pipe.load(data)
         result = predictability(pipe.trained(spec).dae, images, groups, HIDE, pipe.profile.seed)
         return dataclasses.replace(result, provenance=pipe.provenance())
-    inputs = {"dae": spec.inputs(), "data": data.inputs(), "hide": HIDE,
-              "seed": pipe.profile.seed, "version": VERSION}
-    return pipe.cached(f"fig1c/predictability-{DATASET}", inputs, run, Predictability,
-                       describe="the predictability measurement")
+    t = task(pipe)
+    return pipe.cached(t.name, t.inputs, run, Predictability, describe=t.describe)
 
 
 def numbers(result: Predictability, pipe) -> dict:
@@ -207,3 +220,7 @@ def plot(image, corrupted_alone, reconstruction_alone, corrupted_with_others,
     cbar.outline.set_linewidth(0.6)
     return lay.fig
 
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` stores."""
+    return [task(pipe)]

@@ -23,6 +23,7 @@ from ..plots import (
     styled,
 )
 from ..specs import RCSpec
+from ..tasks import Task
 
 #: The data set of the figure, and which of its test images.
 DATASET = "shapes"
@@ -192,3 +193,7 @@ def _iteration_columns(k, stages, colors, side_panels):
                  linespacing=1.1)
     return lay, grid_left, grid_w, cbar_top
 
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: the Shapes Table 1 DAE."""
+    return [pipe.training_task(pipe.table_spec(DATASET, 1))]

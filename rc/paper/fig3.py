@@ -23,6 +23,7 @@ from ..plots import (
     styled,
 )
 from ..report import Markdown, markdown_table
+from ..tasks import Task
 
 
 @dataclass(frozen=True)
@@ -102,3 +103,7 @@ def plot(examples: Mapping[str, tuple]):
                  va="center")
     return lay.fig
 
+
+def tasks(pipe) -> list[Task]:
+    """Nothing is stored: the data sets are generated."""
+    return []

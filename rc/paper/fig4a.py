@@ -32,6 +32,7 @@ from ..plots import (
     styled,
 )
 from ..report import Markdown, markdown_table
+from ..tasks import Task
 from . import table1
 
 #: Section 4.1: threshold -> on how many of the six data sets the paper's score exceeds it
@@ -243,3 +244,8 @@ def plot(scores: Mapping[str, Mapping[int, float]],
     ax.set_axisbelow(True)
     return fig
 
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: every restart of every K and data set."""
+    return [t for d in pipe.profile.datasets for k in (*pipe.profile.ks, None)
+            for t in pipe.restart_tasks(d, 1, k)]

@@ -26,6 +26,7 @@ from ..plots import (
     styled,
 )
 from ..report import Markdown, markdown_table
+from ..tasks import Task
 
 #: Convergence: the first iteration after which the mean log-likelihood stays within this
 #: fraction of its total change (first to last iteration) of its final value.
@@ -187,3 +188,9 @@ def plot(ll_by_k: Mapping[int, np.ndarray], half_steps: bool = False,
         ax.set_title(title)
     return fig
 
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: the Shapes evaluations of every K and every
+    data set's at its own K."""
+    return ([pipe.evaluation_task(pipe.eval_spec(DATASET, 1, k)) for k in pipe.profile.ks]
+            + [pipe.evaluation_task(pipe.eval_spec(d, 1)) for d in pipe.profile.datasets])

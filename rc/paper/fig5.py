@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .._checks import stored
 from ..cache import Record
+from ..cost import RC_FLOP
 from ..datasets import dataset_info
 from ..plots import (
     InchLayout,
@@ -35,6 +36,7 @@ from ..plots import (
     styled,
 )
 from ..specs import EvalSpec
+from ..tasks import Task
 
 #: The iterations the paper shows (those a run has, plus its last, are drawn).
 SHOWN_ITERATIONS = (0, 1, 2, 3, 5, 7, 10)
@@ -140,9 +142,23 @@ def example_runs(pipe, spec: EvalSpec, count: int = N_EXAMPLES) -> ExampleRuns:
                           image_ids=ids, keep_history=True)
         return ExampleRuns(ids, ranks, images[ids], groups[ids], res.gamma_history,
                            res.log_likelihood, res.ami, pipe.provenance())
+    t = examples_task(pipe, spec, count)
+    return pipe.cached(t.name, t.inputs, compute, ExampleRuns, describe=t.describe)
+
+
+def examples_task(pipe, spec: EvalSpec, count: int = N_EXAMPLES) -> Task:
+    """The stored example runs of ``spec`` as a task (computed by :func:`example_runs`,
+    after the evaluation)."""
     inputs = {"evaluation": spec.inputs(), "count": count, "version": VERSION}
-    return pipe.cached(f"examples/{spec.name}", inputs, compute, ExampleRuns,
-                       describe=f"the example runs of {spec.name}")
+    return Task(f"examples/{spec.name}", inputs, ExampleRuns, RC_FLOP,
+                (pipe.evaluation_task(spec),), describe=f"the example runs of {spec.name}")
+
+
+def tasks(pipe, dataset: str = "shapes", table: int = 1, e_step: str | None = None
+          ) -> list[Task]:
+    """What :func:`compute` stores: the evaluation and its example runs."""
+    spec = pipe.eval_spec(dataset, table, e_step=e_step)
+    return [pipe.evaluation_task(spec), examples_task(pipe, spec)]
 
 
 def compute(pipe, dataset: str = "shapes", table: int = 1, e_step: str | None = None

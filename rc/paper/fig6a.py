@@ -32,6 +32,7 @@ from ..plots import (
 )
 from ..report import Markdown, markdown_table
 from ..search import sample_loss_config
+from ..tasks import Task
 
 #: DAEs per data set in the paper's study.
 PAPER_RUNS = published.PAPER_RUNS
@@ -196,3 +197,8 @@ def plot(points: Mapping[str, tuple], ncols: int = 3):
             ax.set_xlabel("best validation loss")
     return fig
 
+
+def tasks(pipe) -> list[Task]:
+    """Nothing of its own: it shows the runs of the loss-vs-score study that its steps
+    stored (:meth:`rc.Pipeline.run_tasks`)."""
+    return []

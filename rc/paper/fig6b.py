@@ -24,6 +24,7 @@ from ..plots import (
     ordered_names,
     styled,
 )
+from ..tasks import Task
 from . import table1, table2
 
 #: The identifiers of the claims declared here (``<data set>``: one per data set).
@@ -128,3 +129,9 @@ def plot(single: Mapping[str, float], multi: Mapping[str, float],
     ax.set_axisbelow(True)
     return fig
 
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored: both tables' evaluations."""
+    return ([pipe.evaluation_task(pipe.eval_spec(d, 1)) for d in pipe.profile.datasets]
+            + [pipe.evaluation_task(pipe.eval_spec(d, 2)) for d in pipe.profile.datasets
+               if d in table2.PAPER])

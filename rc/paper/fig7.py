@@ -18,6 +18,7 @@ import numpy as np
 
 from .._checks import stored
 from ..cache import Record
+from ..cost import RC_FLOP
 from ..novel import SCENE_KINDS, novel_objects
 from ..novel import VERSION as SCENES_VERSION
 from ..plots import (
@@ -31,6 +32,7 @@ from ..plots import (
 )
 from ..report import Markdown, markdown_table
 from ..specs import RCSpec
+from ..tasks import Task
 
 #: The DAE of the figure.
 DATASET = "multi_mnist"
@@ -102,11 +104,19 @@ def compute(pipe) -> NovelObjects:
         res = rc_spec.run(pipe.trained(spec).dae, images, groups=groups)
         return NovelObjects(images, groups, res.gamma, res.ami[:, -1], list(descriptions),
                             list(SCENE_KINDS), K, pipe.provenance())
+    t = task(pipe)
+    return pipe.cached(t.name, t.inputs, run, NovelObjects, describe=t.describe)
+
+
+def task(pipe) -> Task:
+    """The stored runs on the novel scenes as a task (computed by :func:`compute`)."""
+    spec = pipe.table_spec(DATASET, 1)
+    rc_spec = RCSpec(k=K, n_iters=pipe.profile.n_iters, seed=pipe.profile.seed)
     inputs = {"dae": spec.inputs(), "rc": rc_spec.inputs(),
               "scenes": {"seed": pipe.profile.seed, "version": SCENES_VERSION},
               "version": VERSION}
-    return pipe.cached(f"fig7/novel-k{K}", inputs, run, NovelObjects,
-                       describe="RC on the novel objects")
+    return Task(f"fig7/novel-k{K}", inputs, NovelObjects, RC_FLOP,
+                (pipe.training_task(spec),), describe="RC on the novel objects")
 
 
 def numbers(result: NovelObjects) -> dict:
@@ -169,3 +179,7 @@ def plot(images, gammas, titles: Sequence[str] | None = None):
                  va="center")
     return lay.fig
 
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` stores."""
+    return [task(pipe)]

@@ -26,6 +26,7 @@ from ..plots import (
     ordered_names,
     styled,
 )
+from ..tasks import Task
 from . import table1, table2
 
 #: Runs per data set in the paper's searches.
@@ -164,3 +165,8 @@ def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = Non
         fig.suptitle(title)
     return fig
 
+
+def tasks(pipe) -> list[Task]:
+    """Nothing of its own: it shows the runs of the searches that their steps stored
+    (:meth:`rc.Pipeline.run_tasks`)."""
+    return []

@@ -5,6 +5,7 @@ scored with hard RC; the best runs make Table 2. No claim beyond Table 2's.
 """
 from __future__ import annotations
 
+from ..tasks import Task
 from . import fig8
 from .fig8 import PAPER_RUNS, SearchScores  # noqa: F401 (PAPER_RUNS: the same)
 
@@ -29,3 +30,8 @@ def numbers(result: SearchScores, profile) -> dict:
 def draw(result: SearchScores):
     """The figure, drawn as Figure 8."""
     return fig8.draw(result)
+
+
+def tasks(pipe) -> list[Task]:
+    """Nothing of its own: it shows the runs of the search that its steps stored."""
+    return fig8.tasks(pipe)

@@ -26,6 +26,7 @@ from ..plots import checked_mapping, dataset_color, dataset_label, styled
 from ..published import PaperConfig
 from ..report import Markdown, markdown_table
 from ..specs import DAEConfig
+from ..tasks import Task
 from ..training import TrainHistory
 
 #: The identifiers of the claims declared here (``<data set>``: one per data set).
@@ -228,3 +229,16 @@ def plot_training(histories: Mapping[str, Mapping], ncols: int = 3):
     for ax in axes[:, 0]:
         ax.set_ylabel("validation loss")
     return fig
+
+
+def table_tasks(pipe, table: int, paper: Mapping[str, PaperConfig]) -> list[Task]:
+    """What :func:`compute_table` needs stored: per data set the evaluation of the table
+    DAE (after its training). The runs of its search belong to the search's step: the
+    table shows the best of those stored."""
+    return [pipe.evaluation_task(pipe.eval_spec(d, table))
+            for d in pipe.profile.datasets if d in paper]
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored."""
+    return table_tasks(pipe, 1, PAPER)

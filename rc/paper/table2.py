@@ -14,6 +14,7 @@ from __future__ import annotations
 from .. import published
 from ..claims import Claim
 from ..report import Markdown
+from ..tasks import Task
 from . import table1
 from .table1 import TableResult
 
@@ -43,3 +44,8 @@ def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, s
 def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
     """The table, laid out as Table 1 (:func:`rc.paper.table1.draw`)."""
     return table1.draw(result, full)
+
+
+def tasks(pipe) -> list[Task]:
+    """What :func:`compute` needs stored."""
+    return table1.table_tasks(pipe, 2, PAPER)
