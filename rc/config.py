@@ -23,7 +23,7 @@ from ._checks import check_choice, check_number, check_positive_int, check_seque
 from .datasets import DATASETS, label
 
 #: The analyses beyond the paper (modules of :mod:`rc.beyond`), in the order they run.
-BEYOND = ("choose_k", "robustness", "grey", "conv", "rc_training")
+BEYOND = ("choose_k", "robustness", "grey", "conv", "rc_training", "mnist_shape")
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class Profile:
         Data sets whose DAE is also trained through RC (:mod:`rc.beyond.rc_training`).
     beyond : tuple of str
         The analyses beyond the paper that the profile computes (modules of
-        :mod:`rc.beyond`: ``robustness``, ``grey``, ``conv``, ``rc_training``,
+        :mod:`rc.beyond`: ``robustness``, ``grey``, ``conv``, ``rc_training``, ``mnist_shape``,
         ``choose_k``).
     init : str
         Initialisation of every DAE (:data:`rc.dae.INITS`): ``"brainstorm"``, the
@@ -319,7 +319,7 @@ PROFILES: dict[str, Profile] = {
         full_searches=("simple_superposition", "shapes", "bars", "corners", "mnist_shape"),
         costly_spread=("table1:multi_mnist", "table2:mnist_shape", "table2:multi_mnist"),
         costly_spread_seeds=3, rc_restarts=5, rc_training_datasets=(),
-        beyond=("choose_k", "robustness"),
+        beyond=("choose_k", "robustness", "mnist_shape"),
     ),
     "paper": Profile(
         name="paper", description="the full protocol of the paper (meant for a GPU)",

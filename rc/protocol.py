@@ -265,8 +265,12 @@ def beyond_flop(pipe: Pipeline) -> dict[str, float]:
             unrolled += _training_flop(
                 rc_training.image_flop(d, inputs["config"]["n_hidden"]), data.n,
                 min(inputs["max_epochs"], estimated_epochs(d, 2, "search")))
+    authors = (sum(train_flop(s, estimated_epochs("mnist_shape", 1, "search"))
+                   for s in robustness.seed_specs(est, "mnist_shape", 1))
+               if "mnist_shape" in datasets else 0.0)
     return {"robustness: spreads and selection": spread, "grey levels": grey_flop,
-            "convolutional DAE": conv_total, "RC inside DAE training": unrolled}
+            "convolutional DAE": conv_total, "RC inside DAE training": unrolled,
+            "MNIST+Shape on the authors' images": authors}
 
 
 def _compute_step(pipe: Pipeline, probe: Pipeline, name: str,
@@ -304,13 +308,14 @@ def plan(pipe: Pipeline) -> list[Step]:
         module = paper.home(element)
         steps.append(_compute_step(pipe, probe, element, module.compute))
     steps.append(_compute_step(pipe, probe, "RC animations", _animations))
-    from .beyond import choose_k, conv, grey, rc_training, robustness
+    from .beyond import choose_k, conv, grey, mnist_shape, rc_training, robustness
 
     training = beyond_flop(pipe)
     for name, module in (("choosing K", choose_k),
                          ("robustness: spreads and selection", robustness),
                          ("grey levels", grey), ("convolutional DAE", conv),
-                         ("RC inside DAE training", rc_training)):
+                         ("RC inside DAE training", rc_training),
+                         ("MNIST+Shape on the authors' images", mnist_shape)):
         if module.__name__.rsplit(".", 1)[1] not in pipe.profile.beyond:
             continue
         steps.append(_compute_step(pipe, probe, name, module.compute,
