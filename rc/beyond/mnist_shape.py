@@ -23,6 +23,7 @@ data made the gap, the authors' images would lift the scores by more than the sp
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,12 +133,14 @@ def _authors_training(pipe, evaluation: EvalSpec, images: np.ndarray) -> dict:
     """One seed trained on the authors' images and scored as ``evaluation`` says (cached by
     its inputs: the training's, the re-stated data's, RC's and the test images')."""
     def compute() -> dict:
+        start = time.perf_counter()
         model = train(evaluation.training, images, device=pipe.device,
                       progress=pipe.progress)
         test_images, test_groups = pipe.test_data(DATASET)
         return {"score": final_score(evaluation, model.dae, test_images, test_groups),
                 "epochs": model.history.epochs,
-                "best_val_loss": model.history.best_val_loss}
+                "best_val_loss": model.history.best_val_loss,
+                "provenance": pipe.provenance(seconds=time.perf_counter() - start)}
 
     inputs = {**evaluation.inputs(), "lone_images": "the authors' train_single, re-stated",
               "threshold": AUTHORS_THRESHOLD, "authors_seed": AUTHORS_SEED,
@@ -188,8 +191,12 @@ def answer(result: DataGap) -> str:
 def numbers(result: DataGap) -> dict[str, str]:
     """The numbers the book's prose quotes."""
     if not result.measured:
-        return {"gap_answer": answer(result)}
-    return {"gap_answer": answer(result), "gap_paper": fmt(result.paper),
+        return {"gap_answer": answer(result), "gap_profile": result.profile,
+                **dict.fromkeys(("gap_paper", "gap_ours_mean", "gap_authors_mean",
+                                 "gap_seed_std", "gap_shift", "gap_paper_stds",
+                                 "gap_seeds"), "—")}
+    return {"gap_answer": answer(result), "gap_profile": result.profile,
+            "gap_paper": fmt(result.paper),
             "gap_ours_mean": fmt(np.mean(result.ours)),
             "gap_authors_mean": fmt(np.mean(result.authors)),
             "gap_seed_std": fmt(result.seed_std), "gap_shift": fmt(result.shift, "+.3f"),
