@@ -23,6 +23,7 @@ data made the gap, the authors' images would lift the scores by more than the sp
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 
@@ -46,9 +47,11 @@ _SHAPES = ("square", "triangle", "triangle_down")
 _LONE = 5000  # lone digits and lone shapes each
 
 
+@functools.cache
 def _authors_draws() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The random draws of the authors' lone-object images, in their notebook's order:
-    (digit ids (5000,), shape draws (5000, 3) as kind, row, col, the shuffle (10000,))."""
+    (digit ids (5000,), shape draws (5000, 3) as kind, row, col, the shuffle (10000,)),
+    read-only (drawn once a process)."""
     rng = np.random.RandomState(AUTHORS_SEED)
     sizes = [PATTERNS[s].shape for s in _SHAPES]
 
@@ -65,6 +68,8 @@ def _authors_draws() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     shapes = np.array([shape_draw() for _ in range(_LONE)])
     order = np.arange(2 * _LONE)
     rng.shuffle(order)
+    for array in (digit_ids, shapes, order):
+        array.flags.writeable = False
     return digit_ids, shapes, order
 
 
