@@ -16,6 +16,7 @@ One object, :class:`Profile`, holds every size and budget; the three named profi
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 
@@ -387,6 +388,51 @@ def get_profile(profile: str | Profile) -> Profile:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
     return PROFILES[profile]
+
+
+#: The environment of a launch (``binder/start`` sets them): the profile that a chapter's
+#: parameters cell takes instead of its default, and whether it may compute what is
+#: missing (``0``/``false``/``no``: only read stored results).
+LAUNCH_PROFILE, LAUNCH_COMPUTE = "RC_PROFILE", "RC_COMPUTE"
+#: The profile that the chapters' parameters cells name.
+CELL_PROFILE = "default"
+#: What :func:`launch` returned last in this process, and who chose it.
+_LAUNCHED: dict = {}
+
+
+def launch(profile: str = CELL_PROFILE, compute: bool = True, environ=None
+           ) -> tuple[str, bool]:
+    """The last line of a chapter's parameters cell: ``(profile, compute)`` with a
+    launch's choice applied.
+
+    A launch (``binder/start``) sets ``RC_PROFILE`` (and optionally ``RC_COMPUTE``). Its
+    profile replaces the cell's default (``"default"``) only, so the precedence is:
+    parameters that papermill injects after the cell (``make book PROFILE=...`` and
+    ``scripts/run_book.py`` inject both ``profile`` and ``compute``) > a profile the
+    reader writes into the cell > ``RC_PROFILE`` > the cell's default. With the launch's
+    profile, ``compute`` is ``RC_COMPUTE`` if set, else False for ``full`` and
+    ``paper`` (their results are committed or computed elsewhere), else unchanged. (Run
+    papermill by hand in such a shell with both ``-p profile`` and ``-p compute``.)
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get(LAUNCH_PROFILE, "").strip()
+    origin = "cell"
+    if chosen and profile == CELL_PROFILE:
+        if chosen not in PROFILES:
+            raise ValueError(f"{LAUNCH_PROFILE}={chosen!r} names no profile; expected one "
+                             f"of {sorted(PROFILES)}")
+        profile, origin = chosen, "launch"
+        flag = env.get(LAUNCH_COMPUTE, "").strip().lower()
+        if flag:
+            if flag not in ("0", "1", "false", "true", "no", "yes"):
+                raise ValueError(f"{LAUNCH_COMPUTE}={flag!r}: give 1 (compute what is "
+                                 "missing) or 0 (only read stored results)")
+            compute = flag in ("1", "true", "yes")
+        elif chosen in ("full", "paper"):
+            compute = False
+    _LAUNCHED.clear()
+    _LAUNCHED.update(profile=profile, compute=bool(compute), origin=origin)
+    return profile, compute
 
 
 def dae_image_flop(n_pixels: int, n_hidden: int) -> float:
