@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -94,26 +93,47 @@ def initial_gamma(k: int, image_ids, shape: tuple[int, int], init: str, seed: in
         else:
             centres = np.linspace(0.0, 1.0, k)[:, None]
             ramps = np.maximum(0.0, 1.0 - np.abs(u[None, :] - centres) * (k - 1))
-        g = np.broadcast_to(ramps, (len(ids), k, h * w))
-    else:
-        g = np.empty((len(ids), k, h * w))
-        for row, i in enumerate(ids):
-            rng = np.random.default_rng([int(seed), int(i)])
-            if init == "gaussian":
-                g[row] = np.abs(rng.standard_normal((k, h * w)))
-            else:
-                g[row] = rng.uniform(0.25, 0.75, size=(k, h * w))
-    g = g / np.maximum(g.sum(axis=1, keepdims=True), np.finfo(np.float64).tiny)
-    return g.astype(np.float32)
+        g = np.broadcast_to(_normalised(ramps).astype(np.float32), (len(ids), k, h * w))
+        return np.ascontiguousarray(g)
+    # image by image, in float64 then float32 (the same operations, element by element, as
+    # on the whole (N, K, H*W) array at once, without its three float64 copies)
+    g = np.empty((len(ids), k, h * w), np.float32)
+    for row, i in enumerate(ids):
+        rng = np.random.default_rng([int(seed), int(i)])
+        if init == "gaussian":
+            draw = np.abs(rng.standard_normal((k, h * w)))
+        else:
+            draw = rng.uniform(0.25, 0.75, size=(k, h * w))
+        g[row] = _normalised(draw)
+    return g
 
 
-@lru_cache(maxsize=4)
+def _normalised(g: np.ndarray) -> np.ndarray:
+    """``g`` (K, D), float64, divided by its sum over K (in place)."""
+    return np.divide(g, np.maximum(g.sum(axis=0, keepdims=True), np.finfo(np.float64).tiny),
+                     out=g)
+
+
+#: The initial assignments that :func:`_initial_gamma_memo` keeps, most recently used
+#: last, and the bytes they may take in all (a chunk of RC takes up to 32 MB).
+_gamma_memo: dict[tuple, np.ndarray] = {}
+_GAMMA_MEMO_BYTES = 64 << 20
+
+
 def _initial_gamma_memo(k: int, ids: bytes, shape: tuple[int, int], init: str, seed: int
                         ) -> np.ndarray:
-    """:func:`initial_gamma` remembered for the last few calls (read-only): the runs of a
-    search or a loss study all start from the same assignments of the same images."""
-    g = initial_gamma(k, np.frombuffer(ids, dtype=np.int64), shape, init, seed)
-    g.flags.writeable = False
+    """:func:`initial_gamma` remembered for the last few calls, within
+    :data:`_GAMMA_MEMO_BYTES` (read-only): the runs of a search or a loss study all start
+    from the same assignments of the same images."""
+    key = (k, ids, tuple(shape), init, seed)
+    g = _gamma_memo.pop(key, None)
+    if g is None:
+        g = initial_gamma(k, np.frombuffer(ids, dtype=np.int64), shape, init, seed)
+        g.flags.writeable = False
+    if g.nbytes <= _GAMMA_MEMO_BYTES:
+        _gamma_memo[key] = g
+        while sum(v.nbytes for v in _gamma_memo.values()) > _GAMMA_MEMO_BYTES:
+            del _gamma_memo[next(iter(_gamma_memo))]
     return g
 
 
@@ -320,15 +340,19 @@ def _checked_inputs(images, k, n_iters, e_step, init, seed, groups, image_ids, l
 
 
 class _Outputs:
-    """The arrays RC fills chunk by chunk (images in the first axis of each)."""
+    """The arrays RC fills chunk by chunk (images in the first axis of each).
+
+    The assignments (and histories) are kept as (..., N, D, K), the layout of the result
+    (N, H, W, K), so that the result is a view of them rather than a second copy.
+    """
 
     def __init__(self, n, k, d, n_iters, keep_history, groups, average_method):
         self.k, self.groups, self.average_method = k, groups, average_method
-        self.gamma = np.empty((n, k, d), np.float32)
+        self.gamma = np.empty((n, d, k), np.float32)
         self.ll = np.empty((n, 2 * n_iters + 1), np.float64)
         self.pi = np.empty((n, k), np.float32)
-        self.g_hist = np.empty((n_iters + 1, n, k, d), np.float32) if keep_history else None
-        self.mu_hist = np.empty((n_iters, n, k, d), np.float32) if keep_history else None
+        self.g_hist = np.empty((n_iters + 1, n, d, k), np.float32) if keep_history else None
+        self.mu_hist = np.empty((n_iters, n, d, k), np.float32) if keep_history else None
         self.ami = np.empty((n, n_iters + 1)) if groups is not None else None
         self.conf = np.empty((n, n_iters + 1)) if groups is not None else None
 
@@ -341,13 +365,13 @@ class _Outputs:
                 self.groups[sl], labels.cpu().numpy(), top.cpu().numpy(),
                 self.average_method)
         if self.g_hist is not None:
-            self.g_hist[t, sl] = gamma.cpu().numpy()
+            self.g_hist[t, sl] = _by_pixel(gamma)
             if mu is not None:
-                self.mu_hist[t - 1, sl] = mu.cpu().numpy()
+                self.mu_hist[t - 1, sl] = _by_pixel(mu)
 
     def result(self, shape: tuple[int, int], config: dict) -> RCResult:
-        def to_image_layout(a: np.ndarray) -> np.ndarray:  # (..., N, K, D) -> (..., N, H, W, K)
-            return np.moveaxis(a, -2, -1).reshape(*a.shape[:-2], *shape, self.k)
+        def to_image_layout(a: np.ndarray) -> np.ndarray:  # (..., N, D, K) -> (..., N, H, W, K)
+            return a.reshape(*a.shape[:-2], *shape, self.k)
 
         keep = self.g_hist is not None
         return RCResult(
@@ -392,6 +416,12 @@ class _ChunkRun:
                 pi = gamma.mean(dim=2)
             out.ll[sl, 2 * t + 2] = _weighted_sum(gamma, log_p).cpu().numpy()
             out.step(sl, t + 1, gamma, mu)
-        out.gamma[sl] = gamma.cpu().numpy()
+            del mu, log_p  # before the next R-step makes their successors
+        out.gamma[sl] = _by_pixel(gamma)
         out.pi[sl] = pi.cpu().numpy()
+
+
+def _by_pixel(a: torch.Tensor) -> np.ndarray:
+    """A chunk's (B, K, D) tensor as a (B, D, K) array (a view of its values)."""
+    return np.moveaxis(a.cpu().numpy(), 1, 2)
 

@@ -16,6 +16,7 @@ One object, :class:`Profile`, holds every size and budget; the three named profi
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from .cost import dae_image_flop, epochs_within
 from .datasets import DATASETS, label
 
 #: The analyses beyond the paper (modules of :mod:`rc.beyond`), in the order they run.
-BEYOND = ("choose_k", "robustness", "grey", "conv", "rc_training")
+BEYOND = ("choose_k", "robustness", "grey", "conv", "rc_training", "mnist_shape")
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Profile:
         Data sets whose DAE is also trained through RC (:mod:`rc.beyond.rc_training`).
     beyond : tuple of str
         The analyses beyond the paper that the profile computes (modules of
-        :mod:`rc.beyond`: ``robustness``, ``grey``, ``conv``, ``rc_training``,
+        :mod:`rc.beyond`: ``robustness``, ``grey``, ``conv``, ``rc_training``, ``mnist_shape``,
         ``choose_k``).
     init : str
         Initialisation of every DAE (:data:`rc.dae.INITS`): ``"brainstorm"``, the
@@ -320,7 +321,7 @@ PROFILES: dict[str, Profile] = {
         full_searches=("simple_superposition", "shapes", "bars", "corners", "mnist_shape"),
         costly_spread=("table1:multi_mnist", "table2:mnist_shape", "table2:multi_mnist"),
         costly_spread_seeds=3, rc_restarts=5, rc_training_datasets=(),
-        beyond=("choose_k", "robustness"),
+        beyond=("choose_k", "robustness", "mnist_shape"),
     ),
     "paper": Profile(
         name="paper", description="the full protocol of the paper (meant for a GPU)",
@@ -388,6 +389,51 @@ def get_profile(profile: str | Profile) -> Profile:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(PROFILES)}")
     return PROFILES[profile]
+
+
+#: The environment of a launch (``binder/start`` sets them): the profile that a chapter's
+#: parameters cell takes instead of its default, and whether it may compute what is
+#: missing (``0``/``false``/``no``: only read stored results).
+LAUNCH_PROFILE, LAUNCH_COMPUTE = "RC_PROFILE", "RC_COMPUTE"
+#: The profile that the chapters' parameters cells name.
+CELL_PROFILE = "default"
+#: What :func:`launch` returned last in this process, and who chose it.
+_LAUNCHED: dict = {}
+
+
+def launch(profile: str = CELL_PROFILE, compute: bool = True, environ=None
+           ) -> tuple[str, bool]:
+    """The last line of a chapter's parameters cell: ``(profile, compute)`` with a
+    launch's choice applied.
+
+    A launch (``binder/start``) sets ``RC_PROFILE`` (and optionally ``RC_COMPUTE``). Its
+    profile replaces the cell's default (``"default"``) only, so the precedence is:
+    parameters that papermill injects after the cell (``make book PROFILE=...`` and
+    ``scripts/run_book.py`` inject both ``profile`` and ``compute``) > a profile the
+    reader writes into the cell > ``RC_PROFILE`` > the cell's default. With the launch's
+    profile, ``compute`` is ``RC_COMPUTE`` if set, else False for ``full`` and
+    ``paper`` (their results are committed or computed elsewhere), else unchanged. (Run
+    papermill by hand in such a shell with both ``-p profile`` and ``-p compute``.)
+    """
+    env = os.environ if environ is None else environ
+    chosen = env.get(LAUNCH_PROFILE, "").strip()
+    origin = "cell"
+    if chosen and profile == CELL_PROFILE:
+        if chosen not in PROFILES:
+            raise ValueError(f"{LAUNCH_PROFILE}={chosen!r} names no profile; expected one "
+                             f"of {sorted(PROFILES)}")
+        profile, origin = chosen, "launch"
+        flag = env.get(LAUNCH_COMPUTE, "").strip().lower()
+        if flag:
+            if flag not in ("0", "1", "false", "true", "no", "yes"):
+                raise ValueError(f"{LAUNCH_COMPUTE}={flag!r}: give 1 (compute what is "
+                                 "missing) or 0 (only read stored results)")
+            compute = flag in ("1", "true", "yes")
+        elif chosen in ("full", "paper"):
+            compute = False
+    _LAUNCHED.clear()
+    _LAUNCHED.update(profile=profile, compute=bool(compute), origin=origin)
+    return profile, compute
 
 
 def epoch_cap(profile_tflop: float | None, max_epochs: int, n_pixels: int, n_hidden: int,

@@ -260,7 +260,8 @@ class _Animations:
 #: The analyses beyond the paper: their steps' names, by module of rc.beyond.
 BEYOND_STEPS = {"choose_k": "choosing K", "robustness": "robustness: spreads and selection",
                 "grey": "grey levels", "conv": "convolutional DAE",
-                "rc_training": "RC inside DAE training"}
+                "rc_training": "RC inside DAE training",
+                "mnist_shape": "MNIST+Shape on the authors' images"}
 
 
 def _trainings(tasks: list[Task]) -> list[Task]:

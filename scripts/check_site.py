@@ -17,6 +17,9 @@ for a reader without network. Every page listed in ``_toc.yml`` is checked for:
   scrolls within the column (code, display equations), and no table is wider than the
   column (a table that only scrolls sideways looks cut off; book/_static/rc.css makes
   them fit);
+* downloads: every chapter (a page made from an executed notebook, ``book/executed/``)
+  offers that notebook, with its outputs, in its download menu
+  (``_sources/book/executed/<name>.ipynb``, :func:`download_problems`);
 * plain text: every output a reader sees is a figure, a table or text set as Markdown,
   never a bare Python value or printed text, unless its cell is tagged
   ``allow-text-output`` (:data:`ALLOW_TEXT`). Checked on the executed notebooks
@@ -202,6 +205,29 @@ def pages(site: Path) -> list[str]:
     return [f"{f}.html" for f in files if (site / f"{f}.html").exists()]
 
 
+def download_problems(site: Path) -> list[str]:
+    """Chapters whose page does not offer its executed notebook for download: the
+    download menu (sphinx-book-theme's ``use_download_button``) links to
+    ``_sources/book/executed/<name>.ipynb``, which must be in the site and hold the
+    outputs of its code cells."""
+    problems = []
+    for page in pages(site):
+        if not page.startswith("book/executed/"):
+            continue
+        source = f"_sources/{page.removesuffix('.html')}.ipynb"
+        if f'href="../../{source}"' not in (site / page).read_text(errors="replace"):
+            problems.append(f"{page}: no download link to {source}")
+            continue
+        try:
+            cells = json.loads((site / source).read_text())["cells"]
+        except (OSError, ValueError, KeyError) as exc:
+            problems.append(f"{page}: {source} is not a notebook ({exc})")
+            continue
+        if not any(c.get("outputs") for c in cells if c.get("cell_type") == "code"):
+            problems.append(f"{page}: {source} holds no outputs (not the executed notebook)")
+    return problems
+
+
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, int]:
     handler = functools.partial(_QuietHandler, directory=str(site))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -349,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         args.screenshots.mkdir(parents=True, exist_ok=True)
     problems, report = check(args.site.resolve(), args.screenshots, args.chromium,
                              args.chromedriver)
-    problems = text_problems + problems
+    problems = text_problems + download_problems(args.site.resolve()) + problems
     if args.report:
         args.report.write_text(json.dumps(report, indent=1))
     figures = sorted({m.group(0) for r in report.values() for c in r["captions"]

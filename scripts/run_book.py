@@ -33,8 +33,11 @@ Every run adds a record of its time to ``book/executed/time_record.json`` (the l
 :data:`KEPT_RUNS` runs): the date, the machine, the profile, whether the data and results
 caches were cold, the wall time of every notebook and cell (papermill's cell timings), of
 the book's build, and of every cached computation (training, RC, data generation), which
-the kernels append through ``rc.cache.timed``. The run ends by printing the ten slowest
-cells and computations; ``--report`` prints that summary for the last recorded run.
+the kernels append through ``rc.cache.timed``, and every notebook kernel's peak resident
+memory (:class:`KernelMemory`: the kernel process's own high-water mark, which Linux keeps,
+read after every cell, plus what its child processes held). The run ends by printing the
+notebooks' peaks and the ten slowest cells and computations; ``--report`` prints that
+summary for the last recorded run.
 
 Several runs may execute at once (in one checkout or several): each talks to its kernels
 through sockets in a private temporary folder, and writes a notebook into the output
@@ -206,11 +209,13 @@ def _cell_error(exc: Exception) -> str:
     return f"{where} raised {ename}: {evalue}"
 
 
-def execute(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> float:
+def execute(name: str, out_dir: Path, parameters: dict, run_dir: Path,
+            memory: KernelMemory | None = None) -> float:
     """Execute notebook ``name`` into ``out_dir/<name>.ipynb``; return its wall time (s).
 
     The notebook is executed into ``run_dir`` and copied into ``out_dir`` (atomically) when
     it is done or has failed, so that runs writing the same output folder do not collide.
+    With ``memory``, its kernel's peak resident memory is read after every cell.
     """
     import jupytext
     import papermill
@@ -235,6 +240,7 @@ def execute(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> float:
             log_output=False,
             request_save_on_cell_execute=True,
             **_engine_options(run_dir, name),
+            **({} if memory is None else {"on_cell_executed": memory.cell_executed}),
         )
     except PapermillExecutionError as exc:
         _publish(work, output)
@@ -321,7 +327,12 @@ def _execute_job(name: str, out_dir: Path, parameters: dict, run_dir: Path) -> f
     from rc.cache import TIME_RECORD
 
     os.environ[TIME_RECORD] = str(run_dir / f"{name}.timings.jsonl")
-    return execute(name, out_dir, parameters, run_dir)
+    memory = KernelMemory()
+    try:
+        with memory:
+            return execute(name, out_dir, parameters, run_dir, memory)
+    finally:
+        (run_dir / f"{name}.memory.json").write_text(json.dumps(memory.record()))
 
 
 def _usable_cores() -> int:
@@ -400,6 +411,145 @@ def _report_stored(profile: str) -> None:
     for name, d, units, _ in rows:
         if d < units:
             print(f"  missing: {name} ({d}/{units})", flush=True)
+
+
+# ------------------------------------------------------------------------- kernel memory
+MIB = 2**20
+
+
+def _proc_status_bytes(pid: int, field: str) -> int | None:
+    """A ``kB`` field of ``/proc/<pid>/status`` (``VmHWM``, ``VmRSS``) in bytes; None where
+    there is no such file (not Linux, or the process has ended)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class KernelMemory:
+    """The peak resident memory (RSS) of the kernel that executes one notebook.
+
+    It runs in the process that runs papermill, of which the kernel is a child process
+    (the one whose command line runs ``ipykernel_launcher``; one at a time per worker).
+    What the time record keeps, in MiB:
+
+    * ``kernel_peak_mib``: the kernel process's own high-water mark of resident memory,
+      ``VmHWM`` in ``/proc/<pid>/status``, which the Linux kernel maintains page by page:
+      an exact peak over the kernel's whole life, not a sample. It is read after every
+      cell (nbclient's ``on_cell_executed`` hook, so that each cell's record gains the
+      kernel's peak up to the end of that cell: where the memory went) and every
+      :attr:`interval` seconds by a thread, whose last reading before the kernel stops
+      covers the last cell. Where there is no ``/proc`` (not Linux) it is the largest
+      sampled RSS (psutil) instead, and ``method`` says so.
+    * ``children_peak_mib``: the largest sum of the RSS of the kernel's own child
+      processes (a data loader's workers, a pool; the book's notebooks start none today),
+      sampled every :attr:`interval` seconds, so a shorter spike there can be missed.
+    * ``peak_rss_mib``: their sum, what the notebook's kernel held at most (an upper
+      bound when both peaks were not at the same moment).
+
+    Resident memory counts the pages of shared libraries (torch's, about 0.2 GB) that the
+    kernel has touched, as a container's memory limit would charge them once.
+    """
+
+    interval = 0.1
+
+    def __init__(self, parent: int | None = None):
+        self.parent = os.getpid() if parent is None else parent
+        self.kernel: int | None = None
+        self.kernel_peak = 0
+        self.children_peak = 0
+        # Linux keeps each process's high-water mark; elsewhere the RSS is sampled
+        self.exact = _proc_status_bytes(os.getpid(), "VmHWM") is not None
+        self.method = ("VmHWM of the kernel process" if self.exact
+                       else "sampled RSS of the kernel process (psutil)")
+        self.cells: dict[int, int] = {}
+        self._stop = None
+        self._thread = None
+
+    def _find_kernel(self):
+        """The kernel process (psutil), found among this process's children once."""
+        import psutil
+
+        try:
+            if self.kernel is not None:
+                return psutil.Process(self.kernel)
+            for child in psutil.Process(self.parent).children():
+                if any("ipykernel_launcher" in part for part in child.cmdline()):
+                    self.kernel = child.pid
+                    return child
+        except psutil.Error:
+            pass
+        return None
+
+    def sample(self) -> None:
+        """Read the kernel's high-water mark and its children's resident memory now."""
+        import psutil
+
+        kernel = self._find_kernel()
+        if kernel is None:
+            return
+        peak = _proc_status_bytes(kernel.pid, "VmHWM") if self.exact else None
+        if self.exact and peak is None:
+            return  # the kernel has ended (a zombie has no memory left)
+        children = 0
+        try:
+            if peak is None:
+                peak = kernel.memory_info().rss
+            for child in kernel.children(recursive=True):
+                try:
+                    children += child.memory_info().rss
+                except psutil.Error:
+                    continue
+        except psutil.Error:
+            pass
+        self.kernel_peak = max(self.kernel_peak, peak or 0)
+        self.children_peak = max(self.children_peak, children)
+
+    def cell_executed(self, cell=None, cell_index: int | None = None, **_) -> None:
+        """nbclient's ``on_cell_executed`` hook: the kernel's peak up to this cell's end."""
+        self.sample()
+        if cell_index is not None:
+            self.cells[int(cell_index)] = self.kernel_peak + self.children_peak
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> KernelMemory:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kernel-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def record(self) -> dict:
+        """What the time record keeps of this kernel (MiB; None: no kernel was seen)."""
+        seen = self.kernel is not None
+
+        def mib(value: int) -> float | None:
+            return round(value / MIB, 1) if seen else None
+
+        return {"peak_rss_mib": mib(self.kernel_peak + self.children_peak),
+                "kernel_peak_mib": mib(self.kernel_peak),
+                "children_peak_mib": mib(self.children_peak), "method": self.method,
+                "cells": {str(i): round(v / MIB, 1) for i, v in sorted(self.cells.items())}}
+
+
+def _memory(path: Path) -> dict:
+    """What :class:`KernelMemory` wrote to ``path`` (empty if nothing)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 # ------------------------------------------------------------------------- time record
@@ -486,8 +636,17 @@ def _computations(path: Path) -> list[dict]:
 
 
 def _notebook_record(name: str, seconds: float | None, run_dir: Path) -> dict:
+    """A notebook's wall time, cells and cached computations, and its kernel's peak
+    resident memory (:class:`KernelMemory`): ``peak_rss_mib`` and, in ``memory``, how it
+    was measured; each cell gains ``peak_rss_mib``, the kernel's peak up to its end."""
+    memory = _memory(run_dir / f"{name}.memory.json")
+    by_cell = memory.pop("cells", {})
+    cells = _cell_times(run_dir / f"{name}.ipynb")
+    for cell in cells:
+        if str(cell["index"]) in by_cell:
+            cell["peak_rss_mib"] = by_cell[str(cell["index"])]
     return {"name": name, "seconds": None if seconds is None else round(seconds, 2),
-            "cells": _cell_times(run_dir / f"{name}.ipynb"),
+            "peak_rss_mib": memory.get("peak_rss_mib"), "memory": memory, "cells": cells,
             "computations": _computations(run_dir / f"{name}.timings.jsonl")}
 
 
@@ -512,6 +671,12 @@ def _fmt(seconds: float | None) -> str:
     return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
+def _fmt_mib(mib: float | None) -> str:
+    if mib is None:
+        return "-"
+    return f"{mib:.0f} MiB" if mib < 1024 else f"{mib / 1024:.2f} GiB"
+
+
 def report(run: dict, top: int = 10) -> str:
     """A summary of one run of the record: its totals and the ``top`` slowest cells and
     cached computations (the latter by their own time, without what is nested in them)."""
@@ -532,6 +697,10 @@ def report(run: dict, top: int = 10) -> str:
     notebooks = run.get("notebooks", [])
     lines.append("  notebooks: " + ", ".join(f"{nb['name'][:2]} {_fmt(nb['seconds'])}"
                                              for nb in notebooks))
+    peaks = [(nb["name"][:2], nb.get("peak_rss_mib")) for nb in notebooks]
+    if any(peak is not None for _, peak in peaks):
+        lines.append("  peak memory of the kernels (RSS): " + ", ".join(
+            f"{name} {_fmt_mib(peak)}" for name, peak in peaks))
     cells = sorted(((c["seconds"], nb["name"], c) for nb in notebooks for c in nb["cells"]),
                    key=lambda row: -row[0])[:top]
     if cells:
@@ -759,7 +928,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))
     given = check_parameters(args.parameter, names, args.profile)
 
-    parameters = {"profile": args.profile}
+    # compute is always injected, so that a launch's RC_PROFILE/RC_COMPUTE in the shell
+    # (rc.config.launch) cannot change what the book runs
+    parameters = {"profile": args.profile, "compute": True}
     if args.profile in ("paper", "full") and not args.compute:
         # the paper and full profiles render from stored results (results/<profile>/,
         # made by `make paper` on a GPU or `make full` over hours on a CPU); a missing

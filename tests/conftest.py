@@ -56,7 +56,8 @@ def shared_ci_book(tmp_path_factory) -> CiWorld:
     """The ci world, built once a session on an empty folder as a reader with a GPU
     would: `make paper`'s protocol (scripts/paper.py --profile ci), then every chapter
     from its stored results (compute=False, two at a time) and the book built into HTML.
-    Copy ``results`` before running anything on it."""
+    Copy ``results`` before running anything on it (test_reliability.py's kill and
+    concurrency tests run the protocol on copies less one data set, and compare with it)."""
     root = tmp_path_factory.mktemp("ci-book")
     env = {**os.environ, "RC_RESULTS": str(root / "results")}
     start = time.perf_counter()

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -300,6 +301,10 @@ def test_repo2docker_installs_the_binder_environment_and_runs_post_build(dockerf
     # and nothing at the repository's root is read as Binder's configuration
     assert '--file "environment.yml"' not in text and "requirements.txt" not in text
     assert ("binder/start" in text) == (BINDER / "start").exists()
+    # ... and every session starts through binder/start (the launch's variables)
+    assert 'ENV R2D_ENTRYPOINT="${REPO_DIR}/binder/start"' in text
+    assert text.index("RUN ./binder/postBuild") < text.index("R2D_ENTRYPOINT")
+    assert 'ENTRYPOINT ["/usr/local/bin/repo2docker-entrypoint"]' in text
     for tool in BUILD_AND_TEST_TOOLS:
         assert not re.search(rf"\b{re.escape(tool)}\b", text), tool
 
@@ -322,3 +327,152 @@ def test_base_environment_list_is_repo2dockers(repo2docker):
     path = folder / f"environment.py-{_locked_python()}-linux-64.lock"
     assert path.exists(), f"repo2docker has no base environment for Python {_locked_python()}"
     assert lock.conda_lock_packages(path.read_text()) == lock.BINDER_BASE
+
+
+# ----------------------------------------------------------------------------------------
+# binder/start and a session's chapters
+# ----------------------------------------------------------------------------------------
+def _start_variables() -> dict[str, str]:
+    """The variables that binder/start exports."""
+    return dict(re.findall(r"^export (\w+)=(\S+)", (BINDER / "start").read_text(), re.M))
+
+
+def test_start_sets_the_launch_and_hands_over():
+    path = BINDER / "start"
+    assert os.access(path, os.X_OK), "binder/start must be executable"
+    text = path.read_text()
+    assert text.startswith("#!/usr/bin/env bash\n")
+    assert text.rstrip().splitlines()[-1] == 'exec "$@"'
+    assert _start_variables() == {"RC_PROFILE": "full", "RC_COMPUTE": "0"}
+    out = subprocess.run([str(path), "sh", "-c", 'echo "$RC_PROFILE $RC_COMPUTE"'],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "full 0"
+
+
+def test_every_chapter_takes_the_launch_in_its_parameters_cell():
+    """The parameters cell ends with rc.config.launch (so that papermill's parameters,
+    injected after it, still win) and the setup shows the profile line."""
+    for path in sorted((REPO / "notebooks").glob("*.md")):
+        text = path.read_text()
+        cell = re.search(r":tags: \[parameters\]\n(.*?)```", text, re.S).group(1)
+        assert cell.rstrip().splitlines()[-1].startswith(
+            "profile, compute = launch(profile, compute)"), path.name
+        assert "rc.live.show_profile(pipe)" in text, path.name
+
+
+@pytest.mark.slow
+def test_make_book_wins_over_a_launch_in_the_shell(tmp_path):
+    """A shell with binder/start's variables does not change what run_book.py runs: it
+    injects profile and compute after the parameters cell."""
+    env = {**os.environ, **_start_variables(), "RC_RESULTS": str(tmp_path / "results")}
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile",
+                          "ci", "--only", "05_appendix_derivation", "--out",
+                          str(tmp_path / "book"), "--jobs", "1"],
+                         cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    nb = json.loads((tmp_path / "book" / "book" / "executed" /
+                     "05_appendix_derivation.ipynb").read_text())
+    injected = next(c for c in nb["cells"]
+                    if "injected-parameters" in c["metadata"].get("tags", []))
+    assert 'profile = "ci"' in "".join(injected["source"])
+    assert "compute = True" in "".join(injected["source"])
+    line = _profile_line(nb)
+    assert line.startswith("**Profile `ci`**") and "make book PROFILE=ci" in line, line
+
+
+def _profile_line(nb: dict) -> str:
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            text = "".join(output.get("data", {}).get("text/markdown", ""))
+            if text.startswith("**Profile `"):
+                return text
+    return ""
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+#: The chapters run as a Binder session runs them: the first, and the one with the
+#: try-it-live section. Every chapter is rendered from the committed results, under
+#: Binder's memory limit and with nothing trained, by
+#: tests/test_memory.py::test_binder_launch_fits_in_2_gb (papermill, profile full, no
+#: computing: what this launch chooses, as test_every_chapter_takes_the_launch_... and
+#: rc.config.launch's tests check).
+SESSION_CHAPTERS = ("01_binding_problem", "02_reconstruction_clustering")
+
+
+@pytest.mark.slow
+def test_a_binder_session_renders_chapters_from_the_committed_results(tmp_path, monkeypatch):
+    """Chapters as a reader runs them in a Binder session: the notebook that postBuild
+    writes (jupytext), binder/start's variables, all cells in order, no papermill. Each
+    says at its top that it uses the committed full profile; a chapter either runs to its
+    end or stops at a cell whose result is not committed, saying so without a traceback;
+    nothing is trained (no new file in a copy of results/)."""
+    import jupytext
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    run_book = load_script("run_book")
+    results = tmp_path / "results"
+    shutil.copytree(REPO / "results" / "full", results / "full")
+    before = _files(results)
+    run_dir = run_book._run_dir()  # a python3 kernel of this interpreter, this checkout
+    for key, value in {**_start_variables(), "RC_RESULTS": str(results),
+                       "JUPYTER_PATH": str(run_dir),
+                       "MPLBACKEND": "module://matplotlib_inline.backend_inline"}.items():
+        monkeypatch.setenv(key, value)
+    report, problems = [], []
+    for name in SESSION_CHAPTERS:
+        nb = jupytext.read(REPO / "notebooks" / f"{name}.md")
+        nb.metadata["kernelspec"] = dict(run_book.KERNELSPEC)
+        start = time.perf_counter()
+        stopped = None
+        try:
+            NotebookClient(nb, kernel_name="python3", timeout=900,
+                           resources={"metadata": {"path": str(REPO / "notebooks")}}).execute()
+        except CellExecutionError as exc:
+            stopped = str(exc).strip().splitlines()[-1][:300]
+        seconds = time.perf_counter() - start
+        nb = json.loads(json.dumps(nb))
+        line = _profile_line(nb)
+        if not (line.startswith("**Profile `full`**") and "RC_PROFILE" in line):
+            problems.append(f"{name}: no profile line naming the launch's full profile")
+        outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+        shown = [o for o in outputs if o.get("output_type") == "error" and o.get("traceback")]
+        said = any("**Not stored:" in "".join(o.get("data", {}).get("text/markdown", ""))
+                   for o in outputs)
+        if shown or (stopped and not said):
+            problems.append(f"{name}: a traceback ({stopped})")
+        report.append(f"{name}: {seconds:.0f} s, "
+                      + ("ran to the end" if not stopped else "stopped: not committed"))
+    print("\n".join(report))
+    assert _files(results) == before, f"new files: {sorted(_files(results) - before)[:10]}"
+    assert not problems, "\n".join(problems + report)
+
+
+def test_each_chapter_offers_its_executed_notebook_for_download(tmp_path):
+    """scripts/check_site.py's check of the download menu, on a made-up site: a chapter
+    links to its notebook in _sources, which holds outputs."""
+    check_site = load_script("check_site")
+    site = tmp_path / "html"
+    (site / "book" / "executed").mkdir(parents=True)
+    (site / "_sources" / "book" / "executed").mkdir(parents=True)
+    executed = {"cells": [{"cell_type": "code", "outputs": [{"output_type": "stream"}]}]}
+    unexecuted = {"cells": [{"cell_type": "code", "outputs": []}]}
+    for name, link, notebook in (("01_binding_problem", True, executed),
+                                 ("02_reconstruction_clustering", False, executed),
+                                 ("03_experiments", True, unexecuted)):
+        href = f'<a href="../../_sources/book/executed/{name}.ipynb">.ipynb</a>' if link else ""
+        (site / "book" / "executed" / f"{name}.html").write_text(f"<html>{href}</html>")
+        (site / "_sources" / "book" / "executed" / f"{name}.ipynb").write_text(
+            json.dumps(notebook))
+    problems = check_site.download_problems(site)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("book/executed/02_reconstruction_clustering.html: no "
+                                  "download link")
+    assert problems[1].startswith("book/executed/03_experiments.html") and \
+        "no outputs" in problems[1]
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    assert config["sphinx"]["config"]["html_theme_options"]["use_download_button"] is True
+    assert config["sphinx"]["config"]["html_copy_source"] is True

@@ -13,7 +13,7 @@ The layers, bottom to top (a module may import its own layer and the ones below)
 7. figures, claims and stored models (plotting style, the claim rules, ``rc.pretrained``);
 8. the paper's elements (``rc.paper``) and RC in motion (``rc.animation``);
 9. beyond the paper (``rc.beyond``);
-10. the scorecard and the protocol runner;
+10. the scorecard, the protocol runner, the command line and live sessions;
 11. the package itself (``rc/__init__.py``, ``rc/__main__.py``).
 
 Imports inside functions count too. The layers below the figures (0-6) must not import
@@ -41,7 +41,7 @@ LAYERS = {
     7: ["plots", "claims", "stored"],
     8: ["paper", "animation"],
     9: ["beyond"],
-    10: ["scorecard", "protocol", "cluster", "cli", "examples"],
+    10: ["scorecard", "protocol", "cluster", "cli", "examples", "live"],
     11: ["__init__", "__main__"],
 }
 RANK = {name: rank for rank, names in LAYERS.items() for name in names}

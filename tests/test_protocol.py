@@ -152,6 +152,10 @@ def test_the_gpu_script_rehearsed_on_the_cpu(tmp_path):
     log = (out / "gpu_run.log").read_text()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "smoke test done" in log and "benchmark done" in log and log.endswith("done\n")
+    # the protocol step (c) ran after the benchmark (the script skips it when under 30 s
+    # of its budget are left) and printed its summary
+    after = log.split("benchmark done", 1)[1]
+    assert "protocol_wall_seconds=" in after, after[-3000:]
     bench = json.loads((out / "bench_gpu.json").read_text())
     assert {"architecture", "activation", "all", "one_by_one"} <= set(bench)
     archives = sorted(out.glob("results-*.tar.gz"))

@@ -9,6 +9,8 @@ measurement, one module per question (``compute(pipe)``, ``draw...(result)``, ta
 * :mod:`rc.beyond.rc_training` — does training the DAE through RC close the gap between
   multi-object and single-object training?
 * :mod:`rc.beyond.choose_k` — can RC tell how many objects an image holds?
+* :mod:`rc.beyond.mnist_shape` — do the authors' own MNIST+Shape training images explain
+  why our Table 1 score falls short of theirs?
 
 The profile's ``beyond`` setting (:class:`rc.config.Profile`) lists the analyses it
 computes; for the others, ``compute`` returns an empty result, ``answer`` says so, the

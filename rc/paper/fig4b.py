@@ -3,9 +3,11 @@
 Soft RC with the Shapes Table 1 DAE on the scored test images; the figure shows the mean
 and standard deviation over images of the traced log-likelihood after every E-step.
 
-Claims (Section 4.2): RC converges within 5-10 iterations (on every data set, at its own
-K; measured by :func:`converged_by`), and the final likelihood on Shapes is highest for
-K = 3, the number of objects.
+Claims (Section 4.2): RC *typically* converges within 5-10 iterations, read as the paper
+words it: the median data set (each at its own K; measured by :func:`converged_by`)
+settles before the last of the iterations; our stricter reading, that *every* data set
+does, is a claim of its own (``convergence.every``), kept visible beside it. And the final
+likelihood on Shapes is highest for K = 3, the number of objects.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .. import published
 from ..claims import Claim, equal, less_than
-from ..datasets import dataset_info
+from ..datasets import dataset_info, label
 from ..plots import (
     checked_floats,
     checked_mapping,
@@ -54,7 +56,7 @@ def converged_by(ll: np.ndarray, fraction: float = SETTLE_FRACTION) -> int:
 
 
 #: The identifiers of the claims declared here (``<data set>``: one per data set).
-CLAIM_IDS = ("convergence", "likelihood.shapes_k3")
+CLAIM_IDS = ("convergence", "convergence.every", "likelihood.shapes_k3")
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,11 @@ class Convergence:
         """The latest convergence over all data sets."""
         return max(self.settled_by_dataset.values())
 
+    @property
+    def typical_settled(self) -> float:
+        """The median convergence over all data sets (the paper's "typically")."""
+        return float(np.median(list(self.settled_by_dataset.values())))
+
 
 def compute(pipe) -> Convergence:
     """Shapes evaluations for every K of the profile, and every data set at its own K."""
@@ -98,16 +105,24 @@ def compute(pipe) -> Convergence:
 
 
 def claims(result: Convergence) -> list[Claim]:
-    """Convergence within the paper's iterations; the best K by likelihood on Shapes."""
+    """Convergence within the paper's iterations, typically (the median data set) and on
+    every data set (our stricter reading); the best K by likelihood on Shapes."""
     full = result.n_iters >= PAPER_SETTLED[1]
+    detail = "" if full else f"the profile runs only {result.n_iters} iterations"
+    lo, hi = PAPER_SETTLED
+    measure = (f"the iteration after which the mean log-likelihood stays within "
+               f"{SETTLE_FRACTION:.0%} of its total change of its final value, each data "
+               "set at its own K")
     return [
         less_than("convergence", "Figure 4b",
-                f"RC converges within {PAPER_SETTLED[0]}-{PAPER_SETTLED[1]} iterations (ours: "
-                "the latest iteration, over all data sets, after which the mean "
-                f"log-likelihood stays within {SETTLE_FRACTION:.0%} of its total change of "
-                "its final value; it holds if that is before the last iteration)",
-                PAPER_SETTLED[1], result.latest_settled, testable=full,
-                detail="" if full else f"the profile runs only {result.n_iters} iterations"),
+                  f"RC typically converges within {lo}-{hi} iterations (ours: the median over "
+                  f"data sets of {measure}; it holds if that is before the last iteration)",
+                  hi, result.typical_settled, testable=full, detail=detail),
+        less_than("convergence.every", "Figure 4b",
+                  f"Our stricter reading: RC converges within {lo}-{hi} iterations on every "
+                  f"data set (ours: the latest over data sets of {measure}; it holds if that "
+                  "is before the last iteration)",
+                  hi, result.latest_settled, testable=full, detail=detail),
         equal("likelihood.shapes_k3", "Figure 4b",
               f"On Shapes the final log-likelihood is highest for K = {result.objects}",
               result.objects, result.best_k, testable=result.objects in result.ll_by_k),
@@ -124,10 +139,28 @@ def numbers(result: Convergence) -> dict:
         "settled_max": max(settled.values()),
         "settled_shapes_k": settled.get(result.objects, max(settled.values())),
         "settled_all": result.latest_settled,
+        "settled_typical": result.typical_settled,
+        "unsettled_datasets": _names(d for d, t in result.settled_by_dataset.items()
+                                     if t >= result.n_iters) or "none",
         "convergence_verdict": by_id["convergence"].verdict,
+        "convergence_every_verdict": by_id["convergence.every"].verdict,
         "settle_fraction": SETTLE_FRACTION, "paper_settled_lo": PAPER_SETTLED[0],
         "paper_settled_hi": PAPER_SETTLED[1],
     }
+
+def _names(datasets) -> str:
+    return ", ".join(label(d) for d in datasets)
+
+
+def settled_table(result: Convergence) -> Markdown:
+    """The iteration each data set settles by (at its own K); the last iteration means it
+    had not settled within the run."""
+    last = result.n_iters
+    return markdown_table(
+        ["data set", "settled after iteration"],
+        [[label(d), f"{t}" + (" (the last: not settled)" if t >= last else "")]
+         for d, t in result.settled_by_dataset.items()])
+
 
 def draw(result: Convergence):
     """The figure: mean (line) and standard deviation (band) per K, after every E-step."""

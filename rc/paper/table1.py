@@ -49,7 +49,7 @@ class TableResult:
     n_images: dict[str, int]             # scored test images
     histories: dict[str, TrainHistory]   # how the DAE trained
     search_best: dict[str, SearchRun]    # the best run of our random search (if any)
-    search_runs: int                     # runs per data set in our search
+    search_runs: dict[str, tuple[int, int]]  # our search's runs: (stored, planned)
     paper: dict[str, PaperConfig]
 
     @property
@@ -73,17 +73,18 @@ class TableResult:
 def compute_table(pipe, table: int, paper: Mapping[str, PaperConfig]) -> TableResult:
     """Our Table ``table`` (1 or 2) for the profile's data sets that the paper reports."""
     datasets = [d for d in pipe.profile.datasets if d in paper]
-    configs, sources, scores, n_images, histories, best = {}, {}, {}, {}, {}, {}
+    configs, sources, scores, n_images, histories, best, counts = {}, {}, {}, {}, {}, {}, {}
     for d in datasets:
         configs[d], _, sources[d] = pipe.table_config(d, table)
         evaluation = pipe.evaluation(d, table)
         scores[d], n_images[d] = evaluation.score, evaluation.n_images
         histories[d] = pipe.table_dae(d, table).history
         runs = pipe.search(d, table)
-        if runs:  # profiles without searches (full) have none
+        if runs:  # a profile may search some data sets only, or store part of a search
             best[d] = max(runs, key=lambda r: r.score)
+            counts[d] = (len(runs), len(pipe.run_names(d, table, "search")))
     return TableResult(table, pipe.profile.name, configs, sources, scores, n_images,
-                       histories, best, pipe.profile.search_runs, dict(paper))
+                       histories, best, counts, dict(paper))
 
 
 def compute(pipe) -> TableResult:
@@ -117,8 +118,8 @@ def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
     beside = full is not None and full.profile != result.profile
     header = ["data set", "paper: configuration", "paper: score",
               *(["ours: configuration (from)"] if own_configs else []), "ours: score",
-              *([f"our search ({result.search_runs} runs): best configuration",
-                 "best score"] if searched else []),
+              *(["our search: best configuration", "best score (of runs stored)"]
+                if searched else []),
               *(["full scale: score"] if beside else []), "claim"]
 
     def row(d):
@@ -127,9 +128,15 @@ def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
         if own_configs:
             cells.append(f"{result.configs[d].text()} ({result.sources[d]})")
         cells.append(result.scores[d])
-        if searched:
-            best = result.search_best[d]
-            cells += [DAEConfig.from_mapping(best.config).text(), best.score]
+        if searched:  # a search may be stored for some data sets only
+            best = result.search_best.get(d)
+            if best is None:
+                cells += ["not stored", None]
+            else:
+                done, planned = result.search_runs[d]
+                runs = f"{done}" if done == planned else f"{done} of {planned}"
+                cells += [DAEConfig.from_mapping(best.config).text(),
+                          f"{best.score:.3f} ({runs})"]
         if beside:
             cells.append(full.scores.get(d))
         return cells + [verdicts[d]]
