@@ -21,6 +21,7 @@ empty folder. Lines: profile, entry name, key (SHA-256), and ``stored`` or ``mis
 """
 from __future__ import annotations
 
+import importlib
 import sys
 import tempfile
 import warnings
@@ -45,7 +46,6 @@ def asked_keys(pipe: rc.Pipeline) -> dict[tuple[str, str], None]:
     """(entry name, key) of every cache entry that ``pipe``'s protocol asks for, in the
     order first asked."""
     from rc import animation, paper, published, scorecard
-    from rc.beyond import choose_k, conv, grey, rc_training, robustness
 
     seen: dict[tuple[str, str], None] = {}
     original = rc.cache.cache_key
@@ -70,10 +70,9 @@ def asked_keys(pipe: rc.Pipeline) -> dict[tuple[str, str], None]:
             _attempt(lambda e=element: paper.home(e).compute(pipe))
         for d in datasets:
             _attempt(lambda d=d: animation.compute(pipe, d))
-        modules = {"choose_k": choose_k, "robustness": robustness, "grey": grey,
-                   "conv": conv, "rc_training": rc_training}
         for name in pipe.profile.beyond:
-            _attempt(lambda m=modules[name]: m.compute(pipe))
+            module = importlib.import_module(f"rc.beyond.{name}")
+            _attempt(lambda m=module: m.compute(pipe))
         scorecard.collect_stored(pipe)
     finally:
         rc.cache.cache_key = original
