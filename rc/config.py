@@ -435,6 +435,12 @@ def launch(profile: str = CELL_PROFILE, compute: bool = True, environ=None
     return profile, compute
 
 
+def launched() -> dict:
+    """What :func:`launch` returned last in this process (``profile``, ``compute``) and who
+    chose it (``origin``: ``"launch"`` or ``"cell"``); empty before any call."""
+    return dict(_LAUNCHED)
+
+
 def dae_image_flop(n_pixels: int, n_hidden: int) -> float:
     """FLOPs of one training image through the paper's DAE: its two D x H products forward
     (2 FLOPs per multiply-add: 4 D H) and backward (the weight gradients of both layers and
