@@ -33,7 +33,7 @@ from .stored import Pretrained, full_scale_or_own, full_scale_or_own_spec
 from .tasks import Task
 
 __all__ = ["MAX_BYTES", "N_IMAGES", "RCGif", "RCMovie", "compute", "display", "gif",
-           "movie_spec"]
+           "movie_spec", "quick_gif"]
 
 #: Version of the recorded runs (part of their cache key).
 VERSION = 1
@@ -306,6 +306,42 @@ def gif(movie: RCMovie, fps: float = 2.0, hold: int = 3, dpi: int = 100) -> byte
             return data
     raise RuntimeError(f"the animation of {movie.dataset} does not fit in {MAX_BYTES:,} "
                        f"bytes even at {resolution} dpi")
+
+
+def quick_gif(movie: RCMovie, fps: float = 2.0, hold: int = 3, dpi: int = 80) -> bytes:
+    """The frames of :func:`gif` as GIF bytes, each iteration drawn once and the first and
+    the last shown ``hold`` frames longer (by their durations, not by drawing them again):
+    a few seconds, for a reader's own image (:func:`rc.live.bind`)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from .plots import style
+
+    if not fps > 0:
+        raise ValueError(f"fps must be positive; got {fps!r}")
+    hold = check_positive_int(hold, "hold", minimum=0)
+    dpi = check_positive_int(dpi, "dpi", minimum=20)
+    frames = []
+    with style():
+        fig, update = _figure(movie)
+        try:
+            fig.set_dpi(dpi)
+            for t in range(movie.n_iters + 1):
+                update(t)
+                fig.canvas.draw()
+                frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))
+                              .convert("RGB"))
+        finally:
+            plt.close(fig)
+    step = 1000.0 / fps
+    durations = [step] * len(frames)
+    durations[0] = durations[-1] = step * (1 + hold)
+    out = io.BytesIO()
+    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:],
+                   duration=[round(d) for d in durations], loop=0)
+    return out.getvalue()
 
 
 @dataclass(frozen=True)

@@ -436,6 +436,12 @@ def launch(profile: str = CELL_PROFILE, compute: bool = True, environ=None
     return profile, compute
 
 
+def launched() -> dict:
+    """What :func:`launch` returned last in this process (``profile``, ``compute``) and who
+    chose it (``origin``: ``"launch"`` or ``"cell"``); empty before any call."""
+    return dict(_LAUNCHED)
+
+
 def epoch_cap(profile_tflop: float | None, max_epochs: int, n_pixels: int, n_hidden: int,
               n_train: int) -> int:
     """Epochs of the paper's DAE allowed by a compute cap (:func:`rc.cost.epochs_within`

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import check_choice, check_positive_int
-from .config import _LAUNCHED
+from .config import launched
 from .datasets import DATASETS, dataset_info, label
 from .report import Markdown
 
@@ -58,8 +58,9 @@ def launch_origin(profile: str, compute: bool) -> str:
     cell as written)."""
     if _papermill_parameters():
         return "papermill"
-    if _LAUNCHED and (_LAUNCHED["profile"], _LAUNCHED["compute"]) == (profile, bool(compute)):
-        return _LAUNCHED["origin"]
+    last = launched()
+    if last and (last["profile"], last["compute"]) == (profile, bool(compute)):
+        return last["origin"]
     return "cell"
 
 
@@ -159,40 +160,11 @@ class LiveRun:
             f"{self.source}, with {m.dae_text}: AMI against {self.truth} {ami}.")
 
     def gif(self, fps: float = 2.0, hold: int = 3, dpi: int = 80) -> bytes:
-        """The animation as GIF bytes: the frames of :func:`rc.animation.gif`, each
-        iteration drawn once (the first and the last shown ``hold`` frames longer), so
-        that it takes a few seconds."""
-        import io
+        """The animation as GIF bytes (:func:`rc.animation.quick_gif`: each iteration
+        drawn once, so that it takes a few seconds)."""
+        from .animation import quick_gif
 
-        import matplotlib.pyplot as plt
-        from PIL import Image
-
-        from .animation import _figure
-        from .plots import style
-
-        if not fps > 0:
-            raise ValueError(f"fps must be positive; got {fps!r}")
-        hold = check_positive_int(hold, "hold", minimum=0)
-        dpi = check_positive_int(dpi, "dpi", minimum=20)
-        frames = []
-        with style():
-            fig, update = _figure(self.movie)
-            try:
-                fig.set_dpi(dpi)
-                for t in range(self.movie.n_iters + 1):
-                    update(t)
-                    fig.canvas.draw()
-                    frames.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))
-                                  .convert("RGB"))
-            finally:
-                plt.close(fig)
-        step = 1000.0 / fps
-        durations = [step] * len(frames)
-        durations[0] = durations[-1] = step * (1 + hold)
-        out = io.BytesIO()
-        frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:],
-                       duration=[round(d) for d in durations], loop=0)
-        return out.getvalue()
+        return quick_gif(self.movie, fps=fps, hold=hold, dpi=dpi)
 
     def show(self) -> None:
         """Display the summary and the animation in a notebook."""

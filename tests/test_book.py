@@ -188,15 +188,24 @@ def test_run_book_cli_rejects_unknown_notebooks():
 # ----------------------------------------------------------------------------------------
 
 
+def _is_profile_line(output: dict) -> bool:
+    """The line at a chapter's top that says how the page was made (rc.live.show_profile:
+    its profile, and whether it computed or only read stored results)."""
+    text = "".join(output.get("data", {}).get("text/markdown", ""))
+    return text.startswith("**Profile `")
+
+
 def _outputs(path: Path) -> list:
-    """What a reader sees of an executed notebook: every cell's outputs, without metadata."""
+    """What a reader sees of an executed notebook's results: every cell's outputs, without
+    metadata and without the profile line (it says whether the page computed or read
+    stored results, which differs between runs that give the same results)."""
     nb = json.loads(path.read_text())
     cells = []
     for cell in nb["cells"]:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             continue
         cells.append([{k: o[k] for k in ("output_type", "name", "text", "data") if k in o}
-                      for o in cell.get("outputs", [])])
+                      for o in cell.get("outputs", []) if not _is_profile_line(o)])
     return cells
 
 

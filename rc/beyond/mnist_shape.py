@@ -97,7 +97,7 @@ def data_facts() -> dict[str, dict[str, float]]:
     digit_ids = _authors_draws()[0]
     ours = raw[:_LONE] >= OUR_THRESHOLD
     return {
-        "ours": {"distinct lone digits": len(np.unique(np.arange(_LONE))),
+        "ours": {"distinct lone digits": _LONE,  # training digits 0..4999, each once
                  "ink pixels per lone digit": float(ours.sum((1, 2)).mean())},
         "authors": {"distinct lone digits": len(np.unique(digit_ids)),
                     "ink pixels per lone digit": float(authors[~is_shape].sum((1, 2)).mean())},
@@ -250,10 +250,12 @@ def table(result: DataGap) -> Markdown:
 def facts_table() -> Markdown:
     """The two sets of lone-object training images side by side (:func:`data_facts`)."""
     facts = data_facts()
-    rows = [[name, f"{facts['ours'][name]:g}" if isinstance(facts['ours'][name], int)
-             else f"{facts['ours'][name]:.2f}",
-             f"{facts['authors'][name]:g}" if isinstance(facts['authors'][name], int)
-             else f"{facts['authors'][name]:.2f}"] for name in facts["ours"]]
+
+    def shown(value) -> str:
+        return f"{value:g}" if isinstance(value, int) else f"{value:.2f}"
+
+    rows = [[name, shown(facts["ours"][name]), shown(facts["authors"][name])]
+            for name in facts["ours"]]
     rows.insert(0, ["digit pixel on where the raw byte is", f">= {OUR_THRESHOLD}",
                     f">= {AUTHORS_THRESHOLD}"])
     rows.insert(1, ["lone digits drawn from", "training digits 0-4,999, each once",
