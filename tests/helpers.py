@@ -1,6 +1,8 @@
 """Small data shared by the tests."""
 import importlib.util
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +52,35 @@ def run_book(out: Path, results: Path, *args: str) -> subprocess.CompletedProces
     return subprocess.run(
         [sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile", "ci",
          "--out", str(out), *args], cwd=REPO, capture_output=True, text=True, env=env)
+
+
+#: The data set whose entries the kill, concurrency and Dask tests remove from their copy
+#: of the shared ci world (tests/conftest.py) and have the protocol compute again: the
+#: cheapest of the ci protocol. Its search and loss-vs-score study (run steps), table DAE,
+#: the elements' RC runs, scores and examples, its animation, choosing K and the spreads,
+#: and the scorecard after them: every kind of step. (Before issue 29 these tests ran
+#: scripts/paper.py on an empty folder and compared with one more run of their own.)
+REDO_DATASET = "simple_superposition"
+REDO = re.compile(rf"(^|/)(table\d-{REDO_DATASET}/|{REDO_DATASET}-|predictability-"
+                  rf"{REDO_DATASET}\.)")
+
+
+def copy_world_less_one_dataset(world, results: Path) -> tuple[list[str], float]:
+    """The shared ci world's results copied into ``results``, less :data:`REDO`'s entries;
+    returns the entries removed and the seconds that the world's uninterrupted protocol
+    run took for the steps of :data:`REDO_DATASET` (a scale for when to kill)."""
+    from rc.storage import read_checked_json
+
+    shutil.copytree(world.results, results)
+    removed = []
+    for path in sorted((results / "ci").rglob("*")):
+        rel = str(path.relative_to(results / "ci"))
+        if path.is_file() and not path.name.startswith(".") and REDO.search(rel):
+            path.unlink()
+            removed.append(rel)
+    kinds = {r.split("/")[0] for r in removed}
+    assert {"search", "loss", "dae", "rc", "scores", "animation"} <= kinds, removed
+    (session,) = read_checked_json(results / "ci" / "provenance.json")["sessions"]
+    seconds = sum(c["seconds"] for c in session["chunks"] if REDO_DATASET in c["step"])
+    assert seconds > 0
+    return removed, seconds

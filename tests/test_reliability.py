@@ -11,8 +11,6 @@ import json
 import math
 import os
 import random
-import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import copy_world_less_one_dataset
 
 import rc
 from rc import protocol
@@ -710,37 +709,6 @@ def test_a_search_run_is_the_same_whatever_else_is_trained_and_in_which_order(tm
     _assert_same_entries(tmp_path / "b" / "ci", tmp_path / "a" / "ci")
 
 
-#: The data set whose entries the kill and concurrency tests remove from their copy of the
-#: shared ci world (tests/conftest.py) and have the protocol compute again: the cheapest
-#: of the ci protocol. Its search and loss-vs-score study (run steps), table DAE, the
-#: elements' RC runs, scores and examples, its animation, choosing K and the spreads, and
-#: the scorecard after them: every kind of step. (Before issue 29 these tests ran
-#: scripts/paper.py with only Shapes and choosing K on an empty folder, and compared with
-#: one more such run, uninterrupted, of their own.)
-REDO_DATASET = "simple_superposition"
-REDO = re.compile(rf"(^|/)(table\d-{REDO_DATASET}/|{REDO_DATASET}-|predictability-"
-                  rf"{REDO_DATASET}\.)")
-
-
-def _copy_less_one_dataset(world, results: Path) -> tuple[list[str], float]:
-    """The shared ci world's results copied into ``results``, less :data:`REDO`'s entries;
-    returns the entries removed and the seconds that the world's uninterrupted protocol
-    run took for the steps of :data:`REDO_DATASET` (a scale for when to kill)."""
-    shutil.copytree(world.results, results)
-    removed = []
-    for path in sorted((results / "ci").rglob("*")):
-        rel = str(path.relative_to(results / "ci"))
-        if path.is_file() and not path.name.startswith(".") and REDO.search(rel):
-            path.unlink()
-            removed.append(rel)
-    kinds = {r.split("/")[0] for r in removed}
-    assert {"search", "loss", "dae", "rc", "scores", "animation"} <= kinds, removed
-    (session,) = read_checked_json(results / "ci" / "provenance.json")["sessions"]
-    seconds = sum(c["seconds"] for c in session["chunks"] if REDO_DATASET in c["step"])
-    assert seconds > 0
-    return removed, seconds
-
-
 def _paper(results: Path, log: Path) -> subprocess.Popen:
     """scripts/paper.py --profile ci (the shared world's command) on ``results`` (output
     in ``log``.out / .err)."""
@@ -777,7 +745,7 @@ def test_a_killed_protocol_run_resumes_to_the_same_entries(tmp_path, shared_ci_b
     an uninterrupted run.
 
     The run starts on a copy of the shared ci world less one data set's entries
-    (:data:`REDO`; issue 29: it used to start on an empty folder and compare with an
+    (:data:`helpers.REDO`; issue 29: it used to start on an empty folder and compare with an
     uninterrupted run of its own); the world, built by one uninterrupted run on an empty
     folder, is what it must end with, entry for entry, its scorecard unchanged. Each
     session is killed once it has recorded its first finished step, after a random
@@ -786,7 +754,7 @@ def test_a_killed_protocol_run_resumes_to_the_same_entries(tmp_path, shared_ci_b
     machine of any speed."""
     assert shared_ci_book.protocol.returncode == 0, shared_ci_book.protocol.stderr[-3000:]
     results = tmp_path / "results"
-    removed, seconds = _copy_less_one_dataset(shared_ci_book, results)
+    removed, seconds = copy_world_less_one_dataset(shared_ci_book, results)
     rng = random.Random(19)
     for attempt in range(1, 4):  # session 0 is the world's own
         proc = _paper(results, log=tmp_path / f"run{attempt}")
@@ -821,11 +789,11 @@ def test_a_killed_protocol_run_resumes_to_the_same_entries(tmp_path, shared_ci_b
 def test_two_protocol_runs_at_once_on_one_folder(tmp_path, shared_ci_book):
     """Two scripts/paper.py --profile ci at the same time, same results folder: both
     finish and leave exactly the entries of one uninterrupted run. (Issue 29: on a copy
-    of the shared ci world less one data set's entries, :data:`REDO`, compared with the
+    of the shared ci world less one data set's entries, :data:`helpers.REDO`, compared with the
     world, instead of on an empty folder compared with a run of its own.)"""
     assert shared_ci_book.protocol.returncode == 0, shared_ci_book.protocol.stderr[-3000:]
     results = tmp_path / "results"
-    _copy_less_one_dataset(shared_ci_book, results)
+    copy_world_less_one_dataset(shared_ci_book, results)
     procs = [_paper(results, log=tmp_path / f"run{i}") for i in range(2)]
     for i, proc in enumerate(procs):
         assert proc.wait(timeout=3600) == 0, (tmp_path / f"run{i}.err").read_text()[-3000:]
