@@ -43,6 +43,22 @@ def test_selection_rules():
     assert by_loss.by_val_loss == 0.9  # the run with the lowest denoising loss
 
 
+def test_a_winner_is_known_once_its_search_is_complete_and_judged_like_a_retraining(
+        tmp_path):
+    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    assert robustness.winner_task(pipe, "bars") is None  # no run stored yet
+    with pytest.raises(rc.MissingResultError, match="not complete"):
+        robustness.winner_dae(pipe, "bars")
+    same = robustness.Winner("bars", 3, {}, (10, 10), (0.5, 0.5), (0.9, 0.9))
+    assert same.verdict == "identical"
+    rounded = robustness.Winner("bars", 3, {}, (10, 10), (0.5, 0.5 + 1e-6), (0.9, 0.9001))
+    assert rounded.verdict == "within tolerance"
+    assert robustness.Winner("bars", 3, {}, (10, 11), (0.5, 0.5), (0.9, 0.9)).verdict \
+        == "diverged"
+    assert robustness.Winner("bars", 3, {}, (10, 10), (0.5, 0.5), (0.9, 0.95)).verdict \
+        == "diverged"
+
+
 def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
     spec = pipe.eval_spec("bars")
     ev = pipe.evaluate(spec)
@@ -79,6 +95,13 @@ def test_robustness_of_a_tiny_profile(pipe):
     annotated = robustness.annotate(claims, rob)
     assert "interval" in annotated[0].spread and "3 trainings" in annotated[0].spread
     assert annotated[1].spread == ""
+    # the winner of each complete Table 1 search trained again from its record: the same
+    # epochs, loss and score, bit for bit, and its weights stored
+    assert set(rob.winners) == {"simple_superposition", "bars"}
+    w = rob.winners["bars"]
+    assert w.run == max(runs, key=lambda r: r.score).run and w.verdict == "identical"
+    assert robustness.winner_dae(pipe, "bars").n_hidden == w.config["n_hidden"]
+    assert "identical" in robustness.winners_table(rob)
     # everything is cached: a second computation trains and runs nothing
     again = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent)
     robustness.compute(again)

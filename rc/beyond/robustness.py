@@ -170,6 +170,34 @@ class Selection:
 
 
 @dataclass(frozen=True)
+class Winner:
+    """The best run of a complete Table 1 search (by test score, the paper's rule) trained
+    again from its recorded configuration and seed, its weights stored: what the search
+    recorded against what the retraining gives (the weights a search keeps, issue 26)."""
+
+    dataset: str
+    run: int
+    config: dict
+    epochs: tuple[int, int]             # (search, again)
+    best_val_loss: tuple[float, float]
+    score: tuple[float, float]          # mean final AMI on the scored test images
+
+    @property
+    def verdict(self) -> str:
+        """``"identical"`` (the same epochs, loss and score, bit for bit), ``"within
+        tolerance"`` (:data:`rc.paper.full_scale.TOLERANCE`: the rounding of other CPU
+        kernels) or ``"diverged"``."""
+        from ..paper.full_scale import TOLERANCE
+
+        (e0, e1), (l0, l1), (s0, s1) = self.epochs, self.best_val_loss, self.score
+        if e0 == e1 and l0 == l1 and s0 == s1:
+            return "identical"
+        close = (e0 == e1 and abs(l1 - l0) <= TOLERANCE["best_val_loss"] * abs(l0)
+                 and abs(s1 - s0) <= TOLERANCE["score"])
+        return "within tolerance" if close else "diverged"
+
+
+@dataclass(frozen=True)
 class Robustness:
     """Spreads per table and data set, and the selections of every search."""
 
@@ -177,6 +205,7 @@ class Robustness:
     spreads: dict[int, dict[str, Spread]]
     selections: dict[int, dict[str, Selection]]
     n_boot: int
+    winners: dict[str, Winner] = dataclasses.field(default_factory=dict)
 
     def incomplete(self) -> list[str]:
         """The table entries whose seeds or RC starts are not all stored (only when
@@ -367,7 +396,62 @@ def compute(pipe, partial: bool = False) -> Robustness:
                 selections[table][d] = Selection(
                     d, table, np.array([r.score for r in runs]), val,
                     np.array([r.best_val_loss for r in runs], float))
-    return Robustness(pipe.profile.name, spreads, selections, pipe.profile.n_boot)
+    winners = {d: w for d in pipe.profile.datasets if (w := _winner(pipe, d, partial))}
+    return Robustness(pipe.profile.name, spreads, selections, pipe.profile.n_boot, winners)
+
+
+def winner_task(pipe, dataset: str) -> Task | None:
+    """The final scores of the best run (by test score) of the profile's Table 1 search on
+    ``dataset``, its DAE trained again from the run's configuration and seed as their
+    dependency: the one search run whose weights are kept. None while the search is not
+    complete (its winner is not known yet) or where the profile has none."""
+    runs = pipe.run_tasks(dataset, 1, "search")
+    if not runs or not all(pipe.has(t) for t in runs):
+        return None
+    scores = [pipe.cache.load(t.name, t.inputs, t.kind).score for t in runs]
+    best = max(range(len(runs)), key=scores.__getitem__)  # the first of equal scores
+    return pipe.evaluation_task(pipe.run_specs(dataset, 1, "search")[best], final=True)
+
+
+def winner_dae(pipe, dataset: str):
+    """The DAE of the winner of ``dataset``'s Table 1 search (:func:`winner_task`), loaded,
+    or trained again and stored where ``pipe`` may compute; ready for
+    :func:`rc.reconstruction_clustering` on any images of the data set's size."""
+    task = winner_task(pipe, dataset)
+    if task is None:
+        raise MissingResultError(f"the {pipe.profile.name} profile's Table 1 search on "
+                                 f"{dataset} is not complete (or it has none): no winner yet")
+    return pipe.get(task.deps[0]).dae
+
+
+def _winner(pipe, dataset: str, partial: bool) -> Winner | None:
+    """The retrained winner of ``dataset``'s search (computed where missing, unless
+    ``partial``: then None where it is not stored)."""
+    task = winner_task(pipe, dataset)
+    if task is None or (partial and not all(pipe.has(t) for t in (task, *task.deps))):
+        return None
+    run = max(pipe.search(dataset, 1), key=lambda r: r.score)
+    again, trained = pipe.get(task), pipe.get(task.deps[0])
+    return Winner(dataset, run.run, dict(run.config), (run.epochs, trained.history.epochs),
+                  (run.best_val_loss, trained.history.best_val_loss),
+                  (run.score, again.score))
+
+
+def winners_table(result: Robustness) -> Markdown:
+    """Each search's winner trained again: its configuration, and epochs, best validation
+    loss and test score as the search recorded them and as the retraining gives them."""
+    rows = [[label(d), w.run, f"{w.config['n_hidden']} {w.config['activation']}, "
+             f"p = {w.config['noise']:g}, lr = {w.config['learning_rate']:.3g}",
+             f"{w.epochs[0]} / {w.epochs[1]}",
+             f"{w.best_val_loss[0]:.4f} / {w.best_val_loss[1]:.4f}",
+             f"{w.score[0]:.4f} / {w.score[1]:.4f}", w.verdict]
+            for d, w in result.winners.items()]
+    if not rows:
+        return Markdown(f"*Profile {result.profile}: no complete search has its winner "
+                        "stored yet.*")
+    return markdown_table(["search (Table 1)", "run", "configuration",
+                           "epochs (search / again)", "best validation loss (search / again)",
+                           "score (search / again)", "verdict"], rows)
 
 
 def annotate(claims: list[Claim], result: Robustness) -> list[Claim]:
@@ -608,7 +692,8 @@ def tasks(pipe) -> list[Task]:
     """What :func:`compute` needs stored: per table entry its evaluation and RC restarts
     and the final scores of its other seeds' trainings (the trainings are their
     dependencies, needed only to compute them; the selections read whatever runs of the
-    searches their steps stored)."""
+    searches their steps stored), and the retrained winner of every complete Table 1
+    search (:func:`winner_task`)."""
     p, found = pipe.profile, []
     for table, paper in ((1, table1.PAPER), (2, table2.PAPER)):
         for d in (d for d in p.datasets if d in paper):
@@ -617,4 +702,4 @@ def tasks(pipe) -> list[Task]:
                 rc_spec, test = pipe.eval_spec(d, table).rc, pipe.test_spec(d)
                 found += [pipe.evaluation_task(EvalSpec(s, test, rc_spec), final=True)
                           for s in seed_specs(pipe, d, table)[1:]]
-    return found
+    return found + [t for d in p.datasets if (t := winner_task(pipe, d))]
