@@ -141,19 +141,21 @@ def test_results_are_packed_into_few_bounded_archives(tmp_path):
 @pytest.mark.slow
 @pytest.mark.e2e
 def test_the_gpu_script_rehearsed_on_the_cpu(tmp_path):
-    """scripts/gpu_run.sh with DEVICE=cpu: smoke test, benchmark, protocol, packing."""
+    """scripts/gpu_run.sh with DEVICE=cpu: smoke test, benchmark, protocol, packing.
+    The protocol gets a fixed budget (PROTOCOL_SECONDS), so that the step runs however
+    loaded the machine is (a GPU slot gives it what is left of its limit)."""
     out = tmp_path / "out"
     env = {**os.environ, "DEVICE": "cpu", "OUT": str(out), "PY": sys.executable,
-           "RC_RESULTS": str(tmp_path / "results"), "GPU_RUN_SECONDS": "140",
-           "SMOKE_SECONDS": "15", "RC_DATA": os.environ.get("RC_DATA", ""),
+           "RC_RESULTS": str(tmp_path / "results"), "GPU_RUN_SECONDS": "600",
+           "SMOKE_SECONDS": "10", "PROTOCOL_SECONDS": "15",
+           "RC_DATA": os.environ.get("RC_DATA", ""),
            "BENCH_ARGS": "--members 3 --epochs 1 --n 300 --matmul 256"}
     done = subprocess.run(["bash", str(REPO / "scripts" / "gpu_run.sh")], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=400)
     log = (out / "gpu_run.log").read_text()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "smoke test done" in log and "benchmark done" in log and log.endswith("done\n")
-    # the protocol step (c) ran after the benchmark (the script skips it when under 30 s
-    # of its budget are left) and printed its summary
+    # the protocol step (c) ran after the benchmark and printed its summary
     after = log.split("benchmark done", 1)[1]
     assert "protocol_wall_seconds=" in after, after[-3000:]
     bench = json.loads((out / "bench_gpu.json").read_text())
