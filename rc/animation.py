@@ -18,9 +18,7 @@ evaluation of that image.
 """
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -33,12 +31,12 @@ from .stored import Pretrained, full_scale_or_own, full_scale_or_own_spec
 from .tasks import Task
 
 __all__ = ["MAX_BYTES", "N_IMAGES", "RCGif", "RCMovie", "compute", "display", "gif",
-           "movie_spec", "quick_gif"]
+           "movie_spec"]
 
 #: Version of the recorded runs (part of their cache key).
 VERSION = 1
 #: Version of the drawing (part of the cached GIFs' key).
-DRAWING_VERSION = 1
+DRAWING_VERSION = 2
 #: Test images per animation.
 N_IMAGES = 3
 #: Largest GIF :func:`gif` writes (bytes).
@@ -137,11 +135,6 @@ def task(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> Task:
 
 
 # ------------------------------------------------------------------------------ drawing
-def _frame_order(n_iters: int, hold: int) -> list[int]:
-    """Iterations shown, the first and the last held for ``hold`` extra frames."""
-    return [0] * (1 + hold) + list(range(1, n_iters + 1)) + [n_iters] * hold
-
-
 def _reconstruction_rgb(mu: np.ndarray, color) -> np.ndarray:
     """(H, W, 3): a cluster's Bernoulli means drawn in its colour on white."""
     return 1.0 - np.asarray(mu, float)[..., None] * (1.0 - np.asarray(color)[None, None])
@@ -280,49 +273,29 @@ def _figure(movie: RCMovie):
 
 
 def gif(movie: RCMovie, fps: float = 2.0, hold: int = 3, dpi: int = 100) -> bytes:
-    """The animation as GIF bytes: one frame per iteration (the first and the last held
-    ``hold`` frames longer), ``fps`` frames a second, at most :data:`MAX_BYTES` (the
-    resolution is lowered until it fits)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.animation import FuncAnimation, PillowWriter
-
-    from .plots import style
-
+    """The animation as GIF bytes: one frame per iteration, each drawn once, ``fps``
+    frames a second, the first and the last shown ``hold`` frames longer (by their
+    durations); at most :data:`MAX_BYTES` (drawn again at a lower resolution until it
+    fits)."""
     if not fps > 0:
         raise ValueError(f"fps must be positive; got {fps!r}")
     hold = check_positive_int(hold, "hold", minimum=0)
+    dpi = check_positive_int(dpi, "dpi", minimum=20)
     for resolution in (dpi, int(dpi * 0.8), int(dpi * 0.64), int(dpi * 0.5)):
-        with style(), tempfile.TemporaryDirectory() as tmp:
-            fig, update = _figure(movie)
-            try:
-                path = Path(tmp) / "rc.gif"
-                FuncAnimation(fig, update, frames=_frame_order(movie.n_iters, hold),
-                              blit=False).save(path, writer=PillowWriter(fps=fps),
-                                               dpi=resolution)
-            finally:
-                plt.close(fig)
-            data = path.read_bytes()
+        data = _gif_bytes(_frames(movie, resolution), fps, hold)
         if len(data) <= MAX_BYTES:
             return data
     raise RuntimeError(f"the animation of {movie.dataset} does not fit in {MAX_BYTES:,} "
                        f"bytes even at {resolution} dpi")
 
 
-def quick_gif(movie: RCMovie, fps: float = 2.0, hold: int = 3, dpi: int = 80) -> bytes:
-    """The frames of :func:`gif` as GIF bytes, each iteration drawn once and the first and
-    the last shown ``hold`` frames longer (by their durations, not by drawing them again):
-    a few seconds, for a reader's own image (:func:`rc.live.bind`)."""
-    import io
-
+def _frames(movie: RCMovie, dpi: int) -> list:
+    """Every iteration's picture (0 to T) as a PIL image, drawn at ``dpi``."""
     import matplotlib.pyplot as plt
     from PIL import Image
 
     from .plots import style
 
-    if not fps > 0:
-        raise ValueError(f"fps must be positive; got {fps!r}")
-    hold = check_positive_int(hold, "hold", minimum=0)
-    dpi = check_positive_int(dpi, "dpi", minimum=20)
     frames = []
     with style():
         fig, update = _figure(movie)
@@ -335,6 +308,13 @@ def quick_gif(movie: RCMovie, fps: float = 2.0, hold: int = 3, dpi: int = 80) ->
                               .convert("RGB"))
         finally:
             plt.close(fig)
+    return frames
+
+
+def _gif_bytes(frames: list, fps: float, hold: int) -> bytes:
+    """``frames`` as a looping GIF, the first and the last held ``hold`` frames longer."""
+    import io
+
     step = 1000.0 / fps
     durations = [step] * len(frames)
     durations[0] = durations[-1] = step * (1 + hold)

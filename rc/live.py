@@ -160,11 +160,11 @@ class LiveRun:
             f"{self.source}, with {m.dae_text}: AMI against {self.truth} {ami}.")
 
     def gif(self, fps: float = 2.0, hold: int = 3, dpi: int = 80) -> bytes:
-        """The animation as GIF bytes (:func:`rc.animation.quick_gif`: each iteration
-        drawn once, so that it takes a few seconds)."""
-        from .animation import quick_gif
+        """The animation as GIF bytes (:func:`rc.animation.gif`, at a lower resolution
+        than the book's: a few seconds)."""
+        from .animation import gif
 
-        return quick_gif(self.movie, fps=fps, hold=hold, dpi=dpi)
+        return gif(self.movie, fps=fps, hold=hold, dpi=dpi)
 
     def show(self) -> None:
         """Display the summary and the animation in a notebook."""

@@ -69,10 +69,13 @@ def test_the_gif_plays_every_iteration_within_the_size_limit(recorded):
     gif = Image.open(io.BytesIO(data))
     assert gif.n_frames == movie.n_iters + 1        # one frame per iteration, 0 to T
     assert gif.info.get("loop") == 0
-    frames = []
+    frames, durations = [], []
     for i in range(gif.n_frames):
         gif.seek(i)
         frames.append(np.asarray(gif.convert("RGB")))
+        durations.append(gif.info["duration"])
+    # 2 frames a second, the first and the last held 3 frames longer, each drawn once
+    assert durations == [2000] + [500] * (movie.n_iters - 1) + [2000]
     assert all((a != b).any() for a, b in zip(frames, frames[1:]))
     assert animation.gif(movie) == data             # same inputs, same bytes
     shown = animation.display(movie)
