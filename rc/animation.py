@@ -31,7 +31,7 @@ from .stored import Pretrained, full_scale_or_own, full_scale_or_own_spec
 from .tasks import Task
 
 __all__ = ["MAX_BYTES", "N_IMAGES", "RCGif", "RCMovie", "compute", "display", "gif",
-           "movie_spec"]
+           "gif_task", "movie_spec", "stored_gif"]
 
 #: Version of the recorded runs (part of their cache key).
 VERSION = 1
@@ -121,8 +121,11 @@ def compute(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> RCM
 
 
 def tasks(pipe) -> list[Task]:
-    """The recorded runs of every data set's animation, as tasks."""
-    return [task(pipe, d) for d in pipe.profile.datasets]
+    """The recorded runs of every data set's animation, and the GIFs of those stored (a
+    GIF is keyed by its run's content: :func:`gif_task`), as tasks."""
+    movies = [task(pipe, d) for d in pipe.profile.datasets]
+    return movies + [gif_task(pipe.cache.load(m.name, m.inputs, m.kind)) for m in movies
+                     if pipe.has(m)]
 
 
 def task(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> Task:
@@ -331,22 +334,35 @@ class RCGif(Record):
     data: np.ndarray
 
 
-def _cached_gif(pipe, movie: RCMovie, **kwargs) -> bytes:
-    """:func:`gif`, cached in ``pipe``'s results under the recorded run's content and the
-    drawing's settings (and the matplotlib version that draws it)."""
+def gif_task(movie: RCMovie, **settings) -> Task:
+    """The GIF of a recorded run (:func:`gif` with ``settings``) as a task, keyed by the
+    run's content, the drawing's settings, the matplotlib version that draws it and
+    :data:`DRAWING_VERSION`; its value is an :class:`RCGif`."""
+    import functools
+
     import matplotlib
 
     arrays, fields = movie.to_record()
     fields = {k: v for k, v in fields.items() if k != "provenance"}
-    inputs = {"movie": value_digest(fields, arrays), "settings": kwargs,
+    inputs = {"movie": value_digest(fields, arrays), "settings": settings,
               "matplotlib": matplotlib.__version__, "version": DRAWING_VERSION}
-    name = f"animation/{movie.dataset}-table{movie.table}-gif"
-    if not pipe.cache.compute and not pipe.cache.has(name, inputs, RCGif):
-        return gif(movie, **kwargs)  # rendering stored results: drawing is not training
-    drawn = pipe.cached(name, inputs,
-                        lambda: RCGif(np.frombuffer(gif(movie, **kwargs), np.uint8)),
-                        RCGif, describe=f"the GIF of the RC animation of {movie.dataset}")
-    return drawn.data.tobytes()
+    return Task(f"animation/{movie.dataset}-table{movie.table}-gif", inputs, RCGif,
+                work=functools.partial(_draw, movie, settings), gpu=False,
+                describe=f"the GIF of the RC animation of {movie.dataset}")
+
+
+def _draw(movie: RCMovie, settings: dict, context) -> RCGif:
+    return RCGif(np.frombuffer(gif(movie, **settings), np.uint8))
+
+
+def stored_gif(pipe, movie: RCMovie, **settings) -> bytes:
+    """:func:`gif`, drawn once and stored in ``pipe``'s results (:func:`gif_task`); where
+    ``pipe`` only reads stored results and the GIF is not among them, drawn and not
+    stored (drawing is not training)."""
+    drawing = gif_task(movie, **settings)
+    if not pipe.cache.compute and not pipe.has(drawing):
+        return gif(movie, **settings)
+    return pipe.get(drawing).data.tobytes()
 
 
 def display(movie: RCMovie, pipe=None, **kwargs):
@@ -355,6 +371,6 @@ def display(movie: RCMovie, pipe=None, **kwargs):
     its results."""
     from IPython.display import Image
 
-    data = gif(movie, **kwargs) if pipe is None else _cached_gif(pipe, movie, **kwargs)
+    data = gif(movie, **kwargs) if pipe is None else stored_gif(pipe, movie, **kwargs)
     return Image(data=data, format="gif")
 

@@ -244,7 +244,8 @@ def _element_step(pipe: Pipeline, name: str, module, declared: bool,
 
 
 class _Animations:
-    """The recorded runs of the book's animations (:mod:`rc.animation`), every data set."""
+    """The recorded runs of the book's animations (:mod:`rc.animation`), every data set,
+    and their GIFs (drawn once, so that a book rendered from stored results loads them)."""
 
     @staticmethod
     def tasks(pipe: Pipeline) -> list[Task]:
@@ -254,7 +255,8 @@ class _Animations:
     @staticmethod
     def compute(pipe: Pipeline) -> list:
         from . import animation
-        return [animation.compute(pipe, d) for d in pipe.profile.datasets]
+        movies = [animation.compute(pipe, d) for d in pipe.profile.datasets]
+        return [animation.stored_gif(pipe, m) for m in movies]
 
 
 #: The analyses beyond the paper: their steps' names, by module of rc.beyond.
