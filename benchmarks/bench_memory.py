@@ -3,8 +3,9 @@
 Runs the book's notebooks with ``scripts/run_book.py`` (into a scratch folder, so the
 repository's ``book/executed`` is left alone) and prints, from the run's time record, each
 notebook kernel's peak resident memory (``peak_rss_mib``: the kernel process's own
-high-water mark, ``VmHWM``, which Linux keeps; see ``run_book.KernelMemory``), its time,
-and the cells after which the kernel's peak grew most (where the memory went).
+high-water mark, ``VmHWM``, which Linux keeps; see ``book_run.kernel_memory.KernelMemory``
+in ``scripts/``), its time, and the cells after which the kernel's peak grew most (where
+the memory went).
 
 Usage::
 

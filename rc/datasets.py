@@ -1,4 +1,5 @@
-"""The six binary data sets of the paper: patterns, generators, on-disk cache, loader.
+"""The six binary data sets of the paper: patterns, generators, loader (their files are
+kept by :mod:`rc.data_cache`).
 
 Every image is made by stamping binary patterns at integer positions that keep the whole
 pattern inside the image. A pixel is on when at least one object covers it. The ground
@@ -19,7 +20,6 @@ either stage changes the data, which must be signalled by bumping :data:`GENERAT
 from __future__ import annotations
 
 import dataclasses
-import re
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rc._checks import check_choice, check_positive_int, stored
-from rc.cache import Cache, Record
+from rc._checks import check_choice, check_positive_int
+from rc.data_cache import Render, SplitId, cached_prefix, entry_path
 from rc.mnist import data_dir, load_mnist
 
 __all__ = [
@@ -583,25 +583,17 @@ def _plan(name: str, split: str, seed: int) -> _Plan:
     return plan
 
 
-def _cache_name(name: str, split: str, seed: int, n: int | None = None) -> str:
-    base = f"{name}-{split}-seed{seed}"
-    return base if n is None or n == _INFO[name].split_sizes[split] else f"{base}-first{n}"
+def _split_id(name: str, split: str, seed: int) -> SplitId:
+    """How the data cache knows a split (validated arguments assumed)."""
+    info = _INFO[name]
+    return SplitId(name, split, seed, info.split_sizes[split], info.shape, GENERATOR_VERSION)
 
 
-def _cache_inputs(name: str, split: str, seed: int, n: int | None = None) -> dict:
-    """The data cache's inputs of the first ``n`` images of a split. The whole split (``n``
-    None or the split's size) has no ``n``: its entry keeps the key it had before prefixes
-    were stored."""
-    inputs = {"dataset": name, "split": split, "seed": seed,
-              "generator_version": GENERATOR_VERSION}
-    if n is not None and n != _INFO[name].split_sizes[split]:
-        inputs["n"] = n
-    return inputs
-
-
-def _data_cache() -> Cache:
-    # best effort: a read-only or shared data folder only costs a warning
-    return Cache(data_dir() / "generated", best_effort=True)
+def _renderer(name: str, split: str, seed: int) -> Render:
+    """What renders images of a split for the data cache (its plan drawn at each call)."""
+    def render(stop: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+        return _render(_plan(name, split, seed), stop, start=start)
+    return render
 
 
 def cache_path(name: str, split: str, seed: int = 0, n: int | None = None) -> Path:
@@ -614,16 +606,7 @@ def cache_path(name: str, split: str, seed: int = 0, n: int | None = None) -> Pa
     seed = _check_args(name, split, seed)
     if n is not None:
         n = _check_n(name, split, n)
-    return _data_cache().path(_cache_name(name, split, seed, n),
-                              _cache_inputs(name, split, seed, n), _Split)
-
-
-@dataclass(frozen=True)
-class _Split(Record):
-    """The first images of a split, as stored in the data cache (uint8 arrays)."""
-
-    images: np.ndarray = stored("N", "H", "W")
-    groups: np.ndarray = stored("N", "H", "W")
+    return entry_path(_split_id(name, split, seed), n)
 
 
 def _check_n(name: str, split: str, n: int) -> int:
@@ -632,92 +615,6 @@ def _check_n(name: str, split: str, n: int) -> int:
     if n > size:
         raise ValueError(f"n must be <= {size}, the size of {name}/{split}; got {n}")
     return n
-
-
-def _stored_sizes(cache: Cache, name: str, split: str, seed: int) -> list[int]:
-    """The sizes of the prefixes of a split that the data cache holds files for (by their
-    names; :meth:`Cache.load` checks the content), in increasing order."""
-    size = _INFO[name].split_sizes[split]
-    base = _cache_name(name, split, seed)
-    pattern = re.compile(rf"{re.escape(base)}-first([0-9]+)\.[0-9a-f]{{16}}\.npz")
-    found = set()
-    if cache.root.is_dir():
-        for path in cache.root.glob(f"{base}-first*.npz"):
-            match = pattern.fullmatch(path.name)
-            if match and 0 < int(match.group(1)) < size:
-                found.add(int(match.group(1)))
-    if cache.path(base, _cache_inputs(name, split, seed), _Split).is_file():
-        found.add(size)
-    return sorted(found)
-
-
-#: The longest prefix of each split that this process has read from or written to the data
-#: cache, most recently used last, within :data:`_MEMO_BYTES` (read-only arrays).
-_memo: dict[tuple[str, str, str, int], _Split] = {}
-_MEMO_BYTES = 256 << 20
-
-
-def _remember(key: tuple[str, str, str, int], value: _Split) -> _Split:
-    """Keep ``value`` in :data:`_memo` (unless a longer prefix is kept) and return it."""
-    kept = _memo.pop(key, None)
-    if kept is not None and len(kept.images) >= len(value.images):
-        value = kept
-    for array in (value.images, value.groups):
-        array.setflags(write=False)
-    _memo[key] = value
-    while sum(v.images.nbytes + v.groups.nbytes for v in _memo.values()) > _MEMO_BYTES \
-            and len(_memo) > 1:
-        del _memo[next(iter(_memo))]
-    return value
-
-
-def _cached_prefix(name: str, split: str, seed: int, n: int) -> _Split:
-    """The first ``n`` images of a split (or more), from memory or the data cache."""
-    key = (str(_data_cache().root), name, split, seed)
-    kept = _memo.get(key)
-    if kept is not None and len(kept.images) >= n:
-        return _remember(key, kept)
-    return _remember(key, _stored_prefix(name, split, seed, n))
-
-
-def _stored_prefix(name: str, split: str, seed: int, n: int) -> _Split:
-    """The first ``n`` images of a split (or more) from the data cache, generating and
-    storing only what it lacks.
-
-    The smallest stored prefix of at least ``n`` images is used if there is one. Otherwise
-    the largest stored prefix shorter than ``n`` is extended to ``n`` images (rendering only
-    the images after it; the plan is always drawn for the whole split, so the images are
-    those of the whole split) and the result is stored as the prefix of ``n`` images.
-    """
-    cache = _data_cache()
-    stored = _stored_sizes(cache, name, split, seed)
-
-    def dims(m: int) -> dict:
-        return dict(zip("NHW", (m, *_INFO[name].shape)))
-
-    def entry(m: int) -> _Split | None:
-        value = cache.load(_cache_name(name, split, seed, m),
-                           _cache_inputs(name, split, seed, m), _Split, dims(m))
-        return value if value is not None and len(value.images) == m else None
-
-    for m in (m for m in stored if m >= n):
-        value = entry(m)
-        if value is not None:
-            return value
-    head = next((v for v in map(entry, reversed([m for m in stored if m < n]))
-                 if v is not None), None)
-
-    def generate() -> _Split:
-        plan = _plan(name, split, seed)
-        if head is None:
-            return _Split(*_render(plan, n))
-        images, groups = _render(plan, n, start=len(head.images))
-        return _Split(np.concatenate([head.images, images]),
-                      np.concatenate([head.groups, groups]))
-
-    return cache.fetch(_cache_name(name, split, seed, n), _cache_inputs(name, split, seed, n),
-                       generate, _Split, describe=f"the first {n} images of {name}/{split}",
-                       dims=dims(n))
 
 
 def load_dataset(
@@ -762,7 +659,7 @@ def load_dataset(
     seed = _check_args(name, split, seed)
     n = _check_n(name, split, _INFO[name].split_sizes[split] if n is None else n)
     if cache:
-        stored = _cached_prefix(name, split, seed, n)
+        stored = cached_prefix(_split_id(name, split, seed), n, _renderer(name, split, seed))
         images, groups = stored.images, stored.groups
     else:
         images, groups = _render(_plan(name, split, seed), n)

@@ -139,7 +139,8 @@ def _run(pipe, budget_seconds, progress: bool, scheduler) -> dict:
         return protocol.run(pipe, budget_seconds, progress=progress, cluster=cluster)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> _Parser:
+    """The command line of this script."""
     ap = _Parser(description=__doc__.split("\n\n")[0],
                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="paper", choices=sorted(rc.PROFILES))
@@ -168,40 +169,70 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settings", type=_settings, default={},
                     help="changes to the profile as a JSON object, e.g. "
                          "'{\"datasets\": [\"shapes\"]}' (rc.config.Profile.replace)")
-    args = ap.parse_args(argv)
-    if args.project and args.project[0] <= 0:
-        ap.error(f"argument --project: TFLOPS must be > 0; got {args.project[0]:g}")
+    return ap
+
+
+def _device(ap: _Parser, name: str | None):
+    """The torch device that ``--device`` names (a one-line error if none)."""
     try:
-        device = resolve_device(args.device)
+        return resolve_device(name)
     except ValueError as exc:
         ap.error(f"argument --device: {exc}")
 
-    if args.tf32:
-        import torch
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
+
+def _allow_tf32() -> None:
+    """Let the GPU's matrix products use TF32 (``--tf32``)."""
+    import torch
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+
+
+def _pipeline(ap: _Parser, args: argparse.Namespace, device) -> rc.Pipeline:
+    """The pipeline of ``--profile`` with ``--settings`` (a one-line error if they do not
+    fit)."""
     try:
-        pipe = rc.Pipeline(args.profile, device=device, progress=False,
+        return rc.Pipeline(args.profile, device=device, progress=False,
                            grouping=args.grouping, settings=args.settings)
     except ValueError as exc:
         ap.error(f"argument --settings: {exc}")
+
+
+def _print_projection(pipe, tflops: float, step_us: float) -> None:
+    """Print the projected training time of every grouping (``--project``)."""
+    for grouping in rc.training.GROUPINGS:
+        parts = protocol.project(pipe, tflops, step_us * 1e-6, grouping)
+        print(f"grouping {grouping:12s}: {sum(parts.values()):8.0f} s of training "
+              f"(at {tflops:g} TFLOP/s, >= {step_us:g} us per step)")
+        for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1])[:5]:
+            print(f"    {name:44s} {seconds:8.1f} s")
+
+
+def _retrain(ap: _Parser, args: argparse.Namespace, device) -> None:
+    """Train the table DAEs of ``--retrain`` again and print how they compare with the
+    stored ones."""
+    from rc.paper import full_scale
+
+    if args.profile != full_scale.PROFILE:
+        ap.error(f"argument --retrain: compares the stored DAEs of --profile "
+                 f"{full_scale.PROFILE}; got --profile {args.profile}")
+    for dataset, table in args.retrain:
+        print(full_scale.retrain(dataset, table, device, progress=not args.quiet).report())
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
+    args = ap.parse_args(argv)
+    if args.project and args.project[0] <= 0:
+        ap.error(f"argument --project: TFLOPS must be > 0; got {args.project[0]:g}")
+    device = _device(ap, args.device)
+    if args.tf32:
+        _allow_tf32()
+    pipe = _pipeline(ap, args, device)
     if args.project:
-        tflops, step_us = args.project
-        for grouping in rc.training.GROUPINGS:
-            parts = protocol.project(pipe, tflops, step_us * 1e-6, grouping)
-            print(f"grouping {grouping:12s}: {sum(parts.values()):8.0f} s of training "
-                  f"(at {tflops:g} TFLOP/s, >= {step_us:g} us per step)")
-            for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1])[:5]:
-                print(f"    {name:44s} {seconds:8.1f} s")
+        _print_projection(pipe, *args.project)
         return 0
     if args.retrain:
-        from rc.paper import full_scale
-
-        if args.profile != full_scale.PROFILE:
-            ap.error(f"argument --retrain: compares the stored DAEs of --profile "
-                     f"{full_scale.PROFILE}; got --profile {args.profile}")
-        for dataset, table in args.retrain:
-            print(full_scale.retrain(dataset, table, device, progress=not args.quiet).report())
+        _retrain(ap, args, device)
         return 0
     if args.status:
         _status(pipe)
@@ -214,7 +245,6 @@ def main(argv: list[str] | None = None) -> int:
           f"complete={record['complete']} results={record['units_done']}/"
           f"{record['units_total']}")
     return 0
-
 
 if __name__ == "__main__":
     try:

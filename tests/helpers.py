@@ -20,6 +20,15 @@ def load_script(name: str):
     return module
 
 
+def load_book_run(name: str):
+    """The module ``scripts/book_run/<name>.py``, a part of ``scripts/run_book.py``, imported
+    as that script imports it (its folder on ``sys.path``)."""
+    scripts = str(REPO / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    return importlib.import_module(f"book_run.{name}")
+
+
 def stripes(n=60, seed=0):
     """A tiny binary data set: one random horizontal or vertical line in an 8x8 image."""
     rng = np.random.default_rng(seed)

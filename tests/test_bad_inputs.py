@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import load_script
+from helpers import load_book_run, load_script
 from PIL import Image
 
 import rc
@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 run_book = load_script("run_book")
+arguments, execution = load_book_run("arguments"), load_book_run("execution")
 
 
 # ------------------------------------------------------------------------------ bind
@@ -172,7 +173,7 @@ def _refused(capsys, call) -> str:
 
 def test_the_notebooks_parameters_are_read_from_their_parameters_cells():
     for name in run_book.NOTEBOOKS:
-        assert set(run_book.notebook_parameters(name)) == {"profile", "recompute",
+        assert set(arguments.notebook_parameters(name)) == {"profile", "recompute",
                                                            "settings", "compute"}, name
 
 
@@ -221,12 +222,12 @@ def test_the_kernels_import_the_rc_of_their_own_checkout(tmp_path, monkeypatch):
     (clone / "rc").mkdir(parents=True)
     (clone / "rc" / "__init__.py").write_text("")
     (clone / "notebooks").mkdir()
-    monkeypatch.setattr(run_book, "REPO", clone)
+    monkeypatch.setattr(execution, "REPO", clone)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "other"), str(clone)]))
-    run_dir = run_book._run_dir()
+    run_dir = execution._run_dir()
     try:
         spec = KernelSpecManager(kernel_dirs=[str(run_dir / "kernels")]).get_kernel_spec(
-            run_book.KERNEL_NAME)
+            execution.KERNEL_NAME)
         paths = spec.env["PYTHONPATH"].split(os.pathsep)
         assert paths == [str(clone), str(tmp_path / "other")]
         found = subprocess.run(

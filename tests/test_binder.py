@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import load_script
+from helpers import load_book_run, load_script
 
 REPO = Path(__file__).resolve().parent.parent
 BINDER = REPO / "binder"
@@ -413,11 +413,11 @@ def test_a_binder_session_renders_chapters_from_the_committed_results(tmp_path, 
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    run_book = load_script("run_book")
+    execution = load_book_run("execution")
     results = tmp_path / "results"
     shutil.copytree(REPO / "results" / "full", results / "full")
     before = _files(results)
-    run_dir = run_book._run_dir()  # a python3 kernel of this interpreter, this checkout
+    run_dir = execution._run_dir()  # a python3 kernel of this interpreter, this checkout
     for key, value in {**_start_variables(), "RC_RESULTS": str(results),
                        "JUPYTER_PATH": str(run_dir),
                        "MPLBACKEND": "module://matplotlib_inline.backend_inline"}.items():
@@ -425,7 +425,7 @@ def test_a_binder_session_renders_chapters_from_the_committed_results(tmp_path, 
     report, problems = [], []
     for name in SESSION_CHAPTERS:
         nb = jupytext.read(REPO / "notebooks" / f"{name}.md")
-        nb.metadata["kernelspec"] = dict(run_book.KERNELSPEC)
+        nb.metadata["kernelspec"] = dict(execution.KERNELSPEC)
         start = time.perf_counter()
         stopped = None
         try:

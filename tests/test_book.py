@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import load_script
+from helpers import load_book_run, load_script
 from helpers import run_book as _run_book
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 run_book = load_script("run_book")
+arguments, execution, jobs = (load_book_run(m) for m in ("arguments", "execution", "jobs"))
 NOTEBOOKS = run_book.NOTEBOOKS
 
 
@@ -174,13 +175,13 @@ def test_no_notebook_decides_a_verdict_or_tolerance():
 def test_run_book_cli_rejects_unknown_notebooks():
     with pytest.raises(SystemExit):
         run_book.main(["--only", "no_such_notebook"])
-    assert run_book._normalise_name("notebooks/04_results.md") == "04_results"
-    assert run_book._normalise_name("04") == "04_results"
+    assert arguments._normalise_name("notebooks/04_results.md") == "04_results"
+    assert arguments._normalise_name("04") == "04_results"
     with pytest.raises(SystemExit):
-        run_book._normalise_name("0")  # ambiguous prefix
-    assert run_book._parse_value("true") is True
-    assert run_book._parse_value("3") == 3
-    assert run_book._parse_value("ci") == "ci"
+        arguments._normalise_name("0")  # ambiguous prefix
+    assert arguments._parse_value("true") is True
+    assert arguments._parse_value("3") == 3
+    assert arguments._parse_value("ci") == "ci"
 
 
 # ----------------------------------------------------------------------------------------
@@ -380,17 +381,17 @@ def test_the_built_site_in_a_browser_without_network(shared_ci_book):
 
 def test_jobs_two_at_a_time_only_when_the_last_run_finished_with_the_same_code(
         monkeypatch):
-    monkeypatch.setattr(run_book, "_usable_cores", lambda: 2)
+    monkeypatch.setattr(jobs, "usable_cores", lambda: 2)
     warm = {"results": {"cold": False}}
     last = {"status": "ok", "date": "d", "code": "abc"}
-    assert run_book.choose_jobs("3", None, "abc", warm)[0] == 3
-    assert run_book.choose_jobs("auto", None, "abc", warm)[0] == 1
-    assert run_book.choose_jobs("auto", last, "abd", warm)[0] == 1
-    assert run_book.choose_jobs("auto", {**last, "status": "failed in 01"}, "abc", warm)[0] == 1
-    assert run_book.choose_jobs("auto", last, "abc", {"results": {"cold": True}})[0] == 1
-    assert run_book.choose_jobs("auto", last, "abc", warm)[0] == 2
-    monkeypatch.setattr(run_book, "_usable_cores", lambda: 1)
-    assert run_book.choose_jobs("auto", last, "abc", warm)[0] == 1
+    assert jobs.choose_jobs("3", None, "abc", warm)[0] == 3
+    assert jobs.choose_jobs("auto", None, "abc", warm)[0] == 1
+    assert jobs.choose_jobs("auto", last, "abd", warm)[0] == 1
+    assert jobs.choose_jobs("auto", {**last, "status": "failed in 01"}, "abc", warm)[0] == 1
+    assert jobs.choose_jobs("auto", last, "abc", {"results": {"cold": True}})[0] == 1
+    assert jobs.choose_jobs("auto", last, "abc", warm)[0] == 2
+    monkeypatch.setattr(jobs, "usable_cores", lambda: 1)
+    assert jobs.choose_jobs("auto", last, "abc", warm)[0] == 1
 
 
 def test_code_digest_follows_the_library_and_the_notebooks(tmp_path, monkeypatch):
@@ -398,15 +399,15 @@ def test_code_digest_follows_the_library_and_the_notebooks(tmp_path, monkeypatch
         (tmp_path / folder).mkdir()
     (tmp_path / "rc" / "a.py").write_text("x = 1")
     (tmp_path / "notebooks" / "01.md").write_text("# one")
-    monkeypatch.setattr(run_book, "REPO", tmp_path)
-    monkeypatch.setattr(run_book, "NOTEBOOK_DIR", tmp_path / "notebooks")
-    first = run_book.code_digest()
-    assert run_book.code_digest() == first
+    monkeypatch.setattr(jobs, "REPO", tmp_path)
+    monkeypatch.setattr(jobs, "NOTEBOOK_DIR", tmp_path / "notebooks")
+    first = jobs.code_digest()
+    assert jobs.code_digest() == first
     (tmp_path / "notebooks" / "01.md").write_text("# one, changed")
-    assert run_book.code_digest() != first
+    assert jobs.code_digest() != first
     (tmp_path / "notebooks" / "01.md").write_text("# one")
     (tmp_path / "rc" / "b.py").write_text("")
-    assert run_book.code_digest() != first
+    assert jobs.code_digest() != first
 
 
 def test_last_run_matches_notebooks_parameters_and_cache_folders(tmp_path):
@@ -416,13 +417,13 @@ def test_last_run_matches_notebooks_parameters_and_cache_folders(tmp_path):
              "notebooks": [{"name": n} for n in ("01", "02")], "id": i} for i in range(2)]
     runs[1]["notebooks"] = [{"name": "01"}]
     record.write_text(json.dumps({"runs": runs}))
-    assert run_book._last_run(record, ["01", "02"], {"profile": "ci"}, caches)["id"] == 0
-    assert run_book._last_run(record, ["01"], {"profile": "ci"}, caches)["id"] == 1
-    assert run_book._last_run(record, ["01"], {"profile": "default"}, caches) is None
+    assert jobs._last_run(record, ["01", "02"], {"profile": "ci"}, caches)["id"] == 0
+    assert jobs._last_run(record, ["01"], {"profile": "ci"}, caches)["id"] == 1
+    assert jobs._last_run(record, ["01"], {"profile": "default"}, caches) is None
     other = {**caches, "results": {"folder": "/other"}}
-    assert run_book._last_run(record, ["01"], {"profile": "ci"}, other) is None
-    assert run_book._last_run(tmp_path / "none.json", ["01"], {}, caches) is None
-    assert run_book._longest_first(["a", "b", "c"], {"notebooks": [
+    assert jobs._last_run(record, ["01"], {"profile": "ci"}, other) is None
+    assert jobs._last_run(tmp_path / "none.json", ["01"], {}, caches) is None
+    assert jobs._longest_first(["a", "b", "c"], {"notebooks": [
         {"name": "a", "seconds": 1.0}, {"name": "b", "seconds": 5.0}]}) == ["c", "b", "a"]
 
 
@@ -443,12 +444,12 @@ def test_published_notebooks_are_stable_and_unchanged_ones_are_not_rewritten(tmp
         return path
 
     out = tmp_path / "out" / "nb.ipynb"
-    run_book._publish(executed(1), out)
+    execution._publish(executed(1), out)
     published = nbformat.read(out, as_version=4)
     assert published.cells[0].id == "cell-0"
     assert published.cells[0].metadata["papermill"] == {"status": "completed"}
     assert "execution" not in published.cells[0].metadata
     assert published.metadata["papermill"] == {"parameters": {"profile": "ci"}}
     os.utime(out, (1_000_000, 1_000_000))
-    run_book._publish(executed(2), out)
+    execution._publish(executed(2), out)
     assert out.stat().st_mtime == 1_000_000

@@ -32,9 +32,10 @@ RC = Path(__file__).resolve().parents[1] / "rc"
 
 LAYERS = {
     0: ["_checks", "storage", "cache", "published", "report", "denormals"],
-    1: ["mnist", "datasets", "novel"],
+    1: ["mnist", "data_cache", "datasets", "novel"],
     2: ["dae"],
-    3: ["training", "search", "cost"],
+    3: ["training_inputs", "batched_dae", "training_loop", "module_training", "training",
+        "search", "cost"],
     4: ["clustering", "metrics"],
     5: ["specs", "config", "experiments", "tasks"],
     6: ["pipeline"],

@@ -1,9 +1,9 @@
 """Memory within Binder's 2 GB (issue 28, item 3).
 
 The time record of ``scripts/run_book.py`` keeps every notebook kernel's peak resident
-memory (``run_book.KernelMemory``: the kernel process's own high-water mark, ``VmHWM``,
-exact rather than sampled). The fast tests check that measure on a process whose memory
-rises and falls, and how the record and its report carry it.
+memory (``book_run.kernel_memory.KernelMemory``: the kernel process's own high-water mark,
+``VmHWM``, exact rather than sampled). The fast tests check that measure on a process whose
+memory rises and falls, and how the record and its report carry it.
 
 The slow test runs what a Binder launch runs (every chapter with the ``full`` profile from
 the committed results in ``results/full/``, computing off, as ``binder/start`` sets up)
@@ -35,9 +35,10 @@ import threading
 import time
 
 import pytest
-from helpers import REPO, load_script
+from helpers import REPO, load_book_run, load_script
 
 run_book = load_script("run_book")
+kernel_memory, time_record = load_book_run("kernel_memory"), load_book_run("record")
 
 MIB = 2**20
 #: Binder's limit, enforced on every kernel of the launch.
@@ -65,12 +66,12 @@ def _child(code: str, **kwargs) -> subprocess.Popen:
 def test_kernel_memory_is_the_high_water_mark_not_a_sample():
     """A child that allocates 300 MiB and frees it at once: read afterwards, the record
     still holds its peak (Linux's VmHWM), which sampling every 0.1 s could miss."""
-    if run_book._proc_status_bytes(os.getpid(), "VmHWM") is None:
+    if kernel_memory._proc_status_bytes(os.getpid(), "VmHWM") is None:
         pytest.skip("no /proc/<pid>/status (not Linux)")
     child = _child(_ALLOCATE.format(mib=300))
     try:
         assert child.stdout.readline().strip() == "freed"
-        memory = run_book.KernelMemory()
+        memory = kernel_memory.KernelMemory()
         memory.cell_executed(cell=None, cell_index=3)
         record = memory.record()
     finally:
@@ -84,7 +85,7 @@ def test_kernel_memory_is_the_high_water_mark_not_a_sample():
 
 
 def test_kernel_memory_without_a_kernel_records_none():
-    memory = run_book.KernelMemory()
+    memory = kernel_memory.KernelMemory()
     with memory:
         time.sleep(0.25)
     assert memory.record()["peak_rss_mib"] is None
@@ -104,11 +105,11 @@ def test_time_record_carries_each_kernels_peak(tmp_path):
     (tmp_path / "01_x.memory.json").write_text(json.dumps(
         {"peak_rss_mib": 812.5, "kernel_peak_mib": 812.5, "children_peak_mib": 0.0,
          "method": "VmHWM of the kernel process", "cells": {"0": 300.0, "2": 812.5}}))
-    record = run_book._notebook_record("01_x", 1.0, tmp_path)
+    record = time_record._notebook_record("01_x", 1.0, tmp_path)
     assert record["peak_rss_mib"] == 812.5
     assert record["memory"]["method"] == "VmHWM of the kernel process"
     assert [c["peak_rss_mib"] for c in record["cells"]] == [300.0, 812.5]
-    missing = run_book._notebook_record("02_y", None, tmp_path)
+    missing = time_record._notebook_record("02_y", None, tmp_path)
     assert missing["peak_rss_mib"] is None and missing["memory"] == {}
     text = run_book.report({"notebooks": [record, {**missing, "name": "02_y"}]})
     assert "peak memory of the kernels (RSS): 01 812 MiB, 02 -" in text

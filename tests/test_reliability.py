@@ -28,7 +28,7 @@ import rc
 from rc import protocol
 from rc.cache import Cache, CacheWarning, MissingResultError, value_digest
 from rc.config import PROFILES
-from rc.datasets import _Split
+from rc.data_cache import _Split
 from rc.pipeline import Evaluation, SearchRun, TrainedDAE
 from rc.storage import (
     CorruptFileError,
@@ -206,15 +206,15 @@ def test_the_data_cache_checks_its_splits(tmp_path, monkeypatch):
     path = rc.datasets.cache_path("simple_superposition", "test")
     rewrite_npz(path, lambda a, f: (a.__setitem__("images", a["images"][:100]),
                                     a.__setitem__("groups", a["groups"][:100])))
-    rc.datasets._memo.clear()  # the process keeps what it has read: forget it
+    rc.data_cache._memo.clear()  # the process keeps what it has read: forget it
     with pytest.warns(CacheWarning, match=r"images has shape \(100, 8, 8\); its dimension "
                                           r"0 should be 120"):
         again = rc.load_dataset("simple_superposition", "test")
     np.testing.assert_array_equal(again[0], images)
-    rc.datasets._memo.clear()
+    rc.data_cache._memo.clear()
     with no_warnings():
         assert rc.load_dataset("simple_superposition", "test", n=5)[0].shape == (5, 8, 8)
-    rc.datasets._memo.clear()
+    rc.data_cache._memo.clear()
     path.write_bytes(path.read_bytes()[:-7])  # a flipped or lost byte: the digest
     with pytest.warns(CacheWarning, match="unreadable"):
         np.testing.assert_array_equal(rc.load_dataset("simple_superposition", "test")[1],
