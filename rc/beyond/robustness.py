@@ -396,7 +396,10 @@ def compute(pipe, partial: bool = False) -> Robustness:
                 selections[table][d] = Selection(
                     d, table, np.array([r.score for r in runs]), val,
                     np.array([r.best_val_loss for r in runs], float))
-    winners = {d: w for d in pipe.profile.datasets if (w := _winner(pipe, d, partial))}
+    # a winner not stored yet leaves it out where ``pipe`` may not compute (it is the
+    # robustness step's to compute), so that the spreads above still annotate the claims
+    reading = partial or not pipe.cache.compute
+    winners = {d: w for d in pipe.profile.datasets if (w := _winner(pipe, d, reading))}
     return Robustness(pipe.profile.name, spreads, selections, pipe.profile.n_boot, winners)
 
 
