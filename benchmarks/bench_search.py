@@ -10,6 +10,15 @@ calls of the same shapes. Both rates count the project's one cost model
 much of the machine's product rate the trainer turns into training; the rest goes to the
 activations, the loss, the noise draws and the validation passes.
 
+Where the trainer's share stays low, the last table says why: the share of its time in
+the products, in drawing the salt-and-pepper noise (one uniform number per pixel and
+image, ``aten::uniform_`` and the comparisons and ``where`` that turn it into noise), in
+the cross-entropy loss it records per minibatch, and in the rest (torch's profiler, one
+epoch per width). The noise and the loss cost the same per pixel whatever the width,
+while the products grow with it, so their share is largest at 100 hidden units. Both are
+part of the paper's training (its noise, its recorded loss): drawing them otherwise would
+change every trained bit and every stored result.
+
 Usage: python benchmarks/bench_search.py [--dataset shapes] [--n 5000] [--epochs 2]
        [--repeats 3]
 """
@@ -51,6 +60,30 @@ def trainer_seconds(images, width: int, epochs: int) -> float:
     return hist.seconds
 
 
+#: Torch operators by what they do in the trainer (the rest: updates, copies, slicing).
+OPERATORS = {
+    "products": ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm"),
+    "noise": ("aten::uniform_", "aten::lt", "aten::where"),
+    "loss": ("aten::log_sigmoid_forward", "aten::binary_cross_entropy_with_logits",
+             "aten::sigmoid"),
+}
+
+
+def time_shares(images, width: int) -> dict[str, float]:
+    """Shares of one epoch's operator time (torch's profiler, self time) by
+    :data:`OPERATORS` group, and ``"rest"``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        trainer_seconds(images, width, 1)
+    times = {e.key: e.self_cpu_time_total for e in prof.key_averages()}
+    total = sum(times.values())
+    shares = {group: sum(times.get(op, 0.0) for op in ops) / total
+              for group, ops in OPERATORS.items()}
+    shares["rest"] = 1.0 - sum(shares.values())
+    return shares
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dataset", default="shapes")
@@ -81,6 +114,12 @@ def main() -> None:
         print(f"{h:6d} {products:17.1f} {trainer:16.1f} {trainer / products:6.0%}", flush=True)
     print(f"share of the product rate: {min(shares):.0%} to {max(shares):.0%} "
           f"(the trainer's epochs include one validation pass each)")
+    print("\nwhere the trainer's time goes (torch's profiler, one epoch, self time):")
+    print(f"{'hidden':>6s} " + " ".join(f"{g:>9s}" for g in (*OPERATORS, "rest")))
+    for h in WIDTHS:
+        parts = time_shares(images, h)
+        print(f"{h:6d} " + " ".join(f"{parts[g]:9.0%}" for g in (*OPERATORS, "rest")),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -296,6 +296,28 @@ def animations(site: Path, page: str, figures: list[dict]) -> list[dict]:
     return found
 
 
+#: Resolves once MathJax has typeset the page (at once where the page has no MathJax).
+#: (``MathJax.startup.document.state()`` returns the document, not a number: waiting for
+#: it to pass a state never ended before the 10 s cap, on every page.)
+_MATHJAX_DONE = """
+const done = arguments[arguments.length - 1];
+if (!window.MathJax || !MathJax.startup || !MathJax.startup.promise) { done(true); }
+else { MathJax.startup.promise.then(() => done(true), () => done(false)); }
+"""
+
+
+def _wait_for_mathjax(driver, seconds: float = 10.0) -> None:
+    """Wait until MathJax has typeset the page, at most ``seconds`` (a page still raw
+    after that is reported by the raw-TeX check)."""
+    from selenium.common.exceptions import JavascriptException, TimeoutException
+
+    driver.set_script_timeout(seconds)
+    try:
+        driver.execute_async_script(_MATHJAX_DONE)
+    except (TimeoutException, JavascriptException):
+        pass
+
+
 def check(site: Path, screenshots: Path | None, chromium: str, chromedriver: str
           ) -> tuple[list[str], dict]:
     """Check every page; returns (problems, per-page report)."""
@@ -306,12 +328,7 @@ def check(site: Path, screenshots: Path | None, chromium: str, chromedriver: str
         for page in pages(site):
             driver.set_window_size(1280, 1000)
             driver.get(f"http://127.0.0.1:{port}/{page}")
-            for _ in range(100):  # until MathJax has typeset the page (or 10 s)
-                if driver.execute_script(
-                        "return !window.MathJax || !MathJax.startup || "
-                        "MathJax.startup.document.state() >= 200"):
-                    break
-                time.sleep(0.1)
+            _wait_for_mathjax(driver)
             time.sleep(0.3)
             found = driver.execute_script(PAGE_CHECKS)
             console = [e["message"] for e in driver.get_log("browser")
