@@ -70,71 +70,108 @@ def _build_ci_world(root: Path) -> CiWorld:
                    protocol)
 
 
-class _Background:
-    """A world built in a thread of its own (its work runs in subprocesses) while the
-    other tests run; :meth:`result` waits for it."""
+class _Lane:
+    """Builds run one after the other in a thread of their own (their work runs in
+    subprocesses) while the tests run in the main thread: one lane beside the tests, so
+    that two cores stay busy without crowding them. :meth:`result` waits for a build."""
 
-    def __init__(self, build, root: Path):
-        self.root, self._value, self._error = root, None, None
-        self._thread = threading.Thread(target=self._run, args=(build,), daemon=True)
-        self._thread.start()
+    def __init__(self):
+        self.builds: dict[str, tuple] = {}   # name: (build, folder), in the order they run
+        self._done: dict[str, tuple] = {}    # name: (value, error)
+        self._finished = threading.Condition()
+        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self, build) -> None:
-        try:
-            self._value = build(self.root)
-        except BaseException as exc:  # handed to the test that asks for the world
-            self._error = exc
+    def add(self, name: str, build) -> None:
+        self.builds[name] = (build, Path(tempfile.mkdtemp(prefix=f"rc-{name}-")))
 
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
+    def start(self) -> None:
+        if self.builds:
+            self._thread.start()
+
+    def _run(self) -> None:
+        for name, (build, folder) in self.builds.items():
+            try:
+                outcome = (build(folder), None)
+            except BaseException as exc:  # handed to the test that asks for the build
+                outcome = (None, exc)
+            with self._finished:
+                self._done[name] = outcome
+                self._finished.notify_all()
+
+    def result(self, name: str):
+        with self._finished:
+            self._finished.wait_for(lambda: name in self._done)
+        value, error = self._done[name]
+        if error is not None:
+            raise error
+        return value
 
 
-#: The worlds being built in the background, by fixture name (:func:`pytest_collection_
-#: finish` starts them).
-_BACKGROUND: dict[str, _Background] = {}
-#: The fixtures built in the background, and how.
-_BUILDS = {"shared_ci_book": _build_ci_world}
+_LANE = _Lane()
 
 
-def _uses(item, fixture: str) -> bool:
-    return fixture in getattr(item, "fixturenames", ())
+def _background_builds(module) -> dict:
+    """The builds a test module runs in the background: its ``BACKGROUND`` (fixture name:
+    function of an empty folder), and the ci world for every module."""
+    return {"shared_ci_book": _build_ci_world, **getattr(module, "BACKGROUND", {})}
+
+
+def _lane_position(item) -> int | None:
+    """Where the last background build that ``item`` reads runs in the lane (None: it
+    reads none)."""
+    names = [n for n in _background_builds(item.module) if n in item.fixturenames]
+    order = list(_LANE.builds) or ["shared_ci_book"]
+    return max((order.index(n) if n in order else len(order) for n in names), default=None)
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The tests that read a world built in the background run last (the order is kept
-    otherwise), so that it builds while the others run."""
-    items.sort(key=lambda item: any(_uses(item, f) for f in _BUILDS))
+    """The background builds that the selected tests read go into the lane, the ci world
+    first; the tests that read them run last, in the lane's order (the order is kept
+    otherwise), so that the lane builds while the other tests run (issue 29)."""
+    for item in items:
+        for name, build in _background_builds(item.module).items():
+            if name in item.fixturenames and name not in _LANE.builds:
+                _LANE.add(name, build)
+    if "shared_ci_book" in _LANE.builds:
+        _LANE.builds = {"shared_ci_book": _LANE.builds.pop("shared_ci_book"), **_LANE.builds}
+    items.sort(key=_run_order)
+
+
+def _run_order(item) -> int:
+    """0 for a test that reads no background build, else 1 + its lane position."""
+    position = _lane_position(item)
+    return 0 if position is None else 1 + position
 
 
 def pytest_collection_finish(session):
-    """Start building each background world that a selected test reads (issue 29: the ci
-    world, about 2.5 minutes on 2 cores, then overlaps the fast layer)."""
+    """Start the lane (not for ``--collect-only``), with the builds of the tests that
+    were selected."""
     if session.config.option.collectonly:
         return
-    for fixture, build in _BUILDS.items():
-        if any(_uses(item, fixture) for item in session.items):
-            root = Path(tempfile.mkdtemp(prefix=f"rc-{fixture}-"))
-            _BACKGROUND[fixture] = _Background(build, root)
+    wanted = {n for item in session.items for n in item.fixturenames}
+    _LANE.builds = {n: b for n, b in _LANE.builds.items() if n in wanted}
+    _LANE.start()
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """The background worlds' folders are removed after a session that passed (kept to
-    look into otherwise: their paths are in the failures' messages)."""
+    """The background builds' folders are removed after a session that passed (kept to
+    look into otherwise)."""
     if exitstatus == 0:
-        for world in _BACKGROUND.values():
-            shutil.rmtree(world.root, ignore_errors=True)
+        for _, folder in _LANE.builds.values():
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def shared_ci_book(tmp_path_factory) -> CiWorld:
+def lane() -> _Lane:
+    """The background lane: a module's fixture for one of its ``BACKGROUND`` builds
+    returns ``lane.result(name)``."""
+    return _LANE
+
+
+@pytest.fixture(scope="session")
+def shared_ci_book(lane) -> CiWorld:
     """The ci world (:func:`_build_ci_world`), built once a session on an empty folder,
     in the background from the end of the collection. Copy ``results`` before running
     anything on it (test_reliability.py's kill and concurrency tests run the protocol on
     copies less one data set, and compare with it)."""
-    world = _BACKGROUND.get("shared_ci_book")
-    if world is None:  # e.g. a test asked for it by a fixture of its own
-        return _build_ci_world(tmp_path_factory.mktemp("ci-book"))
-    return world.result()
+    return lane.result("shared_ci_book")

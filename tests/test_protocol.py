@@ -138,20 +138,35 @@ def test_results_are_packed_into_few_bounded_archives(tmp_path):
     assert too_many.returncode != 0 and "more than 2" in too_many.stderr
 
 
-@pytest.mark.slow
-@pytest.mark.e2e
-def test_the_gpu_script_rehearsed_on_the_cpu(tmp_path):
-    """scripts/gpu_run.sh with DEVICE=cpu: smoke test, benchmark, protocol, packing.
-    The protocol gets a fixed budget (PROTOCOL_SECONDS), so that the step runs however
-    loaded the machine is (a GPU slot gives it what is left of its limit)."""
-    out = tmp_path / "out"
+def _gpu_rehearsal(folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
+    """scripts/gpu_run.sh with DEVICE=cpu into ``folder``/out. The protocol gets a fixed
+    budget (PROTOCOL_SECONDS), so that its step runs however loaded the machine is (a GPU
+    slot gives it what is left of its limit)."""
+    out = folder / "out"
     env = {**os.environ, "DEVICE": "cpu", "OUT": str(out), "PY": sys.executable,
-           "RC_RESULTS": str(tmp_path / "results"), "GPU_RUN_SECONDS": "600",
+           "RC_RESULTS": str(folder / "results"), "GPU_RUN_SECONDS": "600",
            "SMOKE_SECONDS": "10", "PROTOCOL_SECONDS": "15",
            "RC_DATA": os.environ.get("RC_DATA", ""),
            "BENCH_ARGS": "--members 3 --epochs 1 --n 300 --matmul 256"}
-    done = subprocess.run(["bash", str(REPO / "scripts" / "gpu_run.sh")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=400)
+    return out, subprocess.run(["bash", str(REPO / "scripts" / "gpu_run.sh")], cwd=REPO,
+                               env=env, capture_output=True, text=True, timeout=400)
+
+
+#: Built in the background lane (conftest.py) while the other tests run.
+BACKGROUND = {"gpu_rehearsal": _gpu_rehearsal}
+
+
+@pytest.fixture(scope="session")
+def gpu_rehearsal(lane):
+    return lane.result("gpu_rehearsal")
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_the_gpu_script_rehearsed_on_the_cpu(gpu_rehearsal):
+    """scripts/gpu_run.sh with DEVICE=cpu: smoke test, benchmark, protocol, packing (run
+    in the background lane, :func:`_gpu_rehearsal`)."""
+    out, done = gpu_rehearsal
     log = (out / "gpu_run.log").read_text()
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "smoke test done" in log and "benchmark done" in log and log.endswith("done\n")
