@@ -532,9 +532,12 @@ def test_images_are_those_of_generator_version_1(name, split):
 @pytest.mark.slow
 @pytest.mark.parametrize("name, split", GENERATED_PARAMS)
 def test_prefix_is_the_start_of_the_whole_split(name, split):
+    """A prefix of 1, 1,000 and a third of the split's images is the start of the whole
+    split (issue 29: a prefix of all images but one, which rendered the split once more,
+    was left out: the pinned digests above check pieces ending anywhere)."""
     size = dataset_info(name).split_sizes[split]
     full = load_dataset(name, split, cache=False)
-    for n in sorted({1, min(1000, size), size // 3, size - 1} - {0}):
+    for n in sorted({1, min(1000, size), size // 3} - {0}):
         part = load_dataset(name, split, n=n, cache=False)
         np.testing.assert_array_equal(part[0], full[0][:n])
         np.testing.assert_array_equal(part[1], full[1][:n])
