@@ -128,8 +128,8 @@ def _limit_data(limit: int):
 class Watchdog(threading.Thread):
     """Kills any kernel that is ``root`` or below it (a process running
     ``ipykernel_launcher``) whose resident memory, with its children's, passes ``limit``
-    bytes; ``killed`` names them. (Only below ``root``: the test session's background
-    lane runs kernels of its own.)"""
+    bytes; ``killed`` names them, ``largest`` is the most a kernel held itself. (Only
+    below ``root``: the test session's background lane runs kernels of its own.)"""
 
     interval = 0.05
 
@@ -157,10 +157,13 @@ class Watchdog(threading.Thread):
                     if not any("ipykernel_launcher" in p for p in proc.cmdline()):
                         continue
                     tree = [proc, *proc.children(recursive=True)]
-                    rss = sum(p.memory_info().rss for p in tree)
+                    own = proc.memory_info().rss
+                    rss = own + sum(p.memory_info().rss for p in tree[1:])
                 except psutil.Error:
                     continue
-                self.largest = max(self.largest, rss)
+                # the kernel's own, comparable with its VmHWM (a child just forked by the
+                # kernel shares its pages until it execs, and counts them again)
+                self.largest = max(self.largest, own)
                 if rss > self.limit:
                     for p in tree:
                         try:
