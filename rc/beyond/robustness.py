@@ -187,13 +187,12 @@ class Winner:
         """``"identical"`` (the same epochs, loss and score, bit for bit), ``"within
         tolerance"`` (:data:`rc.paper.full_scale.TOLERANCE`: the rounding of other CPU
         kernels) or ``"diverged"``."""
-        from ..paper.full_scale import TOLERANCE
+        from ..paper.full_scale import within_tolerance
 
         (e0, e1), (l0, l1), (s0, s1) = self.epochs, self.best_val_loss, self.score
         if e0 == e1 and l0 == l1 and s0 == s1:
             return "identical"
-        close = (e0 == e1 and abs(l1 - l0) <= TOLERANCE["best_val_loss"] * abs(l0)
-                 and abs(s1 - s0) <= TOLERANCE["score"])
+        close = e0 == e1 and within_tolerance(self.best_val_loss, self.score)
         return "within tolerance" if close else "diverged"
 
 
@@ -408,12 +407,19 @@ def winner_task(pipe, dataset: str) -> Task | None:
     ``dataset``, its DAE trained again from the run's configuration and seed as their
     dependency: the one search run whose weights are kept. None while the search is not
     complete (its winner is not known yet) or where the profile has none."""
+    found = _search_winner(pipe, dataset)
+    return None if found is None else found[1]
+
+
+def _search_winner(pipe, dataset: str):
+    """(the winner's stored run record, :func:`winner_task`), or None."""
     runs = pipe.run_tasks(dataset, 1, "search")
     if not runs or not all(pipe.has(t) for t in runs):
         return None
-    scores = [pipe.cache.load(t.name, t.inputs, t.kind).score for t in runs]
-    best = max(range(len(runs)), key=scores.__getitem__)  # the first of equal scores
-    return pipe.evaluation_task(pipe.run_specs(dataset, 1, "search")[best], final=True)
+    records = [pipe.cache.load(t.name, t.inputs, t.kind) for t in runs]
+    best = max(range(len(runs)), key=lambda i: records[i].score)  # the first of equals
+    spec = pipe.run_specs(dataset, 1, "search")[best]
+    return records[best], pipe.evaluation_task(spec, final=True)
 
 
 def winner_dae(pipe, dataset: str):
@@ -430,10 +436,12 @@ def winner_dae(pipe, dataset: str):
 def _winner(pipe, dataset: str, partial: bool) -> Winner | None:
     """The retrained winner of ``dataset``'s search (computed where missing, unless
     ``partial``: then None where it is not stored)."""
-    task = winner_task(pipe, dataset)
-    if task is None or (partial and not all(pipe.has(t) for t in (task, *task.deps))):
+    found = _search_winner(pipe, dataset)
+    if found is None:
         return None
-    run = max(pipe.search(dataset, 1), key=lambda r: r.score)
+    run, task = found
+    if partial and not all(pipe.has(t) for t in (task, *task.deps)):
+        return None
     again, trained = pipe.get(task), pipe.get(task.deps[0])
     return Winner(dataset, run.run, dict(run.config), (run.epochs, trained.history.epochs),
                   (run.best_val_loss, trained.history.best_val_loss),

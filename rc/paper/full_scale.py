@@ -145,6 +145,14 @@ def show(element: ModuleType, pipe: Pipeline, title: str, draw=None, about=None)
 #: noise level or initialisation does (tests/test_full_scale.py).
 TOLERANCE = {"best_val_loss": 1e-3, "score": 0.002}
 
+def within_tolerance(best_val_loss: tuple[float, float], score: tuple[float, float]) -> bool:
+    """Whether two trainings' (best validation loss, score) pairs agree within
+    :data:`TOLERANCE` (relative for the loss)."""
+    (l0, l1), (s0, s1) = best_val_loss, score
+    return (abs(l1 - l0) <= TOLERANCE["best_val_loss"] * abs(l0)
+            and abs(s1 - s0) <= TOLERANCE["score"])
+
+
 #: A retraining's verdicts: the same bits; the same training up to the rounding of other
 #: kernels; another trajectory (a difference that grew until early stopping or the score
 #: moved past :data:`TOLERANCE`, or a real change).
@@ -184,10 +192,8 @@ class Retraining:
         """One of :data:`VERDICTS`."""
         if self.identical:
             return "identical"
-        (l0, l1), (s0, s1) = self.best_val_loss, self.score
         close = (self.epochs[0] == self.epochs[1] and self.best_epoch[0] == self.best_epoch[1]
-                 and abs(l1 - l0) <= TOLERANCE["best_val_loss"] * abs(l0)
-                 and abs(s1 - s0) <= TOLERANCE["score"])
+                 and within_tolerance(self.best_val_loss, self.score))
         return "within tolerance" if close else "diverged"
 
     def report(self) -> str:
