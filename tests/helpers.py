@@ -93,3 +93,14 @@ def copy_world_less_one_dataset(world, results: Path) -> tuple[list[str], float]
     seconds = sum(c["seconds"] for c in session["chunks"] if REDO_DATASET in c["step"])
     assert seconds > 0
     return removed, seconds
+
+
+def background_fixture(name: str):
+    """The session fixture ``name``: the value of the module's ``BACKGROUND`` build of that
+    name, which conftest.py's lane builds while the other tests run."""
+    import pytest
+
+    @pytest.fixture(scope="session", name=name)
+    def built(lane):
+        return lane.result(name)
+    return built

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import load_book_run, load_script
+from helpers import background_fixture, load_book_run, load_script
 from helpers import run_book as _run_book
 
 REPO = Path(__file__).resolve().parent.parent
@@ -252,9 +252,7 @@ def _computed_ci_book(folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
 BACKGROUND = {"computed_ci_book": _computed_ci_book}
 
 
-@pytest.fixture(scope="session")
-def computed_ci_book(lane):
-    return lane.result("computed_ci_book")
+computed_ci_book = background_fixture("computed_ci_book")
 
 
 @pytest.mark.e2e

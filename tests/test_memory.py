@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, load_book_run, load_script
+from helpers import REPO, background_fixture, load_book_run, load_script
 
 run_book = load_script("run_book")
 kernel_memory, time_record = load_book_run("kernel_memory"), load_book_run("record")
@@ -235,9 +235,7 @@ def _binder_launch(folder: Path) -> dict:
 BACKGROUND = {"binder_launch": _binder_launch}
 
 
-@pytest.fixture(scope="session")
-def binder_launch(lane) -> dict:
-    return lane.result("binder_launch")
+binder_launch = background_fixture("binder_launch")
 
 
 @pytest.mark.slow

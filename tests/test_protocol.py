@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import TINY
+from helpers import TINY, background_fixture
 
 import rc
 from rc import protocol
@@ -156,9 +156,7 @@ def _gpu_rehearsal(folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
 BACKGROUND = {"gpu_rehearsal": _gpu_rehearsal}
 
 
-@pytest.fixture(scope="session")
-def gpu_rehearsal(lane):
-    return lane.result("gpu_rehearsal")
+gpu_rehearsal = background_fixture("gpu_rehearsal")
 
 
 @pytest.mark.slow
