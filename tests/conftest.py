@@ -78,6 +78,7 @@ class _Lane:
     def __init__(self):
         self.builds: dict[str, tuple] = {}   # name: (build, folder), in the order they run
         self._done: dict[str, tuple] = {}    # name: (value, error)
+        self.seconds: dict[str, float] = {}  # name: wall seconds of its build
         self._finished = threading.Condition()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -90,11 +91,13 @@ class _Lane:
 
     def _run(self) -> None:
         for name, (build, folder) in self.builds.items():
+            start = time.perf_counter()
             try:
                 outcome = (build(folder), None)
             except BaseException as exc:  # handed to the test that asks for the build
                 outcome = (None, exc)
             with self._finished:
+                self.seconds[name] = time.perf_counter() - start
                 self._done[name] = outcome
                 self._finished.notify_all()
 
@@ -151,6 +154,15 @@ def pytest_collection_finish(session):
     wanted = {n for item in session.items for n in item.fixturenames}
     _LANE.builds = {n: b for n, b in _LANE.builds.items() if n in wanted}
     _LANE.start()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The background builds' wall times, beside pytest's slowest tests (they are no
+    test's time: they run while the tests run)."""
+    if _LANE.seconds:
+        terminalreporter.section("background builds (tests/conftest.py)")
+        for name, seconds in _LANE.seconds.items():
+            terminalreporter.write_line(f"{seconds:8.2f}s  {name}")
 
 
 def pytest_sessionfinish(session, exitstatus):
