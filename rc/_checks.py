@@ -153,6 +153,10 @@ def _type_hints(cls) -> dict:
     return _HINTS[cls]
 
 
+#: The Python types that certainly conform to a hint (numpy scalars take the long way).
+_EXACT = {float: {float, int}, int: {int}, str: {str}}
+
+
 def _conforms(value, hint) -> bool:
     """Whether ``value`` is of the annotated type ``hint`` (builtins, numpy arrays,
     dataclasses, containers of them; other classes are not checked)."""
@@ -169,6 +173,8 @@ def _conforms(value, hint) -> bool:
             if not isinstance(value, (list, tuple)):
                 return False
             item = args[0] if args else typing.Any
+            if item in _EXACT and set(map(type, value)) <= _EXACT[item]:
+                return True  # a long list of plain numbers, checked at C speed
             return all(_conforms(v, item) for v in value)
         if origin is dict:
             if not isinstance(value, dict):

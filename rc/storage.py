@@ -164,12 +164,20 @@ def atomic_write(path: Path | str, write: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
+#: The types that JSON stores as they are (exactly these: a subclass takes the long way).
+_PLAIN = {float, int, str, bool, type(None)}
+
+
 def to_jsonable(obj: Any) -> Any:
     """``obj`` with numpy scalars/arrays, tuples, paths and dataclasses made JSON types."""
+    if type(obj) in _PLAIN:
+        return obj
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
+        return {str(k): v if type(v) in _PLAIN else to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [to_jsonable(v) for v in obj]
+        if set(map(type, obj)) <= _PLAIN:  # a long list of plain numbers, at C speed
+            return list(obj)
+        return [v if type(v) in _PLAIN else to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return to_jsonable(obj.tolist())
     if isinstance(obj, np.generic):

@@ -47,6 +47,31 @@ def warm_results(tiny_world, tmp_path, monkeypatch) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def tiny_protocol(tmp_path_factory) -> Path:
+    """A results folder holding the whole protocol of :data:`helpers.TINY` (every search,
+    table DAE, element and the scorecard), run once a session on an empty folder without
+    a budget. Read it, or copy it with :func:`tiny_protocol_results`; never write into it.
+    (Until issue 29 the scorecard and budget tests each computed it on their own.)"""
+    from rc import protocol
+
+    root = tmp_path_factory.mktemp("tiny-protocol")
+    done = protocol.run(rc.Pipeline(TINY, progress=False, root=root), progress=False,
+                        log=lambda s: None)
+    assert done["complete"], "the tiny protocol did not finish"
+    return root
+
+
+@pytest.fixture
+def tiny_protocol_results(tiny_protocol, tmp_path, monkeypatch) -> Path:
+    """A copy of :func:`tiny_protocol` in ``tmp_path``, the results folder of this test
+    (``RC_RESULTS``)."""
+    root = tmp_path / "protocol"
+    shutil.copytree(tiny_protocol, root)
+    monkeypatch.setenv("RC_RESULTS", str(root))
+    return root
+
+
 class CiWorld(NamedTuple):
     folder: Path  # the book: book/executed/*.ipynb and _build/html
     result: subprocess.CompletedProcess  # scripts/run_book.py's

@@ -46,12 +46,13 @@ def _tiny():
     import rc
 
     return rc.get_profile("ci").replace(datasets=("simple_superposition", "bars"), ks=(2, 12),
-                                        n_test=16, loss_runs=2, search_runs=2)
+                                        n_test=16, loss_runs=3, search_runs=2)
 
 
 #: The one tiny profile of the tests (two data sets, two clusterings, sixteen test images,
-#: two runs per search and per loss study); a test that needs other sizes says so with
-#: ``TINY.replace(...)``. tests/conftest.py computes its bars evaluation once a session.
+#: two runs per search, three per loss study: the fewest that rank losses against
+#: scores); a test that needs other sizes says so with ``TINY.replace(...)``.
+#: tests/conftest.py computes its bars evaluation, and its whole protocol, once a session.
 TINY = _tiny()
 
 
@@ -70,27 +71,36 @@ def run_book(out: Path, results: Path, *args: str) -> subprocess.CompletedProces
 #: and the scorecard after them: every kind of step. (Before issue 29 these tests ran
 #: scripts/paper.py on an empty folder and compared with one more run of their own.)
 REDO_DATASET = "simple_superposition"
-REDO = re.compile(rf"(^|/)(table\d-{REDO_DATASET}/|{REDO_DATASET}-|predictability-"
-                  rf"{REDO_DATASET}\.)")
 
 
-def copy_world_less_one_dataset(world, results: Path) -> tuple[list[str], float]:
-    """The shared ci world's results copied into ``results``, less :data:`REDO`'s entries;
-    returns the entries removed and the seconds that the world's uninterrupted protocol
-    run took for the steps of :data:`REDO_DATASET` (a scale for when to kill)."""
+def redo_pattern(dataset: str = REDO_DATASET) -> re.Pattern:
+    """What names a data set's entries in a results folder (relative to the profile's)."""
+    return re.compile(rf"(^|/)(table\d-{dataset}/|{dataset}-|predictability-{dataset}\.)")
+
+
+#: The entries of :data:`REDO_DATASET`.
+REDO = redo_pattern()
+
+
+def copy_world_less_one_dataset(world, results: Path, dataset: str = REDO_DATASET,
+                                profile: str = "ci") -> tuple[list[str], float]:
+    """A world's results (``world``: a results folder, or a world with ``.results``)
+    copied into ``results``, less ``dataset``'s entries (:func:`redo_pattern`); returns
+    the entries removed and the seconds that the world's uninterrupted protocol run took
+    for that data set's steps (a scale for when to kill)."""
     from rc.storage import read_checked_json
 
-    shutil.copytree(world.results, results)
-    removed = []
-    for path in sorted((results / "ci").rglob("*")):
-        rel = str(path.relative_to(results / "ci"))
-        if path.is_file() and not path.name.startswith(".") and REDO.search(rel):
+    shutil.copytree(getattr(world, "results", world), results)
+    pattern, removed = redo_pattern(dataset), []
+    for path in sorted((results / profile).rglob("*")):
+        rel = str(path.relative_to(results / profile))
+        if path.is_file() and not path.name.startswith(".") and pattern.search(rel):
             path.unlink()
             removed.append(rel)
     kinds = {r.split("/")[0] for r in removed}
     assert {"search", "loss", "dae", "rc", "scores", "animation"} <= kinds, removed
-    (session,) = read_checked_json(results / "ci" / "provenance.json")["sessions"]
-    seconds = sum(c["seconds"] for c in session["chunks"] if REDO_DATASET in c["step"])
+    (session,) = read_checked_json(results / profile / "provenance.json")["sessions"]
+    seconds = sum(c["seconds"] for c in session["chunks"] if dataset in c["step"])
     assert seconds > 0
     return removed, seconds
 

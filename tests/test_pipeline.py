@@ -14,7 +14,7 @@ from rc.config import PROFILES, epoch_cap, get_profile
 from rc.paper import fig4a, fig5, table1
 from rc.search import SEARCH_SPACE, search_configs
 
-TINY = helpers.TINY.replace(loss_runs=3)
+TINY = helpers.TINY
 
 
 @pytest.fixture
@@ -249,10 +249,12 @@ def test_table_rules():
         pipe.evaluation("bars", table=3)
 
 
-@pytest.mark.slow  # every element of the tiny profile: about a minute
-def test_scorecard_collects_the_claims_of_every_element(warm_results):
+@pytest.mark.slow  # reads the session's tiny protocol (conftest.py; about a minute once)
+def test_scorecard_collects_the_claims_of_every_element(tiny_protocol_results):
+    """The scorecard built again from the stored tiny protocol: every element's claims."""
     pipe = pipeline()
     card = scorecard.build(pipe)
+    assert pipe.cache.computed == []  # the protocol stored all that the card needs
     ids = [c.id for c in card.claims]
     assert {"table1.simple_superposition", "table1.bars", "table2.bars", "best_k.bars",
             "convergence", "loss_vs_score", "single_beats_multi"} <= set(ids)
@@ -261,7 +263,7 @@ def test_scorecard_collects_the_claims_of_every_element(warm_results):
         assert c.holds in (True, False, None) and c.verdict in ("holds", "fails", "not tested")
         assert isinstance(c.ours, (int, float)) and math.isfinite(c.ours)
         assert c.rule and c.element
-    stored = json.loads((warm_results / "ci" / "scorecard.json").read_text())
+    stored = json.loads((tiny_protocol_results / "ci" / "scorecard.json").read_text())
     assert [c["id"] for c in stored["claims"]] == ids
     assert stored["profile"]["n_iters"] == TINY.n_iters and "git_commit" in stored["provenance"]
     t1 = card.claim("table1.bars")

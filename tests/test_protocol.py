@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import TINY, background_fixture
+from helpers import TINY, background_fixture, copy_world_less_one_dataset
 
 import rc
 from rc import protocol
@@ -56,37 +56,45 @@ def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
     assert "loss-vs-score study, bars" in names and "DAE of Table 2, bars" in names
     assert set(rc.paper.ELEMENTS) <= set(names) and names[-1] == "scorecard"
     rows = protocol.status(pipe)
-    assert sum(r[2] for r in rows) == len(rows) - 5 + 5 * 2  # five run steps of two runs
+    # five run steps: three searches of two runs, two loss-vs-score studies of three
+    assert sum(r[2] for r in rows) == len(rows) - 5 + 3 * 2 + 2 * 3
     assert all(r[3] > 0 for r in rows if r[0].startswith(("search", "loss", "DAE")))
 
 
-@pytest.mark.slow  # runs the tiny protocol twice: about 40 s
-def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
-    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+@pytest.mark.slow  # reads the session's tiny protocol (conftest.py), redoes one data set
+def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
+    """On a copy of the session's tiny protocol less one data set's entries (issue 29: it
+    used to run the whole tiny protocol on an empty folder): a run with a one-second
+    budget stops with work left, the next finishes it, a third finds nothing to do."""
+    root = tmp_path / "results"
+    removed, seconds = copy_world_less_one_dataset(tiny_protocol, root)
+    assert seconds > 3, seconds  # the work left takes longer than the budget's one second
+    pipe = rc.Pipeline(TINY, progress=False, root=root)
     start = time.monotonic()
     first = protocol.run(pipe, budget_seconds=protocol.MARGIN + 1.0, progress=False,
                          log=lambda s: None)
     assert time.monotonic() - start < protocol.MARGIN + 30  # stopped, not run to the end
     assert not first["complete"] and first["units_done"] < first["units_total"]
-    second = protocol.run(rc.Pipeline(TINY, progress=False, root=tmp_path), progress=False,
+    assert any(not (root / "ci" / r).exists() for r in removed)  # work was left
+    second = protocol.run(rc.Pipeline(TINY, progress=False, root=root), progress=False,
                           log=lambda s: None)
     assert second["complete"] and second["units_done"] == second["units_total"]
-    assert len(second["sessions"]) == 2
+    assert len(second["sessions"]) == 3  # the world's own, the budgeted one, this one
     assert second["protocol_wall_seconds"] == pytest.approx(
         sum(c["seconds"] for s in second["sessions"] for c in s["chunks"]), abs=0.05)
     for key in ("device", "torch", "git_commit", "profile"):
         assert key in second
-    again = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    again = rc.Pipeline(TINY, progress=False, root=root)
     third = protocol.run(again, progress=False, log=lambda s: None)
     assert third["complete"] and again.cache.computed == []  # nothing left to do
-    stored = json.loads((tmp_path / "ci" / "provenance.json").read_text())
-    assert stored["complete"] is True and len(stored["sessions"]) == 3
+    stored = json.loads((root / "ci" / "provenance.json").read_text())
+    assert stored["complete"] is True and len(stored["sessions"]) == 4
     # a result computed again is checked against the scorecard by content: the same
     # claims leave the card's bytes as they were (file times do not count)
-    card = tmp_path / "ci" / "scorecard.json"
+    card = root / "ci" / "scorecard.json"
     built = card.read_bytes()
-    next((tmp_path / "ci" / "rc").glob("bars-*.npz")).unlink()
-    again = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    next((root / "ci" / "rc").glob("bars-*.npz")).unlink()
+    again = rc.Pipeline(TINY, progress=False, root=root)
     fourth = protocol.run(again, progress=False, log=lambda s: None)
     assert fourth["complete"] and card.read_bytes() == built
     assert protocol._scorecard_current(again)
