@@ -136,6 +136,7 @@ def test_a_changed_digit_in_the_scorecard_is_named(tmp_path):
 
 
 @needs_full
+@pytest.mark.slow  # copies and reads all of results/full: half a minute (issue 29)
 def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_is(
         tmp_path, monkeypatch, capsys):
     """The one test on a copy of all of results/full: file times in a random order (as a
