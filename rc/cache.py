@@ -32,7 +32,7 @@ class with the ``to_record()`` / ``from_record(arrays, fields)`` pair of :class:
 stored as ``.npz`` (arrays) with a JSON part (everything else).
 
 When the environment variable ``RC_TIME_RECORD`` names a file, every computation made
-through :meth:`Cache.fetch` (or timed with :func:`timed`) appends one JSON line to it: the
+through :meth:`Cache.get_or_compute` (or timed with :func:`timed`) appends one JSON line to it: the
 entry's name, kind, key, cache folder and its wall and CPU seconds, both in all and
 without the computations nested in it (``scripts/run_book.py`` collects these lines from
 the notebooks' kernels into the book's time record). Nothing of this enters a key.
@@ -248,6 +248,13 @@ class Cache:
                           "recomputing it", CacheWarning, stacklevel=2)
         return value
 
+    def lookup(self, name: str, inputs: dict, kind: type[T] = dict,
+               dims: dict | None = None) -> T | None:
+        """The stored value for ``name`` and ``inputs``, or None if there is no usable one,
+        without a warning: a damaged entry is only noted in :attr:`damaged` (and is reported
+        when :meth:`get_or_compute` recomputes it)."""
+        return self._read(name, inputs, kind, dims)[0]
+
     def _read(self, name: str, inputs: dict, kind: type, dims: dict | None
               ) -> tuple[Any, str | None]:
         """(value, None), (None, None) for no entry, or (None, what is wrong with it); a
@@ -326,12 +333,15 @@ class Cache:
         self.damaged.pop(path, None)
         return path
 
-    def fetch(self, name: str, inputs: dict, compute: Callable[[], T], kind: type[T] = dict,
-              describe: str | None = None, dims: dict | None = None) -> T:
+    def get_or_compute(self, name: str, inputs: dict, compute: Callable[[], T],
+                       kind: type[T] = dict, describe: str | None = None,
+                       dims: dict | None = None,
+                       before: Callable[[], None] | None = None) -> T:
         """Load the entry for ``name`` and ``inputs``, or compute, store and return it.
 
         ``describe`` names the result in the error raised when computing is not allowed;
-        ``dims`` as in :meth:`load`.
+        ``dims`` as in :meth:`load`; ``before()``, if given, is called just before
+        ``compute()`` (under the entry's lock, once the entry is known to be missing).
         """
         value, problem = self._read(name, inputs, kind, dims)
         if value is not None:
@@ -351,6 +361,8 @@ class Cache:
             if problem is not None:
                 warnings.warn(f"cache entry {path} {problem}; recomputing it", CacheWarning,
                               stacklevel=2)
+            if before is not None:
+                before()
             with timed(name, kind.__name__, cache_key(name, inputs), self.root):
                 value = compute()
                 self.store(name, inputs, value, kind)

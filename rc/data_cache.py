@@ -155,6 +155,6 @@ def _stored_prefix(split: SplitId, n: int, render: Render) -> _Split:
         return _Split(np.concatenate([head.images, images]),
                       np.concatenate([head.groups, groups]))
 
-    return cache.fetch(_entry_name(split, n), _entry_inputs(split, n), generate, _Split,
+    return cache.get_or_compute(_entry_name(split, n), _entry_inputs(split, n), generate, _Split,
                        describe=f"the first {n} images of {split.dataset}/{split.split}",
                        dims=dims(n))

@@ -54,7 +54,6 @@ from .training import (
     groups_to_train,
     members_at_once,
     population_groups,
-    train_dae,
     train_population,
 )
 
@@ -206,15 +205,24 @@ def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = 
     """Train the DAE of ``spec`` on ``images`` (the images of ``spec.data``); past
     ``deadline`` (``time.monotonic()``) training stops with :class:`DeadlineReached`;
     with a ``checkpoint`` file it is resumable (:func:`rc.train_dae`)."""
-    d = int(np.prod(images.shape[1:]))
-    dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed, init=spec.init)
-    hist = train_dae(dae, images, learning_rate=spec.config.learning_rate,
-                     noise=spec.config.noise, batch_size=spec.batch_size,
-                     max_epochs=spec.max_epochs, patience=spec.patience,
-                     val_fraction=spec.val_fraction, seed=spec.seed, device=device,
-                     progress=progress, deadline=deadline,
-                     grey=dataset_info(spec.data.dataset).grey, checkpoint=checkpoint)
+    [(dae, hist)] = train_population(images, **_population_of_one(spec, images),
+                                     device=device, progress=progress, deadline=deadline,
+                                     checkpoint=checkpoint)
     return TrainedDAE(dae, hist, {"seconds": hist.seconds})
+
+
+def _population_of_one(spec: TrainSpec, images: np.ndarray) -> dict:
+    """The arguments of :func:`rc.train_population` that ``spec`` sets: a fresh DAE of
+    ``spec`` as a population of one, exactly as :func:`rc.train_dae` trains it (called
+    directly, so that a training runs a few frames nearer to its caller)."""
+    d = int(np.prod(images.shape[1:]))
+    dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed,
+              init=spec.init)
+    config = {"learning_rate": spec.config.learning_rate, "noise": spec.config.noise,
+              "n_hidden": dae.n_hidden, "activation": dae.activation, "seed": int(spec.seed)}
+    return {"configs": [config], "initial": [dae], "batch_size": spec.batch_size,
+            "max_epochs": spec.max_epochs, "patience": spec.patience,
+            "val_fraction": spec.val_fraction, "grey": dataset_info(spec.data.dataset).grey}
 
 
 def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
@@ -280,12 +288,22 @@ def rc_flop(spec: EvalSpec) -> float:
     return spec.data.n * spec.rc.k * (spec.rc.n_iters + 1) * forward
 
 
+def _work(task: Task, ctx: WorkContext, values: list) -> Callable[[], object]:
+    """What computes ``task`` here from the ``values`` of its dependencies (a task without
+    work of its own raises, as :meth:`rc.tasks.Task.compute` says)."""
+    if task.work is None:
+        return functools.partial(task.compute, ctx, *values)
+    return functools.partial(task.work, ctx, *values)
+
+
 def _train_work(spec: TrainSpec, ctx: WorkContext) -> TrainedDAE:
-    """A training task's work: the DAE of ``spec`` on its images."""
+    """A training task's work: the DAE of ``spec`` on its images (as :func:`train`)."""
     images, _ = spec.data.load(cache=ctx.cache_data)
-    result = train(spec, images, device=ctx.device, progress=ctx.progress,
-                   deadline=ctx.monotonic_deadline(), checkpoint=ctx.checkpoint)
-    return dataclasses.replace(result, provenance=ctx.provenance(**result.provenance))
+    [(dae, hist)] = train_population(images, **_population_of_one(spec, images),
+                                     device=ctx.device, progress=ctx.progress,
+                                     deadline=ctx.monotonic_deadline(),
+                                     checkpoint=ctx.checkpoint)
+    return TrainedDAE(dae, hist, ctx.provenance(seconds=hist.seconds))
 
 
 def _evaluate_work(spec: EvalSpec, final: bool, ctx: WorkContext,
@@ -425,15 +443,48 @@ class Pipeline:
         return self.cache.has(task.name, task.inputs, task.kind)
 
     def get(self, task: Task):
-        """The value of ``task``: loaded, or computed (its dependencies first) and stored."""
+        """The value of ``task``: loaded, or computed and stored.
+
+        Its missing dependencies are computed first, one after another in dependency
+        order (:meth:`_plan`), each at the same shallow depth of the call stack: the
+        training under an evaluation runs as near to the caller as the evaluation does.
+        """
         if task.work is None:
             raise ValueError(f"task {task.name!r} is computed by the element that declares "
                              f"it, not by Pipeline.get")
+        value = self.cache.lookup(task.name, task.inputs, task.kind)
+        if value is not None:
+            return value
+        if not self.cache.compute:  # raises MissingResultError naming ``task`` itself
+            return self.cache.get_or_compute(task.name, task.inputs, task.compute, task.kind,
+                                             task.label)
+        values: dict[Task, object] = {}
+        for t in self._plan(task):
+            before = len(self.cache.computed)
+            values[t] = self.cache.get_or_compute(
+                t.name, t.inputs, _work(t, self.context(t), [values[d] for d in t.deps]),
+                t.kind, t.label, before=functools.partial(self._computing, t.label))
+            if len(self.cache.computed) > before and self.on_computed is not None:
+                self.on_computed(t.name)
+        return values[task]
 
-        def compute():
-            values = [self.get(d) for d in task.deps]
-            return task.compute(self.context(task), *values)
-        return self.cached(task.name, task.inputs, compute, task.kind, describe=task.label)
+    def _plan(self, task: Task) -> list[Task]:
+        """``task`` after the dependencies whose values it needs, each after its own
+        (depth first): a dependency that is stored is loaded, and what it depends on is
+        not visited."""
+        order: list[Task] = []
+        seen: set[Task] = set()
+        stack: list[tuple[Task, bool]] = [(task, False)]
+        while stack:
+            t, visited = stack.pop()
+            if visited:
+                order.append(t)
+            elif t not in seen:
+                seen.add(t)
+                stack.append((t, True))
+                if t is task or not self.has(t):
+                    stack.extend((d, False) for d in reversed(t.deps))
+        return order
 
     def context(self, task: Task | None = None) -> WorkContext:
         """What a task's work needs here: this device, the profile's provenance fields,
@@ -502,16 +553,19 @@ class Pipeline:
         ``inputs`` must hold everything that determines the result (specifications'
         ``inputs()``, parameters, a version of the computation).
         """
-        def run():
-            self._check_deadline(describe or name)
-            if self.progress:
-                tqdm.write(f"computing {describe or name} (not in {self.cache.root})")
-            return compute()
         before = len(self.cache.computed)
-        value = self.cache.fetch(name, inputs, run, kind, describe)
+        value = self.cache.get_or_compute(name, inputs, compute, kind, describe,
+                                          before=functools.partial(self._computing,
+                                                                   describe or name))
         if len(self.cache.computed) > before and self.on_computed is not None:
             self.on_computed(name)
         return value
+
+    def _computing(self, what: str) -> None:
+        """Before computing ``what``: the deadline checked, and a line if ``progress``."""
+        self._check_deadline(what)
+        if self.progress:
+            tqdm.write(f"computing {what} (not in {self.cache.root})")
 
     def store(self, task: Task, value) -> None:
         """Store ``value`` as the entry of ``task``, computed elsewhere (on a Dask worker,
@@ -624,8 +678,8 @@ class Pipeline:
                    e_step: str | None = None, average_method: str = "max",
                    restart: int = 0) -> Evaluation:
         """Shorthand for ``evaluate(eval_spec(...))``."""
-        return self.evaluate(self.eval_spec(dataset, table, k, e_step, average_method,
-                                            restart))
+        return self.get(self.evaluation_task(self.eval_spec(dataset, table, k, e_step,
+                                                            average_method, restart)))
 
     def restarts(self, dataset: str, table: int = 1, k: int | None = None,
                  e_step: str | None = None) -> list[Evaluation | FinalScores]:
@@ -662,18 +716,17 @@ class Pipeline:
         if todo and not self.cache.compute:
             return [run for run in found if run is not None]
         if todo:
-            self._check_deadline(f"the {kind} for Table {table} on {dataset}")
-            if self.progress:
-                tqdm.write(f"computing {len(todo)} {kind} runs for Table {table} on {dataset}")
             self._train_runs(specs, names, todo, found, table, kind)
         return list(found)
 
     def _train_runs(self, specs, names, todo, found, table, kind) -> None:
-        with timed(_side_by_side([names[i] for i in todo]), "SearchRun",
-                   root=self.cache.root):
-            self._train_runs_timed(specs, names, todo, found, table, kind)
-
-    def _train_runs_timed(self, specs, names, todo, found, table, kind) -> None:
+        """Train the runs ``todo`` (with the rest of their groups) and store each in
+        ``found`` and in the cache as it finishes."""
+        self._check_deadline(f"the {kind} for Table {table} on {specs[0].data.dataset}")
+        if self.progress:
+            tqdm.write(f"computing {len(todo)} {kind} runs for Table {table} on "
+                       f"{specs[0].data.dataset}")
+        label = _side_by_side([names[i] for i in todo])
         # whole groups of the plan, so that a run never depends on which others are missing
         todo = groups_to_train([s.training.member() for s in specs], todo, self.device,
                                self.grouping)
@@ -683,13 +736,16 @@ class Pipeline:
             found[i] = run
             self._store(names[i], self.run_cache_inputs(specs[i], kind), run, SearchRun)
 
-        search_group(specs, todo, kind, table, val, self.context(), grouping=self.grouping,
-                     skip=frozenset(i for i in todo if found[i] is not None), on_run=store)
+        with timed(label, "SearchRun", root=self.cache.root):
+            search_group(specs, todo, kind, table, val, self.context(),
+                         grouping=self.grouping,
+                         skip=frozenset(i for i in todo if found[i] is not None),
+                         on_run=store)
 
     def search_best(self, dataset: str, table: int = 1) -> SearchRun:
         """The best run (by test score, the paper's rule) of the profile's search for a
         table; the one place where a table's configuration starts a search."""
-        runs = self.search(dataset, table)
+        runs = self.runs(dataset, table, "search")
         if not runs:
             raise MissingResultError(f"the {self.profile.name} profile has no runs of the "
                                      f"search for Table {table} on {dataset}")

@@ -186,7 +186,7 @@ def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypa
         return {"score": 0.25}
 
     step = protocol.Step("x", [Task("x", {"i": 1})],
-                         lambda: cache.fetch("x", {"i": 1}, compute))
+                         lambda: cache.get_or_compute("x", {"i": 1}, compute))
     monkeypatch.setattr(protocol, "plan", lambda pipe: [step])
     with pytest.warns(CacheWarning, match="recomputing it"):
         record = protocol.run(pipe, progress=False, log=events.append)
@@ -204,7 +204,7 @@ def test_the_cache_names_a_damaged_entry_before_recomputing_it(tmp_path):
     path = cache.store("x", {"i": 1}, {"score": 0.25})
     path.write_text(path.read_text().replace("0.25", "0.35"))
     with pytest.raises(MissingResultError, match=re.escape(str(path)) + ".*does not match"):
-        Cache(tmp_path, compute=False).fetch("x", {"i": 1}, lambda: {"score": 0.0})
+        Cache(tmp_path, compute=False).get_or_compute("x", {"i": 1}, lambda: {"score": 0.0})
     seen = []
 
     def compute():
@@ -213,7 +213,7 @@ def test_the_cache_names_a_damaged_entry_before_recomputing_it(tmp_path):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cache.fetch("x", {"i": 1}, compute)
+        cache.get_or_compute("x", {"i": 1}, compute)
     assert any(str(path) in s and "recomputing it" in s for s in seen), seen
 
 

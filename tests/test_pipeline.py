@@ -81,8 +81,8 @@ def test_specs_follow_the_profile():
 
 def test_unchanged_inputs_load_and_compute_nothing(results, monkeypatch):
     trained = []
-    original = rc.pipeline.train
-    monkeypatch.setattr(rc.pipeline, "train",
+    original = rc.pipeline.train_population
+    monkeypatch.setattr(rc.pipeline, "train_population",
                         lambda *a, **k: trained.append(1) or original(*a, **k))
     pipe = pipeline()
     ev = pipe.evaluation("bars")

@@ -100,7 +100,7 @@ def test_an_edited_digit_is_detected_and_recomputed(tmp_path):
     path = cache.path("search/x", {"i": 1}, SearchRun)
     path.write_text(path.read_text().replace('"score": 0.75', '"score": 0.95'))
     with pytest.warns(CacheWarning, match=f"{path.name}.*does not match the digest"):
-        value = cache.fetch("search/x", {"i": 1}, lambda: search_run(score=0.5), SearchRun)
+        value = cache.get_or_compute("search/x", {"i": 1}, lambda: search_run(score=0.5), SearchRun)
     assert value.score == 0.5
 
 
@@ -117,7 +117,7 @@ def test_a_search_run_of_the_wrong_type_is_unusable(tmp_path, field, bad):
     strict = Cache(tmp_path, compute=False, hint="run `python scripts/paper.py`")
     with pytest.raises(MissingResultError,
                        match=rf"{path.name}.*{field}.*python scripts/paper"):
-        strict.fetch("search/x", {"i": 1}, lambda: pytest.fail("computed"), SearchRun)
+        strict.get_or_compute("search/x", {"i": 1}, lambda: pytest.fail("computed"), SearchRun)
     assert not cache.has("search/x", {"i": 1}, SearchRun)
     # a missing or unknown field, and a value that is not a record at all
     for edit in (lambda v: v.pop("score"), lambda v: v.__setitem__("extra", 1)):
@@ -148,7 +148,7 @@ def test_an_evaluation_of_the_wrong_shape_or_type_is_unusable(tmp_path, edit, me
     path = cache.path("rc/x", {"i": 1}, Evaluation)
     rewrite_npz(path, edit)
     with pytest.warns(CacheWarning, match=message):
-        value = cache.fetch("rc/x", {"i": 1}, lambda: good, Evaluation)
+        value = cache.get_or_compute("rc/x", {"i": 1}, lambda: good, Evaluation)
     assert value is good
     with no_warnings():  # repaired
         np.testing.assert_array_equal(Cache(tmp_path).load("rc/x", {"i": 1}, Evaluation).ami,
