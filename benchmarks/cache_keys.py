@@ -42,7 +42,7 @@ def _attempt(what) -> None:
         pass
 
 
-def asked_keys(pipe: rc.Pipeline) -> dict[tuple[str, str], None]:
+def asked_keys(pipe: rc.Results) -> dict[tuple[str, str], None]:
     """(entry name, key) of every cache entry that ``pipe``'s protocol asks for, in the
     order first asked."""
     from rc import animation, paper, published, scorecard
@@ -81,7 +81,7 @@ def asked_keys(pipe: rc.Pipeline) -> dict[tuple[str, str], None]:
 
 def listing(profile: str, root: Path) -> list[str]:
     """The lines of one profile: name, key, stored or missing; sorted."""
-    pipe = rc.Pipeline(profile, compute=False, progress=False, device="cpu",
+    pipe = rc.Results(profile, compute=False, progress=False, device="cpu",
                        root=root.parent)
     if root.name != profile:
         raise ValueError(f"the results folder of {profile} must be named {profile}; "

@@ -3,11 +3,11 @@
 For a data set, :func:`compute` runs RC with its Table 1 (or 2) DAE on the first few
 scored test images and keeps every iteration: the assignments gamma, each cluster's
 reconstruction mu (the R-step's DAE output) and the AMI after every E-step. That run is
-the expensive part and is cached (:meth:`rc.Pipeline.cached`) under inputs holding the
+the expensive part and is cached (:meth:`rc.Results.cached`) under inputs holding the
 DAE's training specification, the images and the RC settings. :func:`gif` turns it into
 an animated GIF (matplotlib's animation module with the Pillow writer, no external
 encoder) of at most :data:`MAX_BYTES`; :func:`display` wraps it for a notebook, where
-myst-nb writes it as a ``.gif`` file of the built book (given the pipeline, it caches the
+myst-nb writes it as a ``.gif`` file of the built book (given the results, it caches the
 drawn GIF too, so that a re-run of the book does not draw it again).
 
 Which DAE: :func:`rc.stored.full_scale_or_own`, the full-scale one where it is stored

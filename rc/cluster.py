@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .pipeline import Pipeline, search_group
+from .pipeline import Results, search_group
 from .protocol import Step
 from .tasks import Task, WorkContext
 from .training import DeadlineReached
@@ -130,7 +130,7 @@ class Cluster:
         return {"GPU": 1} if self.gpu and task_gpu else None
 
     # ------------------------------------------------------------------ one step
-    def compute(self, pipe: Pipeline, step: Step) -> None:
+    def compute(self, pipe: Results, step: Step) -> None:
         """Compute on the workers, and store here, the missing tasks of ``step`` that
         have work of their own; raises :class:`DeadlineReached` where the budget ended
         it (what finished is stored)."""
@@ -142,11 +142,11 @@ class Cluster:
         else:
             self._tasks(pipe, missing)
 
-    def _check_deadline(self, pipe: Pipeline, what: str) -> None:
+    def _check_deadline(self, pipe: Results, what: str) -> None:
         if pipe.deadline is not None and time.monotonic() > pipe.deadline:
             raise DeadlineReached(f"the deadline passed before computing {what}")
 
-    def _search(self, pipe: Pipeline, step: Step, missing: list[Task]) -> None:
+    def _search(self, pipe: Results, step: Step, missing: list[Task]) -> None:
         dataset, table, kind = step.runs
         specs = pipe.run_specs(dataset, table, kind)
         tasks = step.tasks
@@ -169,7 +169,7 @@ class Cluster:
                     pipe.store(tasks[run.run], run)
         self._gather(futures, store)
 
-    def _tasks(self, pipe: Pipeline, missing: list[Task]) -> None:
+    def _tasks(self, pipe: Results, missing: list[Task]) -> None:
         futures, submitted, loaded = {}, {}, {}
 
         def argument(dep: Task):

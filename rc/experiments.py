@@ -7,13 +7,13 @@ budget it trains (:meth:`~Experiments.table_spec`, with :meth:`~Experiments.epoc
 the one budget rule of every network of the book), which RC evaluates it
 (:meth:`~Experiments.eval_spec`), and the runs of the random searches
 (:meth:`~Experiments.run_specs`). Nothing here trains, evaluates, reads results or
-generates data: :class:`rc.Pipeline` adds the cached running of them.
+generates data: :class:`rc.Results` adds the cached running of them.
 
 The one specification that depends on a result is the configuration of a table DAE in a
 profile whose tables come from its own search (``tables_from_search``, the ``paper``
 profile): there it is the best run of the search, which the caller hands in as
-``best_run`` (:class:`rc.Pipeline` holds an :class:`Experiments` and hands in its
-:meth:`rc.Pipeline.search_best`); without one such a specification is a ValueError.
+``best_run`` (:class:`rc.Results` holds an :class:`Experiments` and hands in its
+:meth:`rc.Results.search_best`); without one such a specification is a ValueError.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ class Experiments:
         if self.profile.tables_from_search:
             if self.best_run is None:
                 raise ValueError(f"the {self.profile.name} profile takes its Table {table} "
-                                 "DAEs from its own random search: use rc.Pipeline, which "
+                                 "DAEs from its own random search: use rc.Results, which "
                                  "runs it")
             best = self.best_run(dataset, table)
             return DAEConfig.from_mapping(best.config), best.seed, f"our search, run {best.run}"

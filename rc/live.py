@@ -293,7 +293,7 @@ def bind(dataset: str = "shapes", image=0, k: int | None = None, n_iters: int = 
     groups : array_like, optional
         The true objects of a drawing (H, W ints, 0 background); default its connected
         ink regions (8-neighbourhood), a stand-in since a drawing has no truth.
-    pipe : rc.Pipeline, optional
+    pipe : rc.Results, optional
         Without it the DAE is the committed full-scale one (:func:`rc.pretrained`);
         with it, that one where ``pipe``'s results folder holds it, else ``pipe``'s own
         (:func:`rc.stored.full_scale_or_own`, trained first if missing and ``pipe`` may

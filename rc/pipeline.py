@@ -9,13 +9,13 @@ The computations are functions of explicit inputs that return results:
 * random searches are many trainings (:func:`rc.train_population`) whose members are
   scored with :func:`evaluate` as they finish -> :class:`SearchRun` records.
 
-:class:`Pipeline` runs the specifications of a profile's experiments
+:class:`Results` runs the specifications of a profile's experiments
 (:class:`rc.experiments.Experiments`, which it holds as ``specs``: which images, which
 configurations, which budgets) and wraps every computation in the cache
 (:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed by the full specification.
-Each cached computation is a declared :class:`~rc.tasks.Task` (:meth:`Pipeline.training_task`,
-:meth:`Pipeline.evaluation_task`, :meth:`Pipeline.final_scores_task`,
-:meth:`Pipeline.run_tasks`); :meth:`Pipeline.has` and :meth:`Pipeline.get` answer for
+Each cached computation is a declared :class:`~rc.tasks.Task` (:meth:`Results.training_task`,
+:meth:`Results.evaluation_task`, :meth:`Results.final_scores_task`,
+:meth:`Results.run_tasks`); :meth:`Results.has` and :meth:`Results.get` answer for
 any task.
 It computes only what is missing, says so when ``progress``
 is on, and with ``compute=False`` raises :class:`~rc.cache.MissingResultError` instead
@@ -57,7 +57,7 @@ from .training import (
     train_population,
 )
 
-__all__ = ["Evaluation", "FinalScores", "Pipeline", "SearchRun", "TABLES", "TrainedDAE",
+__all__ = ["Evaluation", "FinalScores", "Results", "SearchRun", "TABLES", "TrainedDAE",
            "evaluate", "final_amis", "final_scores", "results_dir", "rc_flop",
            "search_group", "train"]
 
@@ -324,7 +324,7 @@ def search_group(specs: list[EvalSpec], train_indices: list[int], kind: str, tab
     """Train the runs ``train_indices`` of a search (or loss study) side by side and score
     each with RC as it finishes: the :class:`SearchRun` of each (in the order they end),
     those in ``skip`` excepted (trained again only for their group's sake). ``on_run(i,
-    run)`` is called with each at once (the pipeline stores it there)."""
+    run)`` is called with each at once (:class:`Results` stores it there)."""
     first = specs[train_indices[0]].training
     images, _ = first.data.load(cache=ctx.cache_data)
     test, groups = specs[train_indices[0]].data.load(cache=ctx.cache_data)
@@ -362,9 +362,10 @@ def search_group(specs: list[EvalSpec], train_indices: list[int], kind: str, tab
     return done
 
 
-# ------------------------------------------------------------------------------ the pipeline
-class Pipeline:
-    """The paper's experiments under one profile, computed once and cached.
+# ------------------------------------------------------------------------------ a profile's results
+class Results:
+    """One profile's results: the paper's experiments under that profile, each computed
+    once, cached, and loaded from then on.
 
     The specifications (what to compute) come from an :class:`rc.experiments.Experiments`
     that it holds (``specs``; its methods, ``table_spec``, ``eval_spec``, ... are
@@ -421,15 +422,15 @@ class Pipeline:
                          "GPU (see the README)",
                 "full": "compute the full profile with `make full` (hours on a CPU; see "
                         "the README)"}.get(
-            self.profile.name, f"run rc.Pipeline({self.profile.name!r}) where it may compute")
+            self.profile.name, f"run rc.Results({self.profile.name!r}) where it may compute")
         if self.profile.name in ("ci", "default") and self.profile == PROFILES[self.profile.name]:
             hint = (f"run `python scripts/paper.py --profile {self.profile.name}` (or "
-                    f"rc.Pipeline({self.profile.name!r}) where it may compute)")
+                    f"rc.Results({self.profile.name!r}) where it may compute)")
         self.cache = Cache(Path(root or results_dir()) / self.profile.name,
                            recompute=recompute, compute=compute, hint=hint)
 
     def __repr__(self) -> str:
-        return f"Pipeline(profile={self.profile.name!r}, device={str(self.device)!r})"
+        return f"Results(profile={self.profile.name!r}, device={str(self.device)!r})"
 
     def __getattr__(self, name: str):
         """The specification methods of :attr:`specs` (``table_spec``, ...), answered here."""
@@ -451,7 +452,7 @@ class Pipeline:
         """
         if task.work is None:
             raise ValueError(f"task {task.name!r} is computed by the element that declares "
-                             f"it, not by Pipeline.get")
+                             f"it, not by Results.get")
         value = self.cache.lookup(task.name, task.inputs, task.kind)
         if value is not None:
             return value
@@ -761,7 +762,7 @@ class Pipeline:
         return self.runs(dataset, 1, "loss")
 
 
-#: The specification methods of :class:`rc.experiments.Experiments` a Pipeline answers.
+#: The specification methods of :class:`rc.experiments.Experiments` that :class:`Results` answers.
 _SPEC_METHODS = frozenset({
     "test_spec", "val_spec", "train_data_spec", "train_spec", "epochs_within",
     "table_config", "table_spec", "table_budget", "eval_spec", "run_specs",

@@ -16,7 +16,7 @@ function, or a :func:`functools.partial` of one), so that a Dask worker can run 
 without the results folder: :class:`WorkContext` carries what it needs besides the
 values of its dependencies (device, deadline, the provenance fields of the profile).
 
-An executor answers :meth:`has` and :meth:`get` for a task (:class:`rc.Pipeline` does,
+An executor answers :meth:`has` and :meth:`get` for a task (:class:`rc.Results` does,
 for one profile's results folder).
 """
 from __future__ import annotations

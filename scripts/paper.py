@@ -187,11 +187,11 @@ def _allow_tf32() -> None:
     torch.backends.cudnn.allow_tf32 = True
 
 
-def _pipeline(ap: _Parser, args: argparse.Namespace, device) -> rc.Pipeline:
+def _pipeline(ap: _Parser, args: argparse.Namespace, device) -> rc.Results:
     """The pipeline of ``--profile`` with ``--settings`` (a one-line error if they do not
     fit)."""
     try:
-        return rc.Pipeline(args.profile, device=device, progress=False,
+        return rc.Results(args.profile, device=device, progress=False,
                            grouping=args.grouping, settings=args.settings)
     except ValueError as exc:
         ap.error(f"argument --settings: {exc}")

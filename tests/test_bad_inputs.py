@@ -35,7 +35,7 @@ def stand_in(tmp_path_factory):
     """A results folder whose ci-profile Table 1 DAE of Bars (20x20) is an untrained
     stand-in: the command runs through without training anything."""
     root = tmp_path_factory.mktemp("results")
-    ci = rc.Pipeline("ci", progress=False, root=root, device="cpu")
+    ci = rc.Results("ci", progress=False, root=root, device="cpu")
     spec = ci.table_spec("bars", 1)
     dae = rc.DAE(400, spec.config.n_hidden, spec.config.activation, seed=0)
     ci.cache.store(f"dae/{spec.name}", spec.inputs(),

@@ -4,7 +4,7 @@ A spy in place of :func:`rc.batched_dae._sgd_step` records the stack at every st
 frames of rc code above the step (the entry point's included, the step's own not) must be
 at most :data:`MAX_RC_FRAMES`: for a Table 1 evaluation, a Table 2 element and a search,
 each computed from an empty results folder of the tiny profile. A task's missing
-dependencies are computed one after another at the same depth (:meth:`rc.Pipeline.get`),
+dependencies are computed one after another at the same depth (:meth:`rc.Results.get`),
 not one recursion level per dependency, so that a deeper stack means a new pass-through
 layer: this test fails then.
 """
@@ -51,7 +51,7 @@ def _check(stacks: list) -> None:
 
 @pytest.mark.parametrize("what", ["table1", "table2", "search"])
 def test_sgd_step_is_at_most_ten_rc_frames_deep(what, deepest, tmp_path):
-    pipe = rc.Pipeline(TINY, root=tmp_path, progress=False, device="cpu")
+    pipe = rc.Results(TINY, root=tmp_path, progress=False, device="cpu")
     if what == "table1":
         table1.compute(pipe)  # its DAEs trained under the evaluations that need them
     elif what == "table2":

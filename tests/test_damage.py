@@ -159,7 +159,7 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
               and not name.startswith(("search, ", "loss-vs-score study, "))]
     assert len(steps) > 20 and not undone and "damaged" not in out, out
     assert re.search(r"^  scorecard +done ", out, re.M), out
-    pipe = rc.Pipeline(full_scale.PROFILE, compute=False, progress=False, root=root)
+    pipe = rc.Results(full_scale.PROFILE, compute=False, progress=False, root=root)
     built = scorecard.build(pipe)  # what the scorecard chapter does
     assert built.provenance == read_checked_json(card)["provenance"]
     assert _digests(root) == before
@@ -175,7 +175,7 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
 
 # ------------------------------------------------------------------------------ the protocol
 def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypatch):
-    pipe = rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    pipe = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
     cache = pipe.cache
     path = cache.store("x", {"i": 1}, {"score": 0.25})
     path.write_text(path.read_text().replace("0.25", "0.35"))
@@ -224,7 +224,7 @@ def _card(ours: float, created: str) -> scorecard.Scorecard:
 
 
 def test_the_scorecard_is_written_only_when_its_content_changes(tmp_path, monkeypatch):
-    pipe = rc.Pipeline("ci", compute=False, progress=False, root=tmp_path)
+    pipe = rc.Results("ci", compute=False, progress=False, root=tmp_path)
     path = pipe.cache.root / "scorecard.json"
     monkeypatch.setattr(scorecard, "collect", lambda p: _card(0.88, "monday"))
     scorecard.build(pipe)

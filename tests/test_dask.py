@@ -101,7 +101,7 @@ def test_the_plan_declares_every_entry_the_protocol_stores(shared_ci_book):
     element declares what it stores, and nothing else."""
     from rc import protocol
 
-    pipe = rc.Pipeline("ci", compute=False, progress=False, device="cpu",
+    pipe = rc.Results("ci", compute=False, progress=False, device="cpu",
                        root=shared_ci_book.results)
     declared = set()
 
@@ -135,7 +135,7 @@ def test_the_paper_script_rejects_a_bad_scheduler_in_one_line():
 
 
 def test_a_task_is_named_by_its_entry_and_computed_from_its_dependencies(tmp_path):
-    pipe = rc.Pipeline("ci", progress=False, device="cpu", root=tmp_path)
+    pipe = rc.Results("ci", progress=False, device="cpu", root=tmp_path)
     spec = pipe.table_spec("bars")
     training = pipe.training_task(spec)
     assert training == pipe.training_task(spec) and len({training, pipe.training_task(spec)}) == 1

@@ -384,7 +384,7 @@ def test_stored_full_scale_results_are_recomputed_bit_for_bit():
     from rc.paper import fig5
     from rc.pipeline import evaluate
 
-    pipe = rc.Pipeline("full", compute=False, progress=False, root=REPO / "results")
+    pipe = rc.Results("full", compute=False, progress=False, root=REPO / "results")
     spec = pipe.eval_spec("simple_superposition")
     stored = pipe.evaluate(spec)
     images, groups = pipe.load(spec.data)

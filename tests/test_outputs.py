@@ -40,8 +40,8 @@ def _notebook(*cells) -> dict:
                       *cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-STRAY = _cell("pipe = rc.Pipeline('ci')\npipe",
-              [_result({"text/plain": "Pipeline(profile='ci', device='cpu')"})])
+STRAY = _cell("pipe = rc.Results('ci')\npipe",
+              [_result({"text/plain": "Results(profile='ci', device='cpu')"})])
 PRINTED = _cell("print('hello')", [{"output_type": "stream", "name": "stdout",
                                     "text": ["hello\n"]}])
 READER_FACING = [
@@ -65,7 +65,7 @@ def test_a_bare_value_or_printed_text_is_reported_with_its_cell():
     found = check_site.plain_text_outputs(_notebook(STRAY, PRINTED), "page.ipynb")
     assert len(found) == 2
     assert found[0].startswith("page.ipynb: cell 1 (ending `pipe`) shows a bare value")
-    assert "Pipeline(profile='ci', device='cpu')" in found[0]
+    assert "Results(profile='ci', device='cpu')" in found[0]
     assert "printed text (stdout)" in found[1] and "'hello'" in found[1]
 
 

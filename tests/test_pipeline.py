@@ -24,7 +24,7 @@ def results(tmp_path, monkeypatch):
 
 
 def pipeline(profile=TINY, **kw):
-    return rc.Pipeline(profile, progress=False, **kw)
+    return rc.Results(profile, progress=False, **kw)
 
 
 def test_profiles_and_errors():
@@ -44,7 +44,7 @@ def test_epoch_cap_follows_the_compute_budget():
     per_epoch = 10 * 784 * 500 * 9000
     assert epoch_cap(1.0, 500, 784, 500, 9000) == int(1e12 // per_epoch)
     # the benchmark's and the protocol's counts are the same model
-    pipe = rc.Pipeline(rc.get_profile("ci"), compute=False, progress=False)
+    pipe = rc.Results(rc.get_profile("ci"), compute=False, progress=False)
     spec = pipe.table_spec("shapes")
     d, h = 784, spec.config.n_hidden
     assert rc.protocol.train_flop(spec, 1) >= 10 * d * h * int(spec.data.n * 0.9)
@@ -104,7 +104,7 @@ def test_a_changed_setting_recomputes_even_under_the_same_profile_name(warm_resu
     after = changed.evaluation("bars")
     assert after.ami.shape[1] == TINY.n_iters and before.ami.shape[1] == TINY.n_iters + 1
     assert changed.cache.computed == ["rc/bars-train_single-k12-soft"]  # the DAE is reused
-    fresh = rc.Pipeline(TINY.replace(n_iters=TINY.n_iters - 1), progress=False,
+    fresh = rc.Results(TINY.replace(n_iters=TINY.n_iters - 1), progress=False,
                         root=warm_results / "empty")
     np.testing.assert_array_equal(fresh.evaluation("bars").ami, after.ami)
     # a changed training setting retrains the DAE and re-runs RC
@@ -130,7 +130,7 @@ def test_a_new_code_version_recomputes(warm_results, monkeypatch, module, name):
 
 def test_nothing_is_computed_when_computing_is_off(results):
     with pytest.raises(MissingResultError, match="the RC evaluation bars-train_single.*"
-                                                 "rc.Pipeline\\('ci'\\)"):
+                                                 "rc.Results\\('ci'\\)"):
         pipeline(compute=False).evaluation("bars")
     with pytest.raises(MissingResultError, match="the DAE bars-train_single"):
         pipeline(compute=False).table_dae("bars")
@@ -218,7 +218,7 @@ def test_a_killed_training_resumes_from_its_checkpoint_beside_the_entry(results,
     spec = pipeline().table_spec("bars")
     reference = pipeline(root=results / "reference").trained(spec)
     monkeypatch.setattr(rc.training, "CHECKPOINT_SECONDS", 0.0)
-    monkeypatch.setattr(rc.Pipeline, "_check_deadline", lambda self, what: None)
+    monkeypatch.setattr(rc.Results, "_check_deadline", lambda self, what: None)
     stops = 0
     while True:
         pipe = pipeline()

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_cost_model_counts_the_products_of_training():
-    pipe = rc.Pipeline(TINY, progress=False)
+    pipe = rc.Results(TINY, progress=False)
     spec = pipe.table_spec("bars")
     d, h = 400, spec.config.n_hidden
     n_train = int(spec.data.n * 0.9)
@@ -30,8 +30,8 @@ def test_cost_model_counts_the_products_of_training():
 
 
 def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
-    default = protocol.beyond_flop(rc.Pipeline("default", compute=False, root=tmp_path))
-    paper = protocol.beyond_flop(rc.Pipeline("paper", compute=False, root=tmp_path))
+    default = protocol.beyond_flop(rc.Results("default", compute=False, root=tmp_path))
+    paper = protocol.beyond_flop(rc.Results("paper", compute=False, root=tmp_path))
     p = rc.get_profile("default")
     # under a budget every training costs at most the budget of a table DAE (plus the
     # forward passes over its validation tenth, which the cap does not count: 4%)
@@ -44,12 +44,12 @@ def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
         assert paper[name] > 10 * default[name], name
     # a profile without the data sets trains nothing beyond the paper
     none = rc.get_profile("ci").replace(datasets=("simple_superposition",), spread_tables=())
-    assert sum(protocol.beyond_flop(rc.Pipeline(none, compute=False, root=tmp_path)).values()) == 0
+    assert sum(protocol.beyond_flop(rc.Results(none, compute=False, root=tmp_path)).values()) == 0
     assert protocol.estimated_epochs("no_such_set", 1, "search") == protocol.DEFAULT_EPOCHS
 
 
 def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
-    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    pipe = rc.Results(TINY, progress=False, root=tmp_path)
     names = [s.name for s in protocol.plan(pipe)]
     assert names[:3] == ["search, Table 1, simple_superposition", "search, Table 1, bars",
                          "search, Table 2, bars"]
@@ -62,13 +62,13 @@ def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
 
 @pytest.mark.slow  # runs the tiny protocol twice: about 40 s
 def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
-    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    pipe = rc.Results(TINY, progress=False, root=tmp_path)
     start = time.monotonic()
     first = protocol.run(pipe, budget_seconds=protocol.MARGIN + 1.0, progress=False,
                          log=lambda s: None)
     assert time.monotonic() - start < protocol.MARGIN + 30  # stopped, not run to the end
     assert not first["complete"] and first["units_done"] < first["units_total"]
-    second = protocol.run(rc.Pipeline(TINY, progress=False, root=tmp_path), progress=False,
+    second = protocol.run(rc.Results(TINY, progress=False, root=tmp_path), progress=False,
                           log=lambda s: None)
     assert second["complete"] and second["units_done"] == second["units_total"]
     assert len(second["sessions"]) == 2
@@ -76,7 +76,7 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
         sum(c["seconds"] for s in second["sessions"] for c in s["chunks"]), abs=0.05)
     for key in ("device", "torch", "git_commit", "profile"):
         assert key in second
-    again = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    again = rc.Results(TINY, progress=False, root=tmp_path)
     third = protocol.run(again, progress=False, log=lambda s: None)
     assert third["complete"] and again.cache.computed == []  # nothing left to do
     stored = json.loads((tmp_path / "ci" / "provenance.json").read_text())
@@ -86,7 +86,7 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
     card = tmp_path / "ci" / "scorecard.json"
     built = card.read_bytes()
     next((tmp_path / "ci" / "rc").glob("bars-*.npz")).unlink()
-    again = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    again = rc.Results(TINY, progress=False, root=tmp_path)
     fourth = protocol.run(again, progress=False, log=lambda s: None)
     assert fourth["complete"] and card.read_bytes() == built
     assert protocol._scorecard_current(again)

@@ -326,7 +326,7 @@ class FakePlan:
 
 
 def fake_pipe(tmp_path):
-    return rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    return rc.Results("ci", progress=False, root=tmp_path, device="cpu")
 
 
 def test_the_record_is_written_after_every_step_and_survives_an_interruption(
@@ -500,7 +500,7 @@ def test_profile_settings_are_checked(settings, message):
         rc.get_profile("ci").replace(**settings)
     if "no_such" not in settings:
         with pytest.raises(ValueError, match=message):
-            rc.Pipeline("ci", settings=settings, progress=False, device="cpu")
+            rc.Results("ci", settings=settings, progress=False, device="cpu")
 
 
 def test_valid_profile_settings_are_kept_as_they_were():
@@ -560,7 +560,7 @@ def test_devices_are_checked():
         with pytest.raises(ValueError, match="CUDA is not available"):
             rc.dae.resolve_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
-        rc.Pipeline("ci", device="gpu", progress=False)
+        rc.Results("ci", device="gpu", progress=False)
 
 
 def test_protocol_budget_is_checked(tmp_path):
@@ -630,7 +630,7 @@ def test_k_larger_than_the_pixels_is_an_error():
 def test_status_does_not_crash_on_bad_entries(tmp_path):
     """Stored entries of every kind made unusable: the status counts them as missing."""
     env = {**os.environ, "RC_RESULTS": str(tmp_path)}
-    pipe = rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    pipe = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
     name = pipe.run_names("bars")[0]
     inputs = pipe.run_inputs("bars")[0]
     pipe.cache.store(name, inputs, search_run(), SearchRun)
@@ -697,7 +697,7 @@ def test_a_search_run_is_the_same_whatever_else_is_trained_and_in_which_order(tm
     profile = rc.get_profile("ci").replace(datasets=("shapes",), search_runs=6, n_test=8)
 
     def search(root, grouping="architecture"):
-        pipe = rc.Pipeline(profile, progress=False, root=root, device="cpu", grouping=grouping)
+        pipe = rc.Results(profile, progress=False, root=root, device="cpu", grouping=grouping)
         return pipe.search("shapes", 1)
     search(tmp_path / "a")
     search(tmp_path / "b", grouping="all")  # on a GPU: one padded group of all six

@@ -208,7 +208,7 @@ class Robustness:
 
     def incomplete(self) -> list[str]:
         """The table entries whose seeds or RC starts are not all stored (only when
-        rendering stored results: a pipeline that may compute computes them)."""
+        rendering stored results: results that may compute compute them)."""
         return [f"Table {t} {label(d)}" for t, spreads in self.spreads.items()
                 for d, s in spreads.items() if not s.complete]
 

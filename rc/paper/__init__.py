@@ -2,7 +2,7 @@
 
 Each module is the one home of its element. It holds the paper's reported values for it,
 ``compute(pipe)``, which returns the element's data as a small typed result (from a
-:class:`rc.pipeline.Pipeline`, which caches everything expensive), ``draw(result)``, which
+:class:`rc.pipeline.Results`, which caches everything expensive), ``draw(result)``, which
 makes the figure or table, and, where the paper makes a quantitative claim about the
 element, ``claims(result)``, which declares the claim once: the paper's value, ours, the
 rule and the verdict (:mod:`rc.claims`). The scorecard collects those claims.

@@ -200,5 +200,5 @@ def plot(points: Mapping[str, tuple], ncols: int = 3):
 
 def tasks(pipe) -> list[Task]:
     """Nothing of its own: it shows the runs of the loss-vs-score study that its steps
-    stored (:meth:`rc.Pipeline.run_tasks`)."""
+    stored (:meth:`rc.Results.run_tasks`)."""
     return []

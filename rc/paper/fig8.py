@@ -168,5 +168,5 @@ def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = Non
 
 def tasks(pipe) -> list[Task]:
     """Nothing of its own: it shows the runs of the searches that their steps stored
-    (:meth:`rc.Pipeline.run_tasks`)."""
+    (:meth:`rc.Results.run_tasks`)."""
     return []

@@ -19,7 +19,7 @@ from .. import published
 from ..cache import MissingResultError
 from ..dae import resolve_device
 from ..experiments import check_table
-from ..pipeline import TABLES, Pipeline, final_score, train
+from ..pipeline import TABLES, Results, final_score, train
 from ..storage import KERNEL_FIELDS, machine_words, provenance
 
 __all__ = ["COMMAND", "TOLERANCE", "VERDICTS", "FullScaleOrigin", "Retraining", "caption",
@@ -30,13 +30,13 @@ PROFILE = "full"
 COMMAND = "make full"
 
 
-def pipeline(root=None) -> Pipeline:
+def pipeline(root=None) -> Results:
     """The ``full`` profile's stored results (``results/full``, or ``root/full``); it never
     computes: a missing result raises :class:`~rc.cache.MissingResultError`."""
-    return Pipeline(PROFILE, compute=False, progress=False, device="cpu", root=root)
+    return Results(PROFILE, compute=False, progress=False, device="cpu", root=root)
 
 
-def load(element: ModuleType, pipe: Pipeline | None = None):
+def load(element: ModuleType, pipe: Results | None = None):
     """``element.compute`` on the full-scale results, or None where they are not stored."""
     try:
         return element.compute(pipe or pipeline())
@@ -57,7 +57,7 @@ class FullScaleOrigin:
     last: str
 
 
-def origin(pipe: Pipeline | None = None) -> FullScaleOrigin:
+def origin(pipe: Results | None = None) -> FullScaleOrigin:
     """Device, commits and training time of the stored full-scale table DAEs."""
     pipe = pipe or pipeline()
     provenances, seconds, expected = [], 0.0, 0
@@ -80,7 +80,7 @@ def origin(pipe: Pipeline | None = None) -> FullScaleOrigin:
                            dates[-1] if dates else "")
 
 
-def caption(pipe: Pipeline | None = None) -> str:
+def caption(pipe: Results | None = None) -> str:
     """One sentence for a caption: what the stored full-scale results are and where
     they came from."""
     o = origin(pipe)
@@ -107,7 +107,7 @@ def missing_note(what: str = "The full-scale results") -> str:
             "(hours on a CPU).")
 
 
-def show(element: ModuleType, pipe: Pipeline, title: str, draw=None, about=None):
+def show(element: ModuleType, pipe: Results, title: str, draw=None, about=None):
     """In a notebook: the element at full scale beside the page's own version.
 
     Displays ``draw(result)`` (default ``element.draw``) of the full-scale result with a
