@@ -31,7 +31,7 @@ from .datasets import DATASETS, SPLITS, dataset_info, load_dataset
 from .denormals import flush_denormals, return_freed_memory
 from .metrics import ami, ari, score
 from .pipeline import Results
-from .stored import pretrained
+from .pretrained_daes import pretrained
 from .training import TrainHistory, train_dae, train_population
 
 __version__ = "0.2.0"

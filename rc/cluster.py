@@ -64,11 +64,11 @@ def _run_task(task: Task, context: WorkContext, *values):
     return task.compute(_here(context, get_worker().address), *values)
 
 
-def _run_search_group(specs, indices, kind, table, val, context: WorkContext, grouping):
+def _run_search_group(specs, indices, study, table, val, context: WorkContext, grouping):
     """On a worker: the runs ``indices`` of a search, trained side by side and scored."""
     from dask.distributed import get_worker
 
-    return search_group(specs, indices, kind, table, val,
+    return search_group(specs, indices, study, table, val,
                         _here(context, get_worker().address), grouping=grouping)
 
 
@@ -147,18 +147,18 @@ class Cluster:
             raise DeadlineReached(f"the deadline passed before computing {what}")
 
     def _search(self, pipe: Results, step: Step, missing: list[Task]) -> None:
-        dataset, table, kind = step.runs
-        specs = pipe.run_specs(dataset, table, kind)
+        dataset, table, study = step.runs
+        specs = pipe.run_specs(dataset, table, study)
         tasks = step.tasks
         wanted = {t.key for t in missing}
-        val = pipe.val_spec(dataset) if kind == "search" else None
+        val = pipe.val_spec(dataset) if study == "search" else None
         context = pipe.context()
         futures = {}
-        for group in pipe.run_groups(dataset, table, kind):
+        for group in pipe.run_groups(dataset, table, study):
             if not wanted.intersection(tasks[i].key for i in group):
                 continue
-            self._check_deadline(pipe, f"the {kind} for Table {table} on {dataset}")
-            future = self.client.submit(_run_search_group, specs, group, kind, table, val,
+            self._check_deadline(pipe, f"the {study} for Table {table} on {dataset}")
+            future = self.client.submit(_run_search_group, specs, group, study, table, val,
                                         context, pipe.grouping, pure=False,
                                         resources=self._resources())
             futures[future] = group
@@ -177,7 +177,7 @@ class Cluster:
             if dep.key in submitted:
                 return submitted[dep.key]
             if dep.key not in loaded:
-                value = pipe.cache.load(dep.name, dep.inputs, dep.kind)
+                value = pipe.cache.load(dep.name, dep.inputs, dep.value_type)
                 if value is not None:
                     loaded[dep.key] = self.client.scatter(value)
             return loaded.get(dep.key)

@@ -351,7 +351,7 @@ def _how_to_load(path: Path, record: dict) -> str:
     data = (record.get("inputs") or {}).get("data") or {}
     table = {"train_single": 1, "train_multi": 2}.get(data.get("split"))
     if not str(record["name"]).startswith("dae/") or table is None:
-        return ("load stored results through rc.Results(profile, compute=False) or "
+        return ("load stored results through rc.Results(profile, may_compute=False) or "
                 "rc.pretrained(dataset, table)")
     folder = path.resolve().parent.parent  # <results>/<profile>/dae/<entry>.npz
     args = [repr(data.get("dataset")), str(table)]

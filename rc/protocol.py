@@ -88,7 +88,7 @@ class Step:
     missing, in this process, under ``pipe.deadline`` (an element computes its own
     entries there too; on a Dask cluster the tasks with work of their own are computed
     first by the workers, :mod:`rc.cluster`). ``runs``: the step is a search or
-    loss-vs-score study ``(dataset, table, kind)``, whose every run counts as a unit
+    loss-vs-score study ``(dataset, table, study)``, whose every run counts as a unit
     (one unit for the other steps). ``estimate``: its FLOPs while ``tasks`` is None.
     ``current``: for a step that stores no task (the scorecard), whether it is done;
     it notes in ``pipe.cache.damaged`` why a stored file cannot be used.
@@ -168,7 +168,7 @@ def _with_missing_deps(pipe: Results, missing: list[Task]) -> list[Task]:
 class StepState(NamedTuple):
     """A step's state: units stored, FLOPs left, the tasks missing, the damaged files."""
 
-    done: int
+    n_done: int
     flop: float
     missing: list[Task]
     damaged: list[str]
@@ -193,11 +193,11 @@ def project(pipe: Results, tflops: float, step_overhead: float,
     for step in plan(pipe):
         if step.runs is None:
             continue
-        dataset, table, kind = step.runs
-        specs = [e.training for e in pipe.run_specs(dataset, table, kind)]
+        dataset, table, study = step.runs
+        specs = [e.training for e in pipe.run_specs(dataset, table, study)]
         groups = population_groups([s.member() for s in specs], grouping=grouping)
         out[step.name] = cost.population_seconds(
-            specs, groups, cost.measured_epochs(dataset, table, kind), tflops, step_overhead)
+            specs, groups, cost.measured_epochs(dataset, table, study), tflops, step_overhead)
     return out
 
 
@@ -211,18 +211,18 @@ def tables_declared(pipe: Results) -> bool:
                for d in pipe.profile.datasets if published.in_table(d, table))
 
 
-def _runs_step(pipe: Results, dataset: str, table: int, kind: str) -> Step:
-    name = (f"search, Table {table}, {dataset}" if kind == "search"
+def _runs_step(pipe: Results, dataset: str, table: int, study: str) -> Step:
+    name = (f"search, Table {table}, {dataset}" if study == "search"
             else f"loss-vs-score study, {dataset}")
-    return Step(name, pipe.run_tasks(dataset, table, kind),
-                lambda: pipe.runs(dataset, table, kind), runs=(dataset, table, kind))
+    return Step(name, pipe.run_tasks(dataset, table, study),
+                lambda: pipe.runs(dataset, table, study), runs=(dataset, table, study))
 
 
 def _paper_configs(pipe: Results) -> Results:
     """A pipeline on the same results with the paper's configurations for the tables, for
     estimates that must not wait for (or start) a search."""
-    return Results(pipe.profile.replace(tables_from_search=False), compute=False,
-                    progress=False, root=pipe.cache.root.parent)
+    return Results(pipe.profile.replace(tables_from_search=False), may_compute=False,
+                   progress=False, root=pipe.cache.root.parent)
 
 
 def _table_step(pipe: Results, dataset: str, table: int, declared: bool) -> Step:
@@ -268,7 +268,7 @@ BEYOND_STEPS = {"choose_k": "choosing K", "robustness": "robustness: spreads and
 
 def _trainings(tasks: list[Task]) -> list[Task]:
     """The trainings among ``tasks`` (values that are trained networks)."""
-    return [t for t in tasks if issubclass(t.kind, TrainedDAE)]
+    return [t for t in tasks if issubclass(t.value_type, TrainedDAE)]
 
 
 def beyond_flop(pipe: Results) -> dict[str, float]:
@@ -299,12 +299,12 @@ def plan(pipe: Results) -> list[Step]:
 
     datasets = list(pipe.profile.datasets)
     steps = []
-    planned = set()  # (table, kind) of the searches and studies with runs
-    for table, kind in ((1, "search"), (2, "search"), (1, "loss")):
+    planned = set()  # (table, study) of the searches and studies with runs
+    for table, study in ((1, "search"), (2, "search"), (1, "loss")):
         for d in datasets:
-            if published.in_table(d, table) and pipe.run_names(d, table, kind):
-                steps.append(_runs_step(pipe, d, table, kind))
-                planned.add((table, kind))
+            if published.in_table(d, table) and pipe.run_names(d, table, study):
+                steps.append(_runs_step(pipe, d, table, study))
+                planned.add((table, study))
     declared = tables_declared(pipe)
     steps += [_table_step(pipe, d, table, declared) for table in TABLES for d in datasets
               if published.in_table(d, table)]
@@ -346,8 +346,8 @@ def _scorecard_current(pipe: Results) -> bool:
     except (OSError, ValueError) as exc:
         pipe.cache.damaged[card] = f"cannot be used ({exc})"
         return False
-    reader = Results(pipe.profile, compute=False, device=pipe.device, progress=False,
-                      root=pipe.cache.root.parent)
+    reader = Results(pipe.profile, may_compute=False, device=pipe.device, progress=False,
+                     root=pipe.cache.root.parent)
     fresh = scorecard.collect_stored(reader)
     pipe.cache.damaged.update(reader.cache.damaged)  # the files it met that are damaged
     if fresh is None:
@@ -369,7 +369,7 @@ def status(pipe: Results) -> list[tuple[str, int, int, float]]:
         for note in _unnamed(state.damaged, named):
             warnings.warn(f"damaged ({step.name}): {note}; the protocol computes it again",
                           CacheWarning, stacklevel=2)
-        rows.append((step.name, state.done, step.units, state.flop))
+        rows.append((step.name, state.n_done, step.units, state.flop))
     return rows
 
 
@@ -518,7 +518,7 @@ def _first_check(pipe: Results, steps: list[Step], log: Callable[[str], None]
         states.append(step.check(pipe))
         for note in _unnamed(states[-1].damaged, named):
             log(f"damaged ({step.name}): {note}; it is computed again")
-    return [s.done for s in states], [s.flop for s in states]
+    return [s.n_done for s in states], [s.flop for s in states]
 
 
 def _compute(pipe: Results, step: Step, cluster) -> str | None:
@@ -567,7 +567,7 @@ def run(pipe: Results, budget_seconds: float | None = None, progress: bool = Tru
             if ran:  # what ran may have declared or made due a later step
                 if steps[i].tasks is None and tables_declared(pipe):
                     steps[i:] = plan(pipe)[i:]
-                done[i] = steps[i].check(pipe).done
+                done[i] = steps[i].check(pipe).n_done
             step = steps[i]
             if done[i] == step.units:
                 continue
@@ -589,7 +589,7 @@ def run(pipe: Results, budget_seconds: float | None = None, progress: bool = Tru
                 steps[i:] = plan(pipe)[i:]
                 step = steps[i]
             state = step.check(pipe)
-            done[i], remaining[i] = state.done, state.flop
+            done[i], remaining[i] = state.n_done, state.flop
             chunk["units_done"] = done[i]
             _record(pipe, session, info, done, steps)
             bar.step_ended(done, flop0 - remaining[i], seconds)

@@ -127,7 +127,7 @@ def _report_stored(profile: str) -> None:
     import rc
     from rc import protocol
 
-    rows = protocol.status(rc.Results(profile, compute=False, progress=False))
+    rows = protocol.status(rc.Results(profile, may_compute=False, progress=False))
     done, total = sum(r[1] for r in rows), sum(r[2] for r in rows)
     print(f"run_book: rendering from stored results only: {done}/{total} results of the "
           f"{profile} protocol are stored", flush=True)

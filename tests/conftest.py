@@ -58,7 +58,7 @@ class CiWorld(NamedTuple):
 def _build_ci_world(root: Path) -> CiWorld:
     """The ci world in ``root``, on an empty folder, as a reader with a GPU would build
     it: `make paper`'s protocol (scripts/paper.py --profile ci), then every chapter from
-    its stored results (compute=False, two at a time) and the book built into HTML."""
+    its stored results (may_compute=False, two at a time) and the book built into HTML."""
     env = {**os.environ, "RC_RESULTS": str(root / "results")}
     start = time.perf_counter()
     protocol = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",

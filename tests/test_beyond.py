@@ -241,7 +241,7 @@ def test_every_network_of_a_data_set_gets_the_same_compute_budget(dataset):
     from rc.config import dae_image_flop
     from rc.training import train_split
 
-    pipe = rc.Results("default", compute=False, progress=False)
+    pipe = rc.Results("default", may_compute=False, progress=False)
     _, tflop = pipe.table_budget()
     budget = tflop * 1e12
     info = rc.dataset_info(dataset)

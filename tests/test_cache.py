@@ -103,10 +103,10 @@ def test_recompute_since_a_time(tmp_path):
 
 
 def test_no_compute_raises_a_clear_error(tmp_path):
-    cache = Cache(tmp_path, compute=False)
+    cache = Cache(tmp_path, may_compute=False)
     with pytest.raises(MissingResultError, match="the DAE shapes.*not in"):
         cache.get_or_compute("dae/shapes", {"x": 1}, lambda: pytest.fail("computed"),
-                    describe="the DAE shapes")
+                             describe="the DAE shapes")
 
 
 def test_counts_what_was_computed_and_loaded(tmp_path):
@@ -185,7 +185,7 @@ def test_time_record_of_computations(tmp_path, monkeypatch):
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [r["name"] for r in lines] == ["inner", "outer"]
     inner, outer_row = lines
-    assert inner["kind"] == "dict" and inner["key"] == cache_key("inner", {"a": 1})
+    assert inner["value_type"] == "dict" and inner["key"] == cache_key("inner", {"a": 1})
     assert inner["seconds"] >= 0.05 and outer_row["seconds"] >= inner["seconds"]
     assert outer_row["self_seconds"] <= outer_row["seconds"] - inner["seconds"] + 1e-3
     assert cache.path("outer", {"a": 2}).is_file()

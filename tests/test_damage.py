@@ -83,7 +83,7 @@ def _check(root: Path, name: str) -> tuple[int, list[str]]:
     """(units stored, damaged files named) of the step ``name`` of the full profile."""
     pipe = full_scale.pipeline(root)
     state = next(s for s in protocol.plan(pipe) if s.name == name).check(pipe)
-    return state.done, state.damaged
+    return state.n_done, state.damaged
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -159,7 +159,7 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
               and not name.startswith(("search, ", "loss-vs-score study, "))]
     assert len(steps) > 20 and not undone and "damaged" not in out, out
     assert re.search(r"^  scorecard +done ", out, re.M), out
-    pipe = rc.Results(full_scale.PROFILE, compute=False, progress=False, root=root)
+    pipe = rc.Results(full_scale.PROFILE, may_compute=False, progress=False, root=root)
     built = scorecard.build(pipe)  # what the scorecard chapter does
     assert built.provenance == read_checked_json(card)["provenance"]
     assert _digests(root) == before
@@ -204,7 +204,7 @@ def test_the_cache_names_a_damaged_entry_before_recomputing_it(tmp_path):
     path = cache.store("x", {"i": 1}, {"score": 0.25})
     path.write_text(path.read_text().replace("0.25", "0.35"))
     with pytest.raises(MissingResultError, match=re.escape(str(path)) + ".*does not match"):
-        Cache(tmp_path, compute=False).get_or_compute("x", {"i": 1}, lambda: {"score": 0.0})
+        Cache(tmp_path, may_compute=False).get_or_compute("x", {"i": 1}, lambda: {"score": 0.0})
     seen = []
 
     def compute():
@@ -224,7 +224,7 @@ def _card(ours: float, created: str) -> scorecard.Scorecard:
 
 
 def test_the_scorecard_is_written_only_when_its_content_changes(tmp_path, monkeypatch):
-    pipe = rc.Results("ci", compute=False, progress=False, root=tmp_path)
+    pipe = rc.Results("ci", may_compute=False, progress=False, root=tmp_path)
     path = pipe.cache.root / "scorecard.json"
     monkeypatch.setattr(scorecard, "collect", lambda p: _card(0.88, "monday"))
     scorecard.build(pipe)

@@ -19,7 +19,7 @@ from rc import protocol
 from rc.beyond import robustness
 from rc.cache import Cache
 from rc.paper import full_scale
-from rc.pipeline import evaluate, results_dir
+from rc.pipeline import results_dir, scores_per_iteration
 from rc.storage import REPO, read_json, read_npz
 
 ROOT = results_dir() / full_scale.PROFILE
@@ -57,8 +57,8 @@ def requested():
     seen = set()
     original = Cache.path
 
-    def recording(self, name, inputs, kind=dict):
-        path = original(self, name, inputs, kind)
+    def recording(self, name, inputs, value_type=dict):
+        path = original(self, name, inputs, value_type)
         seen.add((name, path.name))
         return path
 
@@ -148,10 +148,10 @@ def test_the_verdict_follows_the_tolerance():
 def test_rc_with_a_stored_dae_reproduces_the_stored_scores():
     pipe = full_scale.pipeline()
     spec = pipe.eval_spec("shapes", 1)
-    stored = pipe.evaluate(spec)
+    stored = pipe.scores_per_iteration(spec)
     images, groups = pipe.load(spec.data)
     n = 50
-    again = evaluate(spec, pipe.trained(spec.training).dae, images[:n], groups[:n])
+    again = scores_per_iteration(spec, pipe.trained(spec.training).dae, images[:n], groups[:n])
     # the same random starts per image (one stream per image): the same clusters, up to
     # float rounding of the batched products
     np.testing.assert_allclose(again.ami, stored.ami[:n], atol=1e-6)

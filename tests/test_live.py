@@ -31,7 +31,7 @@ def _drawing(shape=(28, 28)) -> np.ndarray:
 def test_bind_a_test_image_repeats_the_committed_evaluation():
     """RC on test image i with the profile's settings is the run of image i in the stored
     full-scale evaluation: the same DAE, random start (seed, i) and iterations."""
-    pipe = rc.Results("full", compute=False, progress=False)
+    pipe = rc.Results("full", may_compute=False, progress=False)
     stored = pipe.evaluation("shapes", 1)
     run = live.bind("shapes", image=2, n_iters=pipe.profile.n_iters)
     movie = run.movie
@@ -129,7 +129,7 @@ def test_launch_refuses_unknown_values():
 
 def test_profile_line_names_the_profile_its_origin_and_how_to_change_it():
     launched = launch("default", True, environ={"RC_PROFILE": "full", "RC_COMPUTE": "0"})
-    pipe = rc.Results(launched[0], compute=launched[1], progress=False)
+    pipe = rc.Results(launched[0], may_compute=launched[1], progress=False)
     line = live.profile_line(pipe)
     assert line.startswith("**Profile `full`**") and "RC_PROFILE" in line
     assert "nothing is trained" in line and 'profile = "ci"' in line

@@ -30,8 +30,8 @@ def test_cost_model_counts_the_products_of_training():
 
 
 def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
-    default = protocol.beyond_flop(rc.Results("default", compute=False, root=tmp_path))
-    paper = protocol.beyond_flop(rc.Results("paper", compute=False, root=tmp_path))
+    default = protocol.beyond_flop(rc.Results("default", may_compute=False, root=tmp_path))
+    paper = protocol.beyond_flop(rc.Results("paper", may_compute=False, root=tmp_path))
     p = rc.get_profile("default")
     # under a budget every training costs at most the budget of a table DAE (plus the
     # forward passes over its validation tenth, which the cap does not count: 4%)
@@ -44,7 +44,8 @@ def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
         assert paper[name] > 10 * default[name], name
     # a profile without the data sets trains nothing beyond the paper
     none = rc.get_profile("ci").replace(datasets=("simple_superposition",), spread_tables=())
-    assert sum(protocol.beyond_flop(rc.Results(none, compute=False, root=tmp_path)).values()) == 0
+    reader = rc.Results(none, may_compute=False, root=tmp_path)
+    assert sum(protocol.beyond_flop(reader).values()) == 0
     assert protocol.estimated_epochs("no_such_set", 1, "search") == protocol.DEFAULT_EPOCHS
 
 
@@ -96,7 +97,7 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path):
 @pytest.mark.e2e
 def test_dry_run_of_make_paper_then_the_book_from_stored_results(shared_ci_book):
     """scripts/paper.py (the ci profile) on an empty folder, then every chapter with
-    compute=False, two at a time (nothing is computed, so the order cannot matter). Both
+    may_compute=False, two at a time (nothing is computed, so the order cannot matter). Both
     runs are the shared ci world's (conftest.py: the book's tests read the same book)."""
     env = {**os.environ, "RC_RESULTS": str(shared_ci_book.results)}
     done = shared_ci_book.protocol

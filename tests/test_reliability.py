@@ -114,7 +114,7 @@ def test_a_search_run_of_the_wrong_type_is_unusable(tmp_path, field, bad):
     rewrite_json_value(path, lambda v: v.__setitem__(field, bad))
     with pytest.warns(CacheWarning, match=rf"{path.name} is unreadable.*SearchRun\.{field}"):
         assert cache.load("search/x", {"i": 1}, SearchRun) is None
-    strict = Cache(tmp_path, compute=False, hint="run `python scripts/paper.py`")
+    strict = Cache(tmp_path, may_compute=False, hint="run `python scripts/paper.py`")
     with pytest.raises(MissingResultError,
                        match=rf"{path.name}.*{field}.*python scripts/paper"):
         strict.get_or_compute("search/x", {"i": 1}, lambda: pytest.fail("computed"), SearchRun)
@@ -175,7 +175,7 @@ def test_a_trained_dae_with_a_bad_history_or_weights_is_unusable(tmp_path):
 
 
 def test_every_stored_result_class_declares_what_is_checked():
-    """The one mechanism: field types from the annotations, shapes from rc._checks.stored."""
+    """The one mechanism: field types from the annotations, shapes from rc._checks.checked_field."""
     from rc._checks import check_fields
     from rc.beyond.conv import ConvScores
     from rc.beyond.rc_training import Scores

@@ -61,7 +61,7 @@ def test_a_winner_is_known_once_its_search_is_complete_and_judged_like_a_retrain
 
 def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
     spec = pipe.eval_spec("bars")
-    ev = pipe.evaluate(spec)
+    ev = pipe.scores_per_iteration(spec)
     images, groups = pipe.load(spec.data)
     res = spec.rc.run(pipe.trained(spec.training).dae, images)
     for i in range(len(images)):

@@ -14,7 +14,7 @@ from PIL import Image
 import rc
 from rc import cli
 from rc.pipeline import TrainedDAE
-from rc.stored import full_scale_or_own
+from rc.pretrained_daes import full_scale_or_own
 from rc.training import TrainHistory
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def stored(tiny_world):
     """A results folder holding the ci profile's Table 1 DAE of Bars (20x20, K = 12): the
     session's tiny world (conftest.py; helpers.TINY trains the ci profile's DAE), read only."""
-    assert rc.Results("ci", compute=False, progress=False, root=tiny_world).table_dae("bars", 1)
+    assert rc.Results("ci", may_compute=False, progress=False, root=tiny_world).table_dae("bars", 1)
     return tiny_world
 
 
@@ -46,8 +46,8 @@ def _bars_png(path: Path, size=(20, 20), dark=False, rows=(5,), cols=(12,)) -> P
 # ------------------------------------------------------------------------------ pretrained
 def test_pretrained_loads_the_stored_dae_and_trains_nothing(stored, monkeypatch):
     before = _files(stored)
-    trained = rc.Results("ci", compute=False, progress=False, root=stored,
-                          device="cpu").table_dae("bars", 1)
+    trained = rc.Results("ci", may_compute=False, progress=False, root=stored,
+                         device="cpu").table_dae("bars", 1)
     monkeypatch.setenv("RC_RESULTS", str(stored))
     model = rc.pretrained("bars", profile="ci", device="cpu")   # RC_RESULTS is the root
     assert _files(stored) == before

@@ -117,7 +117,7 @@ def claims(result: LossVsScore) -> list[Claim]:
                   note)]
 
 
-def numbers(result: LossVsScore) -> dict:
+def glue_values(result: LossVsScore) -> dict:
     """The numbers the book's prose quotes about the figure (dashes for the rank
     correlations where the profile has no study)."""
     [claim] = claims(result)

@@ -88,7 +88,7 @@ def compute(pipe) -> SearchScores:
     return compute_search(pipe, 1)
 
 
-def numbers(result: SearchScores, profile) -> dict:
+def glue_values(result: SearchScores, profile) -> dict:
     """The numbers the book's prose quotes about the search: its space, the paper's and
     this profile's sizes."""
     from ..search import SEARCH_SPACE

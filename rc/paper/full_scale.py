@@ -19,7 +19,7 @@ from .. import published
 from ..cache import MissingResultError
 from ..dae import resolve_device
 from ..experiments import check_table
-from ..pipeline import TABLES, Results, final_score, train
+from ..pipeline import TABLES, Results, mean_final_ami, train
 from ..storage import KERNEL_FIELDS, machine_words, provenance
 
 __all__ = ["COMMAND", "TOLERANCE", "VERDICTS", "FullScaleOrigin", "Retraining", "caption",
@@ -33,7 +33,7 @@ COMMAND = "make full"
 def pipeline(root=None) -> Results:
     """The ``full`` profile's stored results (``results/full``, or ``root/full``); it never
     computes: a missing result raises :class:`~rc.cache.MissingResultError`."""
-    return Results(PROFILE, compute=False, progress=False, device="cpu", root=root)
+    return Results(PROFILE, may_compute=False, progress=False, device="cpu", root=root)
 
 
 def load(element: ModuleType, pipe: Results | None = None):
@@ -243,8 +243,8 @@ def retrain(dataset: str, table: int = 1, device=None, progress: bool = False,
     a, b = stored.history, again.history
     return Retraining(dataset, table, (a.epochs, b.epochs), (a.best_epoch, b.best_epoch),
                       (a.best_val_loss, b.best_val_loss),
-                      (pipe.evaluate(evaluation).score,
-                       final_score(evaluation, again.dae, test_images, groups)),
+                      (pipe.scores_per_iteration(evaluation).score,
+                       mean_final_ami(evaluation, again.dae, test_images, groups)),
                       difference, (stored.provenance, provenance(str(device))), b.seconds)
 
 

@@ -131,8 +131,8 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
             or table not in TABLES):  # 1.0 == 1, but a float is no table number
         raise ValueError(f"table must be 1 (single-object training) or 2 (multi-object "
                          f"training), as an int; got {table!r}")
-    pipe = Results(get_profile(profile), compute=False, progress=False, root=root,
-                    device=device)
+    pipe = Results(get_profile(profile), may_compute=False, progress=False, root=root,
+                   device=device)
     try:
         config, _, source = pipe.table_config(dataset, table)
         spec = pipe.table_spec(dataset, table)
@@ -151,8 +151,8 @@ def full_scale_or_own_spec(pipe: Results, dataset: str, table: int = 1) -> Train
     loading or training it: the full-scale one's where that is stored, else ``pipe``'s
     own table DAE's."""
     if pipe.profile.name not in FULL_SCALE:
-        full = Results(get_profile("full"), compute=False, progress=False,
-                        root=pipe.cache.root.parent, device="cpu")
+        full = Results(get_profile("full"), may_compute=False, progress=False,
+                       root=pipe.cache.root.parent, device="cpu")
         spec = full.table_spec(dataset, table)
         if full.is_stored(spec):
             return spec
