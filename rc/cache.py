@@ -183,6 +183,21 @@ class Record:
         return cls(**{**fields, **arrays})
 
 
+def _recompute_cutoff(recompute: bool, recompute_before: float | None) -> float | None:
+    """The UNIX time before which stored entries are recomputed: ``recompute_before`` if
+    given, else now if ``recompute``, else None (clear errors for other values)."""
+    if not isinstance(recompute, (bool, np.bool_)):
+        raise TypeError(f"recompute must be True or False; got {recompute!r} (a time before "
+                        f"which to recompute goes to recompute_before)")
+    if recompute_before is not None:
+        if isinstance(recompute_before, bool) or not (
+                isinstance(recompute_before, (int, float)) and recompute_before >= 0):
+            raise ValueError(f"recompute_before must be a UNIX time or None; got "
+                             f"{recompute_before!r}")
+        return float(recompute_before)
+    return time.time() if recompute else None
+
+
 class Cache:
     """Compute-or-load of results under one folder, keyed by all their inputs.
 
@@ -190,10 +205,13 @@ class Cache:
     ----------
     root : path
         Folder of the entries (created on the first write).
-    recompute : bool or float
-        False: use every valid entry. True: recompute entries written before this Cache
-        was made. A number (a UNIX time, e.g. the start of a multi-notebook run):
-        recompute entries written before then, so that each is recomputed once per run.
+    recompute : bool
+        Recompute the entries written before this Cache was made (False: use every valid
+        entry).
+    recompute_before : float, optional
+        A UNIX time (e.g. the start of a multi-notebook run): recompute the entries
+        written before it, so that each is recomputed once per run (it replaces the
+        moment ``recompute`` uses; an entry written after it is used).
     may_compute : bool
         If False, a missing entry raises :class:`MissingResultError` instead of being
         computed (for rendering from committed results only).
@@ -204,15 +222,12 @@ class Cache:
         Added to the message of :class:`MissingResultError` (how to compute what is missing).
     """
 
-    def __init__(self, root: Path | str, recompute: bool | float = False,
-                 may_compute: bool = True, best_effort: bool = False, hint: str = ""):
+    def __init__(self, root: Path | str, recompute: bool = False,
+                 recompute_before: float | None = None, may_compute: bool = True,
+                 best_effort: bool = False, hint: str = ""):
         self.root = Path(root)
-        if recompute is True:
-            self.since: float | None = time.time()
-        elif recompute:
-            self.since = float(recompute)
-        else:
-            self.since = None
+        #: entries written before this UNIX time are recomputed (None: none are)
+        self.recompute_before = _recompute_cutoff(recompute, recompute_before)
         self.may_compute = bool(may_compute)
         self.best_effort = bool(best_effort)
         self.hint = hint
@@ -272,7 +287,8 @@ class Cache:
         """:meth:`_read` of the entry at ``path``, without the note of damage."""
         if not path.is_file():
             return None, None
-        if self.since is not None and path.stat().st_mtime < self.since:
+        if (self.recompute_before is not None
+                and path.stat().st_mtime < self.recompute_before):
             return None, None
         key = cache_key(name, inputs)
         try:

@@ -378,8 +378,13 @@ class Results:
     ----------
     profile : str or Profile
         ``"ci"``, ``"default"``, ``"paper"`` or a custom :class:`~rc.config.Profile`.
-    recompute : bool or float
-        Recompute cached results instead of loading them (see :class:`rc.cache.Cache`).
+    recompute : bool
+        Recompute the results stored before these results were opened, instead of loading
+        them (once each: what is recomputed is stored anew).
+    recompute_before : float, optional
+        A UNIX time: recompute the results stored before it (e.g. the start of a run of
+        the whole book, so that each is recomputed once per run; see
+        :class:`rc.cache.Cache`).
     may_compute : bool
         If False, nothing is computed: a missing result raises
         :class:`~rc.cache.MissingResultError` naming it.
@@ -409,10 +414,10 @@ class Results:
         Called with an entry's name whenever a result has been computed and stored.
     """
 
-    def __init__(self, profile: str | Profile = "default", *, recompute: bool | float = False,
-                 may_compute: bool = True, device=None, progress: bool = True,
-                 root: Path | str | None = None, settings: dict | None = None,
-                 grouping: str = "architecture"):
+    def __init__(self, profile: str | Profile = "default", *, recompute: bool = False,
+                 recompute_before: float | None = None, may_compute: bool = True,
+                 device=None, progress: bool = True, root: Path | str | None = None,
+                 settings: dict | None = None, grouping: str = "architecture"):
         self.specs = Experiments(profile, settings, best_run=self.search_best)
         self.profile = self.specs.profile
         self.device = resolve_device(device)
@@ -429,7 +434,8 @@ class Results:
             hint = (f"run `python scripts/paper.py --profile {self.profile.name}` (or "
                     f"rc.Results({self.profile.name!r}) where it may compute)")
         self.cache = Cache(Path(root or results_dir()) / self.profile.name,
-                           recompute=recompute, may_compute=may_compute, hint=hint)
+                           recompute=recompute, recompute_before=recompute_before,
+                           may_compute=may_compute, hint=hint)
 
     def __repr__(self) -> str:
         return f"Results(profile={self.profile.name!r}, device={str(self.device)!r})"

@@ -21,9 +21,10 @@ Examples::
                                                                        # book/ and _build/ alone
 
 A ``-p`` name must be one that the notebooks' ``parameters`` cells assign
-(:func:`book_run.arguments.notebook_parameters`: ``recompute``, ``settings``,
-``compute``), and its value must be one that the notebooks take
-(:func:`book_run.arguments.check_parameters`); anything else is refused in one line (exit
+(:func:`book_run.arguments.notebook_parameters`: ``recompute_before``, ``settings``,
+``compute``; ``recompute`` true or a UNIX time sets ``recompute_before``), and its value
+must be one that the notebooks take (:func:`book_run.arguments.check_parameters`);
+anything else is refused in one line (exit
 status 2) before any kernel starts. A profile setting such as ``n_iters`` goes inside
 ``settings``: ``-p settings '{n_iters: 20}'``.
 

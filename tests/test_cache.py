@@ -97,7 +97,7 @@ def test_recompute_since_a_time(tmp_path):
     fresh.get_or_compute("a", {}, counted(calls, {"n": 2}))
     fresh.get_or_compute("a", {}, counted(calls, {"n": 3}))  # once per run, not on every call
     assert len(calls) == 2
-    later = Cache(tmp_path, recompute=time.time() + 10)
+    later = Cache(tmp_path, recompute_before=time.time() + 10)
     later.get_or_compute("a", {}, counted(calls, {"n": 4}))
     assert len(calls) == 3
 
