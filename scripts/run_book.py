@@ -24,9 +24,8 @@ A ``-p`` name must be one that the notebooks' ``parameters`` cells assign
 (:func:`book_run.arguments.notebook_parameters`: ``recompute_before``, ``settings``,
 ``compute``; ``recompute`` true or a UNIX time sets ``recompute_before``), and its value
 must be one that the notebooks take (:func:`book_run.arguments.check_parameters`);
-anything else is refused in one line (exit
-status 2) before any kernel starts. A profile setting such as ``n_iters`` goes inside
-``settings``: ``-p settings '{n_iters: 20}'``.
+anything else is refused in one line (exit status 2) before any kernel starts. A profile
+setting such as ``n_iters`` goes inside ``settings``: ``-p settings '{n_iters: 20}'``.
 
 A failing cell stops the run with exit status 1 and a message naming the notebook and the
 cell's error; the partially executed notebook is kept in the output folder for inspection.

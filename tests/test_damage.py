@@ -38,7 +38,7 @@ needs_full = pytest.mark.skipif(not CARD.is_file(), reason=f"no full-scale resul
 
 def _dae_file(root: Path = FULL.parent, dataset: str = "bars", table: int = 1) -> Path:
     """Where the full profile of the results in ``root`` keeps a table DAE."""
-    pipe = full_scale.pipeline(root)
+    pipe = full_scale.stored_results(root)
     spec = pipe.table_spec(dataset, table)
     return pipe.cache.path(f"dae/{spec.name}", spec.inputs(), TrainedDAE)
 
@@ -81,7 +81,7 @@ def _status(monkeypatch, capsys, root: Path) -> str:
 
 def _check(root: Path, name: str) -> tuple[int, list[str]]:
     """(units stored, damaged files named) of the step ``name`` of the full profile."""
-    pipe = full_scale.pipeline(root)
+    pipe = full_scale.stored_results(root)
     state = next(s for s in protocol.plan(pipe) if s.name == name).check(pipe)
     return state.n_done, state.damaged
 
@@ -120,7 +120,7 @@ def test_the_status_names_each_damaged_file_and_why(tmp_path, monkeypatch, capsy
     assert "does not match its digest" in lines[card_line + 1]
     assert "; 2 stored files cannot be used (named above;" in out
     with pytest.warns(CacheWarning) as warned:  # what the book says before it renders
-        protocol.status(full_scale.pipeline(tmp_path))
+        protocol.status(full_scale.stored_results(tmp_path))
     named = " ".join(str(w.message) for w in warned)
     assert str(dae) in named and str(card) in named
 
@@ -129,7 +129,7 @@ def test_the_status_names_each_damaged_file_and_why(tmp_path, monkeypatch, capsy
 def test_a_changed_digit_in_the_scorecard_is_named(tmp_path):
     (card,) = _copy(tmp_path, CARD)
     _change_digit(card)
-    probe = full_scale.pipeline(tmp_path)
+    probe = full_scale.stored_results(tmp_path)
     assert not protocol._scorecard_current(probe)
     assert probe.cache.damaged == {card: probe.cache.damaged[card]}
     assert "does not match its digest" in probe.cache.damaged[card]
@@ -167,7 +167,7 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
     doc = read_checked_json(card)
     doc["claims"][0]["ours"] = 0.5 if doc["claims"][0]["ours"] != 0.5 else 0.25
     write_checked_json(card, doc)
-    probe = full_scale.pipeline(root)
+    probe = full_scale.stored_results(root)
     assert not protocol._scorecard_current(probe)
     assert (f"differs from what the stored results give (claim {doc['claims'][0]['id']} "
             f"differs in ours") in probe.cache.damaged[card]

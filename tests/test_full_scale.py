@@ -64,7 +64,7 @@ def requested():
 
     Cache.path = recording
     try:
-        pipe = full_scale.pipeline()
+        pipe = full_scale.stored_results()
         for step in protocol.plan(pipe):
             step.check(pipe)
         robustness.compute(pipe, partial=True)  # the spreads' seeds stored so far
@@ -120,7 +120,7 @@ def _changed(**change):
 def test_a_real_change_is_never_within_tolerance(monkeypatch, change):
     """Simple Superposition (16 images, 23 epochs, a second) with one setting changed: the
     retrain check calls it diverged, whatever CPU it runs on."""
-    spec = full_scale.pipeline().table_spec("simple_superposition", 1)
+    spec = full_scale.stored_results().table_spec("simple_superposition", 1)
     assert (spec.config.learning_rate, spec.config.noise, spec.init) == (0.366627, 0.1,
                                                                          "brainstorm")
     monkeypatch.setattr(full_scale, "train", _changed(**change))
@@ -146,7 +146,7 @@ def test_the_verdict_follows_the_tolerance():
 
 
 def test_rc_with_a_stored_dae_reproduces_the_stored_scores():
-    pipe = full_scale.pipeline()
+    pipe = full_scale.stored_results()
     spec = pipe.eval_spec("shapes", 1)
     stored = pipe.scores_per_iteration(spec)
     images, groups = pipe.load(spec.data)

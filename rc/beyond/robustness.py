@@ -277,7 +277,7 @@ SPREAD_KEYS = ("spread_seeds", "spread_tables", "rc_restarts", "n_boot", "level"
 
 def at_full_scale(own: Robustness) -> Robustness | None:
     """The spreads of the committed full-scale results (profile ``full``, read from
-    ``results/full`` without computing: :func:`rc.paper.full_scale.pipeline`), with the
+    ``results/full`` without computing: :func:`rc.paper.full_scale.stored_results`), with the
     trainings and RC starts that are stored; ``own`` itself where it is the ``full``
     profile's; None where the full-scale table evaluations are not stored."""
     from ..paper import full_scale
@@ -285,7 +285,7 @@ def at_full_scale(own: Robustness) -> Robustness | None:
     if own.profile == full_scale.PROFILE:
         return own
     try:
-        return compute(full_scale.pipeline(), partial=True)
+        return compute(full_scale.stored_results(), partial=True)
     except MissingResultError:
         return None
 

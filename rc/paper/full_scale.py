@@ -4,7 +4,7 @@ The ``full`` profile (:mod:`rc.config`) trains the paper's published Table 1/2
 configurations on all training images, up to 500 epochs with early stopping, and scores
 them on the paper's test images. That takes hours on a CPU, so it is computed once
 (``make full``) and its results are committed under ``results/full``. Every book run,
-whatever its profile, shows them beside its own: :func:`pipeline` reads them without
+whatever its profile, shows them beside its own: :func:`stored_results` reads them without
 ever computing, :func:`load` returns an element's full-scale result (or None where it is
 not stored), and :func:`caption` says where the stored results came from.
 :func:`retrain` trains a stored table DAE again (on this machine) and compares the two:
@@ -23,14 +23,14 @@ from ..pipeline import TABLES, Results, mean_final_ami, train
 from ..storage import KERNEL_FIELDS, machine_words, provenance
 
 __all__ = ["COMMAND", "TOLERANCE", "VERDICTS", "FullScaleOrigin", "Retraining", "caption",
-           "load", "missing_note", "origin", "pipeline", "retrain", "show"]
+           "load", "missing_note", "origin", "retrain", "show", "stored_results"]
 
 #: The profile and the command that computes it.
 PROFILE = "full"
 COMMAND = "make full"
 
 
-def pipeline(root=None) -> Results:
+def stored_results(root=None) -> Results:
     """The ``full`` profile's stored results (``results/full``, or ``root/full``); it never
     computes: a missing result raises :class:`~rc.cache.MissingResultError`."""
     return Results(PROFILE, may_compute=False, progress=False, device="cpu", root=root)
@@ -39,7 +39,7 @@ def pipeline(root=None) -> Results:
 def load(element: ModuleType, pipe: Results | None = None):
     """``element.compute`` on the full-scale results, or None where they are not stored."""
     try:
-        return element.compute(pipe or pipeline())
+        return element.compute(pipe or stored_results())
     except MissingResultError:
         return None
 
@@ -59,7 +59,7 @@ class FullScaleOrigin:
 
 def origin(pipe: Results | None = None) -> FullScaleOrigin:
     """Device, commits and training time of the stored full-scale table DAEs."""
-    pipe = pipe or pipeline()
+    pipe = pipe or stored_results()
     provenances, seconds, expected = [], 0.0, 0
     for table in TABLES:
         for dataset in pipe.profile.datasets:
@@ -122,7 +122,7 @@ def show(element: ModuleType, pipe: Results, title: str, draw=None, about=None):
 
     if pipe.profile.name == PROFILE:
         return None
-    full = pipeline()
+    full = stored_results()
     result = load(element, full)
     if result is None:
         display(Markdown(f"*{title}:* " + missing_note("Its results")))
@@ -231,7 +231,7 @@ def retrain(dataset: str, table: int = 1, device=None, progress: bool = False,
     verdict`)."""
     check_table(dataset, table)
     device = resolve_device(device)
-    pipe = pipeline(root)
+    pipe = stored_results(root)
     spec, evaluation = pipe.table_spec(dataset, table), pipe.eval_spec(dataset, table)
     stored = pipe.trained(spec)
     images, _ = pipe.load(spec.data)
