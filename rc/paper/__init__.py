@@ -55,7 +55,7 @@ ELEMENTS: dict[str, str] = {
 WITH_CLAIMS: tuple[str, ...] = ("Table 1", "Table 2", "Figure 4a", "Figure 4b", "Figure 6a",
                                 "Figure 6b", "Figure 10")
 
-#: The elements built on random searches, with the (table, kind) of runs they need: a
+#: The elements built on random searches, with the (table, study) of runs they need: a
 #: profile that plans no such runs (the ``full`` profile has no Table 2 search) skips them.
 NEEDS_SEARCH: dict[str, tuple[int, str]] = {
     "Figure 6a": (1, "loss"), "Figure 8": (1, "search"), "Figure 9": (2, "search")}
