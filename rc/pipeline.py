@@ -469,6 +469,9 @@ class Results:
                                              task.label)
         values: dict[Task, object] = {}
         for t in self._plan(task):
+            if any(d not in values for d in t.deps):  # stored when planned: loaded
+                values[t] = self.get(t)  # (and, were it gone since, computed after all)
+                continue
             before = len(self.cache.computed)
             values[t] = self.cache.get_or_compute(
                 t.name, t.inputs, _work(t, self.context(t), [values[d] for d in t.deps]),

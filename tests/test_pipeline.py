@@ -281,3 +281,33 @@ def test_scorecard_collects_the_claims_of_every_element(warm_results):
     sweep = fig4a.compute(pipe)
     assert card.claim("best_k.bars").holds == (sweep.best_k["bars"] == 12)
     assert card.claim("scores.above_0.5").holds is None  # needs all six data sets
+
+
+def _plus_one(calls, name, ctx, *values):
+    """A task's work for the tests of Results.get: one more than its dependencies' sum."""
+    calls.append(name)
+    return {"n": 1 + sum(v["n"] for v in values)}
+
+
+def test_get_computes_the_missing_dependencies_in_order_and_loads_the_stored(tmp_path):
+    import functools
+
+    from rc.tasks import Task
+
+    calls: list[str] = []
+
+    def task(name, *deps):
+        return Task(name, {"v": 1}, dict, deps=deps,
+                    work=functools.partial(_plus_one, calls, name))
+
+    a = task("a")
+    b = task("b", a)
+    c = task("c", a, b)   # a diamond: a is computed once
+    pipe = pipeline(root=tmp_path)
+    assert pipe.get(c) == {"n": 4} and calls == ["a", "b", "c"]
+    calls.clear()
+    pipe.cache.root.joinpath(f"c.{c.key[:16]}.json").unlink()
+    pipe.cache.root.joinpath(f"a.{a.key[:16]}.json").unlink()
+    d = task("d", b)      # b stored: loaded, and what it depends on (a, gone) not visited
+    assert pipe.get(d) == {"n": 3} and calls == ["d"]
+    assert pipe.get(c) == {"n": 4} and calls == ["d", "a", "c"]
