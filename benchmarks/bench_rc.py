@@ -94,7 +94,7 @@ def main():
     # a trained DAE (Table 1's Shapes configuration, the `default` profile's cached one):
     # with an untrained one soft RC drifts to uniform assignments whose argmax is decided
     # by rounding, and the loop and the batched run could not be compared
-    dae = rc.Pipeline("default", device=dev).table_dae("shapes").dae
+    dae = rc.Results("default", device=dev).table_dae("shapes").dae
     dae.eval()
     n, k, it = args.n, args.k, args.iters
     print(f"device {dev}, torch {torch.__version__}, threads {torch.get_num_threads()}; "

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """List every cache key that a profile's protocol asks for (issue 27: no key may change).
 
-For each profile, a pipeline that may not compute (``compute=False``) reads a results
+For each profile, a pipeline that may not compute (``may_compute=False``) reads a results
 folder while every key the cache builds is recorded (:func:`rc.cache.cache_key`): the
 runs of every search and loss-vs-score study, every table DAE, every element of the paper,
 the RC animations, the analyses beyond the paper and the scorecard's claims. Where a
@@ -42,7 +42,7 @@ def _attempt(what) -> None:
         pass
 
 
-def asked_keys(pipe: rc.Pipeline) -> dict[tuple[str, str], None]:
+def asked_keys(pipe: rc.Results) -> dict[tuple[str, str], None]:
     """(entry name, key) of every cache entry that ``pipe``'s protocol asks for, in the
     order first asked."""
     from rc import animation, paper, published, scorecard
@@ -81,8 +81,8 @@ def asked_keys(pipe: rc.Pipeline) -> dict[tuple[str, str], None]:
 
 def listing(profile: str, root: Path) -> list[str]:
     """The lines of one profile: name, key, stored or missing; sorted."""
-    pipe = rc.Pipeline(profile, compute=False, progress=False, device="cpu",
-                       root=root.parent)
+    pipe = rc.Results(profile, may_compute=False, progress=False, device="cpu",
+                      root=root.parent)
     if root.name != profile:
         raise ValueError(f"the results folder of {profile} must be named {profile}; "
                          f"got {root}")

@@ -35,7 +35,7 @@ def measure(dataset: str, table: int, kind: str, runs: int, n: int) -> dict:
     """Epochs of the first ``runs`` configurations of a search, trained on ``n`` images."""
     p = rc.get_profile("paper")
     configs = (search_configs(runs, p.seed + 100 * table) if kind == "search"
-               else search_configs(runs, p.seed, kind="loss"))
+               else search_configs(runs, p.seed, study="loss"))
     split = TABLES[table][0]
     size = rc.dataset_info(dataset).split_sizes[split]
     images, _ = rc.load_dataset(dataset, split, n=min(n, size))

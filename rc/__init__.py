@@ -13,7 +13,7 @@ A trained DAE without training: ``rc.pretrained("multi_mnist")`` loads the store
 full-scale DAE of Table 1 (``python -m rc bind IMAGE.png`` runs RC with it on an image
 file; see :mod:`rc.cli`).
 
-The paper's experiments: ``pipe = rc.Pipeline("default")`` computes (once, cached) what
+The paper's experiments: ``pipe = rc.Results("default")`` computes (once, cached) what
 the figures and tables need, and ``rc.paper.<element>`` (e.g. ``rc.paper.fig4a``) turns it
 into each figure, table and claim.
 
@@ -30,8 +30,8 @@ from .dae import DAE, load_dae, salt_and_pepper, save_dae
 from .datasets import DATASETS, SPLITS, dataset_info, load_dataset
 from .denormals import flush_denormals, return_freed_memory
 from .metrics import ami, ari, score
-from .pipeline import Pipeline
-from .stored import pretrained
+from .pipeline import Results
+from .pretrained_daes import pretrained
 from .training import TrainHistory, train_dae, train_population
 
 __version__ = "0.2.0"
@@ -48,7 +48,7 @@ def __getattr__(name):  # rc.plots, rc.scorecard, ... on first use (no matplotli
 
 
 __all__ = [
-    "DATASETS", "SPLITS", "DAE", "MissingResultError", "PROFILES", "Pipeline", "Profile",
+    "DATASETS", "SPLITS", "DAE", "MissingResultError", "PROFILES", "Results", "Profile",
     "RCResult", "TrainHistory", "ami", "ari", "dataset_info", "get_profile", "load_dae",
     "load_dataset", "paper", "pretrained", "reconstruction_clustering", "salt_and_pepper",
     "save_dae", "score", "train_dae", "train_population",

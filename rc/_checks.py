@@ -133,7 +133,7 @@ def check_assignments(gamma, name: str = "gamma", atol: float = 1e-3) -> np.ndar
 
 
 # ------------------------------------------------------------------------ stored results
-def stored(*dims, finite: bool = False):
+def checked_field(*dims, finite: bool = False):
     """A dataclass field of a stored result with the shape it must have on loading.
 
     ``dims`` name the array's dimensions (a list's length): an int is a fixed size, a
@@ -203,7 +203,7 @@ def _conforms(value, hint) -> bool:
 
 def check_fields(obj, name: str | None = None, dims: dict | None = None) -> None:
     """Raise ValueError naming the field unless every field of the dataclass ``obj`` has its
-    annotated type, and, as :func:`stored` declares, its dimensions (consistent across
+    annotated type, and, as :func:`checked_field` declares, its dimensions (consistent across
     fields, and equal to ``dims`` where given) and finite values. Nested dataclasses are
     checked too. The one validation of every stored result on loading (:mod:`rc.cache`)."""
     cls = type(obj)

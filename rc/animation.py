@@ -3,14 +3,14 @@
 For a data set, :func:`compute` runs RC with its Table 1 (or 2) DAE on the first few
 scored test images and keeps every iteration: the assignments gamma, each cluster's
 reconstruction mu (the R-step's DAE output) and the AMI after every E-step. That run is
-the expensive part and is cached (:meth:`rc.Pipeline.cached`) under inputs holding the
+the expensive part and is cached (:meth:`rc.Results.cached`) under inputs holding the
 DAE's training specification, the images and the RC settings. :func:`gif` turns it into
 an animated GIF (matplotlib's animation module with the Pillow writer, no external
 encoder) of at most :data:`MAX_BYTES`; :func:`display` wraps it for a notebook, where
-myst-nb writes it as a ``.gif`` file of the built book (given the pipeline, it caches the
+myst-nb writes it as a ``.gif`` file of the built book (given the results, it caches the
 drawn GIF too, so that a re-run of the book does not draw it again).
 
-Which DAE: :func:`rc.stored.full_scale_or_own`, the full-scale one where it is stored
+Which DAE: :func:`rc.pretrained_daes.full_scale_or_own`, the full-scale one where it is stored
 (the ``full`` profile's, read without training), else the running profile's own. The RC
 settings (iterations, E-step, seed) are the running profile's; the initial assignments of
 image i come from the stream (seed, i), so the frames are exactly those of the
@@ -26,8 +26,8 @@ from ._checks import check_positive_int
 from .cache import Record, value_digest
 from .cost import RC_FLOP
 from .datasets import label
+from .pretrained_daes import Pretrained, full_scale_or_own, full_scale_or_own_spec
 from .specs import DataSpec, EvalSpec
-from .stored import Pretrained, full_scale_or_own, full_scale_or_own_spec
 from .tasks import Task
 
 __all__ = ["MAX_BYTES", "N_IMAGES", "RCGif", "RCMovie", "compute", "display", "gif",
@@ -124,7 +124,7 @@ def tasks(pipe) -> list[Task]:
     """The recorded runs of every data set's animation, and the GIFs of those stored (a
     GIF is keyed by its run's content: :func:`gif_task`), as tasks."""
     movies = [task(pipe, d) for d in pipe.profile.datasets]
-    return movies + [gif_task(pipe.cache.load(m.name, m.inputs, m.kind)) for m in movies
+    return movies + [gif_task(pipe.cache.load(m.name, m.inputs, m.value_type)) for m in movies
                      if pipe.has(m)]
 
 
@@ -360,7 +360,7 @@ def stored_gif(pipe, movie: RCMovie, **settings) -> bytes:
     ``pipe`` only reads stored results and the GIF is not among them, drawn and not
     stored (drawing is not training)."""
     drawing = gif_task(movie, **settings)
-    if not pipe.cache.compute and not pipe.has(drawing):
+    if not pipe.cache.may_compute and not pipe.has(drawing):
         return gif(movie, **settings)
     return pipe.get(drawing).data.tobytes()
 

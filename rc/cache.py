@@ -12,7 +12,7 @@ Every entry records its name, key and inputs beside the value, and a SHA-256 dig
 the value (:func:`value_digest`). On loading, the record must match the request exactly,
 the value its digest, and a dataclass value the types and shapes its class declares
 (:func:`rc._checks.check_fields`: field types, array dimensions consistent across fields,
-finite values where :func:`rc._checks.stored` asks for them). An entry that does not (a
+finite values where :func:`rc._checks.checked_field` asks for them). An entry that does not (a
 file copied or edited by hand, a flipped bit, a string where a number belongs, an array
 of the wrong shape) is never used: it is reported with a :class:`CacheWarning` naming the
 file and recomputed, or, where the cache may not compute, :class:`MissingResultError`
@@ -26,14 +26,14 @@ entry is computed under a lock (a hidden ``.<entry>.lock`` beside it while it is
 run side by side, a protocol run beside the book) compute it once; the others wait and
 load it.
 
-Values are JSON documents (``kind=dict``), dataclasses stored as JSON (``kind`` a
+Values are JSON documents (``value_type=dict``), dataclasses stored as JSON (``value_type`` a
 dataclass without ``from_record``, e.g. :class:`rc.pipeline.SearchRun`), or objects of a
 class with the ``to_record()`` / ``from_record(arrays, fields)`` pair of :class:`Record`,
 stored as ``.npz`` (arrays) with a JSON part (everything else).
 
 When the environment variable ``RC_TIME_RECORD`` names a file, every computation made
-through :meth:`Cache.fetch` (or timed with :func:`timed`) appends one JSON line to it: the
-entry's name, kind, key, cache folder and its wall and CPU seconds, both in all and
+through :meth:`Cache.get_or_compute` (or timed with :func:`timed`) appends one JSON line to it: the
+entry's name, value type, key, cache folder and its wall and CPU seconds, both in all and
 without the computations nested in it (``scripts/run_book.py`` collects these lines from
 the notebooks' kernels into the book's time record). Nothing of this enters a key.
 
@@ -105,12 +105,12 @@ _nested: list[list[float]] = []
 
 
 @contextlib.contextmanager
-def timed(name: str, kind: str = "", key: str = "", root: Path | str = ""):
+def timed(name: str, value_type: str = "", key: str = "", root: Path | str = ""):
     """Time the computation in the ``with`` block for the run's time record.
 
     Only when the environment variable :data:`TIME_RECORD` names a file (and only when
     the block finishes without an exception) one JSON line is appended to it: ``name``,
-    ``kind``, ``key``, ``root``, the process, the wall and CPU seconds (``seconds``,
+    ``value_type``, ``key``, ``root``, the process, the wall and CPU seconds (``seconds``,
     ``cpu_seconds``) and the same without the timed computations nested in the block
     (``self_seconds``, ``self_cpu_seconds``). Appends of single lines are atomic, so
     several processes may share the file.
@@ -129,7 +129,7 @@ def timed(name: str, kind: str = "", key: str = "", root: Path | str = ""):
     if _nested:
         _nested[-1][0] += wall
         _nested[-1][1] += cpu
-    line = json.dumps({"name": name, "kind": kind, "key": key, "root": str(root),
+    line = json.dumps({"name": name, "value_type": value_type, "key": key, "root": str(root),
                        "pid": os.getpid(), "end": round(time.time(), 3),
                        "seconds": round(wall, 3), "cpu_seconds": round(cpu, 3),
                        "self_seconds": round(wall - inner_wall, 3),
@@ -158,9 +158,9 @@ class _CorruptEntry(ValueError):
     """A stored value that does not match its digest."""
 
 
-def _is_npz(kind: type) -> bool:
-    """Whether values of ``kind`` are stored as ``.npz`` (else as JSON)."""
-    return kind is not dict and hasattr(kind, "from_record")
+def _is_npz(value_type: type) -> bool:
+    """Whether values of ``value_type`` are stored as ``.npz`` (else as JSON)."""
+    return value_type is not dict and hasattr(value_type, "from_record")
 
 
 class Record:
@@ -183,6 +183,21 @@ class Record:
         return cls(**{**fields, **arrays})
 
 
+def _recompute_cutoff(recompute: bool, recompute_before: float | None) -> float | None:
+    """The UNIX time before which stored entries are recomputed: ``recompute_before`` if
+    given, else now if ``recompute``, else None (clear errors for other values)."""
+    if not isinstance(recompute, (bool, np.bool_)):
+        raise TypeError(f"recompute must be True or False; got {recompute!r} (a time before "
+                        f"which to recompute goes to recompute_before)")
+    if recompute_before is not None:
+        if isinstance(recompute_before, bool) or not (
+                isinstance(recompute_before, (int, float)) and recompute_before >= 0):
+            raise ValueError(f"recompute_before must be a UNIX time or None; got "
+                             f"{recompute_before!r}")
+        return float(recompute_before)
+    return time.time() if recompute else None
+
+
 class Cache:
     """Compute-or-load of results under one folder, keyed by all their inputs.
 
@@ -190,11 +205,14 @@ class Cache:
     ----------
     root : path
         Folder of the entries (created on the first write).
-    recompute : bool or float
-        False: use every valid entry. True: recompute entries written before this Cache
-        was made. A number (a UNIX time, e.g. the start of a multi-notebook run):
-        recompute entries written before then, so that each is recomputed once per run.
-    compute : bool
+    recompute : bool
+        Recompute the entries written before this Cache was made (False: use every valid
+        entry).
+    recompute_before : float, optional
+        A UNIX time (e.g. the start of a multi-notebook run): recompute the entries
+        written before it, so that each is recomputed once per run (it replaces the
+        moment ``recompute`` uses; an entry written after it is used).
+    may_compute : bool
         If False, a missing entry raises :class:`MissingResultError` instead of being
         computed (for rendering from committed results only).
     best_effort : bool
@@ -204,16 +222,13 @@ class Cache:
         Added to the message of :class:`MissingResultError` (how to compute what is missing).
     """
 
-    def __init__(self, root: Path | str, recompute: bool | float = False,
-                 compute: bool = True, best_effort: bool = False, hint: str = ""):
+    def __init__(self, root: Path | str, recompute: bool = False,
+                 recompute_before: float | None = None, may_compute: bool = True,
+                 best_effort: bool = False, hint: str = ""):
         self.root = Path(root)
-        if recompute is True:
-            self.since: float | None = time.time()
-        elif recompute:
-            self.since = float(recompute)
-        else:
-            self.since = None
-        self.compute = bool(compute)
+        #: entries written before this UNIX time are recomputed (None: none are)
+        self.recompute_before = _recompute_cutoff(recompute, recompute_before)
+        self.may_compute = bool(may_compute)
         self.best_effort = bool(best_effort)
         self.hint = hint
         #: names of the entries computed (``computed``) and loaded (``loaded``) so far
@@ -227,49 +242,57 @@ class Cache:
         return f"Cache({str(self.root)!r})"
 
     # ------------------------------------------------------------------ paths
-    def path(self, name: str, inputs: dict, kind: type = dict) -> Path:
+    def path(self, name: str, inputs: dict, value_type: type = dict) -> Path:
         """Where the entry for ``name`` and ``inputs`` lives (whether or not it exists)."""
-        suffix = ".npz" if _is_npz(kind) else ".json"
+        suffix = ".npz" if _is_npz(value_type) else ".json"
         return self.root / f"{name}.{cache_key(name, inputs)[:16]}{suffix}"
 
     # ------------------------------------------------------------------ load / store
-    def load(self, name: str, inputs: dict, kind: type[T] = dict,
+    def load(self, name: str, inputs: dict, value_type: type[T] = dict,
              dims: dict | None = None) -> T | None:
         """The stored value for ``name`` and ``inputs``, or None if there is no usable one.
 
         An entry that cannot be read, was recorded for other inputs, does not match its
-        digest or (for a dataclass ``kind``) fails :func:`rc._checks.check_fields`, with
+        digest or (for a dataclass ``value_type``) fails :func:`rc._checks.check_fields`, with
         ``dims`` fixing named dimensions, gives a :class:`CacheWarning` naming the file
         (and None); so does nothing else.
         """
-        value, problem = self._read(name, inputs, kind, dims)
+        value, problem = self._read(name, inputs, value_type, dims)
         if problem is not None:
-            warnings.warn(f"cache entry {self.path(name, inputs, kind)} {problem}; "
+            warnings.warn(f"cache entry {self.path(name, inputs, value_type)} {problem}; "
                           "recomputing it", CacheWarning, stacklevel=2)
         return value
 
-    def _read(self, name: str, inputs: dict, kind: type, dims: dict | None
+    def lookup(self, name: str, inputs: dict, value_type: type[T] = dict,
+               dims: dict | None = None) -> T | None:
+        """The stored value for ``name`` and ``inputs``, or None if there is no usable one,
+        without a warning: a damaged entry is only noted in :attr:`damaged` (and is reported
+        when :meth:`get_or_compute` recomputes it)."""
+        return self._read(name, inputs, value_type, dims)[0]
+
+    def _read(self, name: str, inputs: dict, value_type: type, dims: dict | None
               ) -> tuple[Any, str | None]:
         """(value, None), (None, None) for no entry, or (None, what is wrong with it); a
         damaged entry is noted in :attr:`damaged`."""
-        path = self.path(name, inputs, kind)
-        value, problem = self._examine(path, name, inputs, kind, dims)
+        path = self.path(name, inputs, value_type)
+        value, problem = self._examine(path, name, inputs, value_type, dims)
         if problem is None:
             self.damaged.pop(path, None)
         else:
             self.damaged[path] = problem
         return value, problem
 
-    def _examine(self, path: Path, name: str, inputs: dict, kind: type, dims: dict | None
+    def _examine(self, path: Path, name: str, inputs: dict, value_type: type, dims: dict | None
                  ) -> tuple[Any, str | None]:
         """:meth:`_read` of the entry at ``path``, without the note of damage."""
         if not path.is_file():
             return None, None
-        if self.since is not None and path.stat().st_mtime < self.since:
+        if (self.recompute_before is not None
+                and path.stat().st_mtime < self.recompute_before):
             return None, None
         key = cache_key(name, inputs)
         try:
-            if _is_npz(kind):
+            if _is_npz(value_type):
                 arrays, doc = read_npz(path)
                 record = doc["record"]
                 digest = value_digest(doc["fields"], arrays)
@@ -285,13 +308,13 @@ class Cache:
                                     "version of rc)")
             if doc["digest"] != digest:
                 raise _CorruptEntry("its value does not match the digest stored with it")
-            if _is_npz(kind):
-                value = kind.from_record(arrays, doc["fields"])
-            elif kind is not dict:
+            if _is_npz(value_type):
+                value = value_type.from_record(arrays, doc["fields"])
+            elif value_type is not dict:
                 if not isinstance(value, dict):
                     raise _CorruptEntry(f"it holds a {type(value).__name__}, not a "
-                                        f"{kind.__name__}")
-                value = kind(**value)
+                                        f"{value_type.__name__}")
+                value = value_type(**value)
             if dataclasses.is_dataclass(value):
                 check_fields(value, dims=dims)
         except Exception as exc:  # noqa: BLE001 - any unreadable file is recomputed
@@ -299,15 +322,15 @@ class Cache:
         self.loaded.append(name)
         return value, None
 
-    def store(self, name: str, inputs: dict, value: T, kind: type[T] = dict) -> Path | None:
+    def store(self, name: str, inputs: dict, value: T, value_type: type[T] = dict) -> Path | None:
         """Write ``value`` as the entry for ``name`` and ``inputs``; returns its path.
 
         With ``best_effort``, a failed write warns and returns None.
         """
-        path = self.path(name, inputs, kind)
+        path = self.path(name, inputs, value_type)
         record = {"name": name, "key": cache_key(name, inputs), "inputs": inputs}
         try:
-            if _is_npz(kind):
+            if _is_npz(value_type):
                 arrays, fields = value.to_record()
                 arrays = {k: np.asarray(v) for k, v in arrays.items()}
                 fields = to_jsonable(fields)
@@ -326,18 +349,21 @@ class Cache:
         self.damaged.pop(path, None)
         return path
 
-    def fetch(self, name: str, inputs: dict, compute: Callable[[], T], kind: type[T] = dict,
-              describe: str | None = None, dims: dict | None = None) -> T:
+    def get_or_compute(self, name: str, inputs: dict, compute: Callable[[], T],
+                       value_type: type[T] = dict, describe: str | None = None,
+                       dims: dict | None = None,
+                       before: Callable[[], None] | None = None) -> T:
         """Load the entry for ``name`` and ``inputs``, or compute, store and return it.
 
         ``describe`` names the result in the error raised when computing is not allowed;
-        ``dims`` as in :meth:`load`.
+        ``dims`` as in :meth:`load`; ``before()``, if given, is called just before
+        ``compute()`` (under the entry's lock, once the entry is known to be missing).
         """
-        value, problem = self._read(name, inputs, kind, dims)
+        value, problem = self._read(name, inputs, value_type, dims)
         if value is not None:
             return value
-        path = self.path(name, inputs, kind)
-        if not self.compute:
+        path = self.path(name, inputs, value_type)
+        if not self.may_compute:
             where = (f"is not in {self.root} (entry {path.name})" if problem is None else
                      f"cannot be used: its entry {path} {problem}")
             raise MissingResultError(
@@ -345,23 +371,25 @@ class Cache:
                 f"{'first' if problem is None else 'again'}"
                 + (f": {self.hint}" if self.hint else ""))
         with _entry_lock(path):
-            value, problem = self._read(name, inputs, kind, dims)  # stored meanwhile?
+            value, problem = self._read(name, inputs, value_type, dims)  # stored meanwhile?
             if value is not None:
                 return value
             if problem is not None:
                 warnings.warn(f"cache entry {path} {problem}; recomputing it", CacheWarning,
                               stacklevel=2)
-            with timed(name, kind.__name__, cache_key(name, inputs), self.root):
+            if before is not None:
+                before()
+            with timed(name, value_type.__name__, cache_key(name, inputs), self.root):
                 value = compute()
-                self.store(name, inputs, value, kind)
+                self.store(name, inputs, value, value_type)
         self.computed.append(name)
         return value
 
-    def has(self, name: str, inputs: dict, kind: type = dict, dims: dict | None = None
+    def has(self, name: str, inputs: dict, value_type: type = dict, dims: dict | None = None
             ) -> bool:
         """Whether a usable entry exists (reads and checks it, so that a corrupt one counts
         as absent)."""
-        value, _ = self._read(name, inputs, kind, dims)
+        value, _ = self._read(name, inputs, value_type, dims)
         if value is not None:
             self.loaded.pop()
         return value is not None

@@ -325,7 +325,7 @@ def bind(args) -> str:
 
     from .cache import MissingResultError
     from .clustering import reconstruction_clustering
-    from .stored import pretrained
+    from .pretrained_daes import pretrained
 
     _check_settings(args)
     out, js = _outputs(args)

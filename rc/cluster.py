@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from .pipeline import Pipeline, search_group
+from .pipeline import Results, search_group
 from .protocol import Step
 from .tasks import Task, WorkContext
 from .training import DeadlineReached
@@ -64,11 +64,11 @@ def _run_task(task: Task, context: WorkContext, *values):
     return task.compute(_here(context, get_worker().address), *values)
 
 
-def _run_search_group(specs, indices, kind, table, val, context: WorkContext, grouping):
+def _run_search_group(specs, indices, study, table, val, context: WorkContext, grouping):
     """On a worker: the runs ``indices`` of a search, trained side by side and scored."""
     from dask.distributed import get_worker
 
-    return search_group(specs, indices, kind, table, val,
+    return search_group(specs, indices, study, table, val,
                         _here(context, get_worker().address), grouping=grouping)
 
 
@@ -130,7 +130,7 @@ class Cluster:
         return {"GPU": 1} if self.gpu and task_gpu else None
 
     # ------------------------------------------------------------------ one step
-    def compute(self, pipe: Pipeline, step: Step) -> None:
+    def compute(self, pipe: Results, step: Step) -> None:
         """Compute on the workers, and store here, the missing tasks of ``step`` that
         have work of their own; raises :class:`DeadlineReached` where the budget ended
         it (what finished is stored)."""
@@ -142,23 +142,23 @@ class Cluster:
         else:
             self._tasks(pipe, missing)
 
-    def _check_deadline(self, pipe: Pipeline, what: str) -> None:
+    def _check_deadline(self, pipe: Results, what: str) -> None:
         if pipe.deadline is not None and time.monotonic() > pipe.deadline:
             raise DeadlineReached(f"the deadline passed before computing {what}")
 
-    def _search(self, pipe: Pipeline, step: Step, missing: list[Task]) -> None:
-        dataset, table, kind = step.runs
-        specs = pipe.run_specs(dataset, table, kind)
+    def _search(self, pipe: Results, step: Step, missing: list[Task]) -> None:
+        dataset, table, study = step.runs
+        specs = pipe.run_specs(dataset, table, study)
         tasks = step.tasks
         wanted = {t.key for t in missing}
-        val = pipe.val_spec(dataset) if kind == "search" else None
+        val = pipe.val_spec(dataset) if study == "search" else None
         context = pipe.context()
         futures = {}
-        for group in pipe.run_groups(dataset, table, kind):
+        for group in pipe.run_groups(dataset, table, study):
             if not wanted.intersection(tasks[i].key for i in group):
                 continue
-            self._check_deadline(pipe, f"the {kind} for Table {table} on {dataset}")
-            future = self.client.submit(_run_search_group, specs, group, kind, table, val,
+            self._check_deadline(pipe, f"the {study} for Table {table} on {dataset}")
+            future = self.client.submit(_run_search_group, specs, group, study, table, val,
                                         context, pipe.grouping, pure=False,
                                         resources=self._resources())
             futures[future] = group
@@ -169,7 +169,7 @@ class Cluster:
                     pipe.store(tasks[run.run], run)
         self._gather(futures, store)
 
-    def _tasks(self, pipe: Pipeline, missing: list[Task]) -> None:
+    def _tasks(self, pipe: Results, missing: list[Task]) -> None:
         futures, submitted, loaded = {}, {}, {}
 
         def argument(dep: Task):
@@ -177,7 +177,7 @@ class Cluster:
             if dep.key in submitted:
                 return submitted[dep.key]
             if dep.key not in loaded:
-                value = pipe.cache.load(dep.name, dep.inputs, dep.kind)
+                value = pipe.cache.load(dep.name, dep.inputs, dep.value_type)
                 if value is not None:
                     loaded[dep.key] = self.client.scatter(value)
             return loaded.get(dep.key)

@@ -159,7 +159,7 @@ class Profile:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def numbers(self) -> dict:
+    def glue_values(self) -> dict:
         """The settings the book's prose quotes, with the paper's values beside them."""
         paper = PROFILES["paper"]
         return {"profile_name": self.name, "profile_description": self.description,

@@ -109,17 +109,17 @@ def _count_rows() -> list[dict]:
             f"`python benchmarks/epoch_counts.py --write`") from None
 
 
-def measured_epochs(dataset: str, table: int, kind: str) -> list[int]:
+def measured_epochs(dataset: str, table: int, study: str) -> list[int]:
     """Every run's epochs in the measurement (its largest size), or [DEFAULT_EPOCHS]."""
     rows = _count_rows()
-    match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, kind)]
+    match = [r for r in rows if (r["dataset"], r["table"], r["kind"]) == (dataset, table, study)]
     return max(match, key=lambda r: r["n_images"])["epochs"] if match else [DEFAULT_EPOCHS]
 
 
-def estimated_epochs(dataset: str, table: int, kind: str) -> float:
+def estimated_epochs(dataset: str, table: int, study: str) -> float:
     """Mean epochs early stopping gave in the measurement (largest size measured);
     :data:`DEFAULT_EPOCHS` where nothing was measured for the data set and table."""
-    return float(np.mean(measured_epochs(dataset, table, kind)))
+    return float(np.mean(measured_epochs(dataset, table, study)))
 
 
 def population_seconds(specs: list, groups: list[list[int]], measured: list[int],

@@ -327,7 +327,7 @@ def load_dae(path, device=None) -> tuple[DAE, dict]:
 def _check_dae_file(path: Path) -> None:
     """Raise ValueError naming ``path`` unless it is a file of :func:`save_dae`: an
     ``.npz`` whose JSON part holds the DAE's config. An entry of the results cache (a
-    trained DAE of :class:`rc.Pipeline`) is told apart, with the call that loads it."""
+    trained DAE of :class:`rc.Results`) is told apart, with the call that loads it."""
     not_ours = f"{path} is not a DAE file written by rc.save_dae"
     if path.is_dir():
         raise ValueError(f"{not_ours}: it is a folder")
@@ -341,7 +341,7 @@ def _check_dae_file(path: Path) -> None:
     record = doc.get("record") if isinstance(doc, dict) else None
     if isinstance(record, dict) and "name" in record:
         raise ValueError(f"{path} is the entry {record['name']!r} of the results store "
-                         f"(rc.Pipeline's cache), not a file written by rc.save_dae; "
+                         f"(the cache of rc.Results), not a file written by rc.save_dae; "
                          f"{_how_to_load(path, record)}")
     raise ValueError(f"{not_ours} (it holds no DAE config)")
 
@@ -351,7 +351,7 @@ def _how_to_load(path: Path, record: dict) -> str:
     data = (record.get("inputs") or {}).get("data") or {}
     table = {"train_single": 1, "train_multi": 2}.get(data.get("split"))
     if not str(record["name"]).startswith("dae/") or table is None:
-        return ("load stored results through rc.Pipeline(profile, compute=False) or "
+        return ("load stored results through rc.Results(profile, may_compute=False) or "
                 "rc.pretrained(dataset, table)")
     folder = path.resolve().parent.parent  # <results>/<profile>/dae/<entry>.npz
     args = [repr(data.get("dataset")), str(table)]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rc._checks import stored
+from rc._checks import checked_field
 from rc.cache import Cache, Record
 from rc.mnist import data_dir
 
@@ -44,8 +44,8 @@ Render = Callable[[int, int], tuple[np.ndarray, np.ndarray]]
 class _Split(Record):
     """The first images of a split, as stored in the data cache (uint8 arrays)."""
 
-    images: np.ndarray = stored("N", "H", "W")
-    groups: np.ndarray = stored("N", "H", "W")
+    images: np.ndarray = checked_field("N", "H", "W")
+    groups: np.ndarray = checked_field("N", "H", "W")
 
 
 def _entry_name(split: SplitId, n: int | None = None) -> str:
@@ -155,6 +155,6 @@ def _stored_prefix(split: SplitId, n: int, render: Render) -> _Split:
         return _Split(np.concatenate([head.images, images]),
                       np.concatenate([head.groups, groups]))
 
-    return cache.fetch(_entry_name(split, n), _entry_inputs(split, n), generate, _Split,
-                       describe=f"the first {n} images of {split.dataset}/{split.split}",
-                       dims=dims(n))
+    return cache.get_or_compute(_entry_name(split, n), _entry_inputs(split, n), generate, _Split,
+                                describe=f"the first {n} images of {split.dataset}/{split.split}",
+                                dims=dims(n))

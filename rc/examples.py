@@ -222,12 +222,12 @@ def bind_demo(pipe=None, dataset: str = "multi_mnist", commands=COMMANDS) -> Bin
     ``commands`` on them with the stored Table 1 DAE of ``dataset``.
 
     The DAE is the full-scale one (profile ``full``) where it is stored, else ``pipe``'s
-    own (trained first if missing and ``pipe`` may compute; :func:`rc.stored.
+    own (trained first if missing and ``pipe`` may compute; :func:`rc.pretrained_daes.
     full_scale_or_own`); without ``pipe`` it must be stored at full scale. Each command
     gets ``--model dataset --profile <that profile>`` and runs with ``RC_RESULTS`` set to
     the folder holding it.
     """
-    from .stored import full_scale_or_own, pretrained
+    from .pretrained_daes import full_scale_or_own, pretrained
 
     if pipe is not None:
         model, results = full_scale_or_own(pipe, dataset), pipe.cache.root.parent

@@ -7,13 +7,13 @@ budget it trains (:meth:`~Experiments.table_spec`, with :meth:`~Experiments.epoc
 the one budget rule of every network of the book), which RC evaluates it
 (:meth:`~Experiments.eval_spec`), and the runs of the random searches
 (:meth:`~Experiments.run_specs`). Nothing here trains, evaluates, reads results or
-generates data: :class:`rc.Pipeline` adds the cached running of them.
+generates data: :class:`rc.Results` adds the cached running of them.
 
 The one specification that depends on a result is the configuration of a table DAE in a
 profile whose tables come from its own search (``tables_from_search``, the ``paper``
 profile): there it is the best run of the search, which the caller hands in as
-``best_run`` (:class:`rc.Pipeline` holds an :class:`Experiments` and hands in its
-:meth:`rc.Pipeline.search_best`); without one such a specification is a ValueError.
+``best_run`` (:class:`rc.Results` holds an :class:`Experiments` and hands in its
+:meth:`rc.Results.search_best`); without one such a specification is a ValueError.
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ class Experiments:
         if self.profile.tables_from_search:
             if self.best_run is None:
                 raise ValueError(f"the {self.profile.name} profile takes its Table {table} "
-                                 "DAEs from its own random search: use rc.Pipeline, which "
+                                 "DAEs from its own random search: use rc.Results, which "
                                  "runs it")
             best = self.best_run(dataset, table)
             return DAEConfig.from_mapping(best.config), best.seed, f"our search, run {best.run}"
@@ -164,20 +164,20 @@ class Experiments:
         return EvalSpec(self.table_spec(dataset, table), self.test_spec(dataset), rc_spec,
                         average_method)
 
-    def run_specs(self, dataset: str, table: int = 1, kind: str = "search"
+    def run_specs(self, dataset: str, table: int = 1, study: str = "search"
                   ) -> list[EvalSpec]:
-        """The runs of a random search (``kind="search"``, Appendix B) or of the
-        loss-vs-score study (``kind="loss"``, Figure 6a) as evaluation specifications:
+        """The runs of a random search (``study="search"``, Appendix B) or of the
+        loss-vs-score study (``study="loss"``, Figure 6a) as evaluation specifications:
         each run's training and the RC that scores it."""
         check_table(dataset, table)
-        if kind not in ("search", "loss"):
-            raise ValueError(f"kind must be 'search' or 'loss'; got {kind!r}")
+        if study not in ("search", "loss"):
+            raise ValueError(f"study must be 'search' or 'loss'; got {study!r}")
         p = self.profile
-        runs, limit, tflop = self._search_size(dataset, table, kind)
-        if kind == "search":
+        runs, limit, tflop = self._search_size(dataset, table, study)
+        if study == "search":
             configs = search_configs(runs, p.seed + 100 * table)
         else:
-            configs = search_configs(runs, p.seed, kind="loss")
+            configs = search_configs(runs, p.seed, study="loss")
         split, e_step = TABLES[table]
         data = self.train_data_spec(dataset, split, limit)
         rc_spec = RCSpec(k=dataset_info(dataset).k, n_iters=p.n_iters, e_step=e_step,
@@ -187,28 +187,28 @@ class Experiments:
                          test, rc_spec)
                 for c in configs]
 
-    def _search_size(self, dataset: str, table: int, kind: str
+    def _search_size(self, dataset: str, table: int, study: str
                      ) -> tuple[int, int | None, float | None]:
         """(runs, training images, compute cap) of a search or loss study."""
         p = self.profile
         if table == 1 and dataset in p.full_searches:  # the paper's size whatever the rest
             return 100, None, None
-        return (p.search_runs if kind == "search" else p.loss_runs, p.search_train_limit,
+        return (p.search_runs if study == "search" else p.loss_runs, p.search_train_limit,
                 p.search_tflop)
 
-    def run_cache_inputs(self, spec: EvalSpec, kind: str) -> dict:
+    def run_cache_inputs(self, spec: EvalSpec, study: str) -> dict:
         """Cache inputs of a search run: its training and RC, the validation images that
         score it too (searches only) and the version of its record
         (:data:`SEARCH_RUN_VERSION`)."""
-        val = self.val_spec(spec.data.dataset) if kind == "search" else None
+        val = self.val_spec(spec.data.dataset) if study == "search" else None
         return {**spec.inputs(), "validation": None if val is None else val.inputs(),
                 "run_version": SEARCH_RUN_VERSION}
 
-    def run_names(self, dataset: str, table: int = 1, kind: str = "search") -> list[str]:
+    def run_names(self, dataset: str, table: int = 1, study: str = "search") -> list[str]:
         """The cache names of the runs of :meth:`run_specs`."""
-        n = self._search_size(dataset, table, kind)[0]
-        return [f"{kind}/table{table}-{dataset}/run{i:03d}" for i in range(n)]
+        n = self._search_size(dataset, table, study)[0]
+        return [f"{study}/table{table}-{dataset}/run{i:03d}" for i in range(n)]
 
-    def run_inputs(self, dataset: str, table: int = 1, kind: str = "search") -> list[dict]:
+    def run_inputs(self, dataset: str, table: int = 1, study: str = "search") -> list[dict]:
         """The cache inputs of the runs of :meth:`run_specs`."""
-        return [self.run_cache_inputs(s, kind) for s in self.run_specs(dataset, table, kind)]
+        return [self.run_cache_inputs(s, study) for s in self.run_specs(dataset, table, study)]

@@ -69,7 +69,7 @@ def profile_line(pipe) -> Markdown:
     what is missing or only reads stored results, where the choice comes from
     (:func:`launch_origin`) and how to change it."""
     name = pipe.profile.name
-    compute = bool(pipe.cache.compute)
+    compute = bool(pipe.cache.may_compute)
     origin = launch_origin(name, compute)
     what = ("computes what `results/" + name + "/` lacks" if compute
             else "reads the stored results only, nothing is trained")
@@ -100,7 +100,7 @@ def show_profile(pipe) -> None:
 
     display(profile_line(pipe))
     shell = get_ipython()
-    if shell is not None and not pipe.cache.compute \
+    if shell is not None and not pipe.cache.may_compute \
             and launch_origin(pipe.profile.name, False) != "papermill":
         from .cache import MissingResultError
 
@@ -179,9 +179,9 @@ _DAES: dict = {}
 
 def _dae(dataset: str, table: int, pipe):
     """The DAE that runs RC, loaded once per session: the committed full-scale one
-    (:func:`rc.pretrained`); with ``pipe``, :func:`rc.stored.full_scale_or_own` (the
+    (:func:`rc.pretrained`); with ``pipe``, :func:`rc.pretrained_daes.full_scale_or_own` (the
     full-scale one under its results folder where stored, else its profile's own)."""
-    from .stored import full_scale_or_own, pretrained
+    from .pretrained_daes import full_scale_or_own, pretrained
 
     key = (dataset, table) if pipe is None else (dataset, table, str(pipe.cache.root),
                                                  pipe.profile)
@@ -293,10 +293,10 @@ def bind(dataset: str = "shapes", image=0, k: int | None = None, n_iters: int = 
     groups : array_like, optional
         The true objects of a drawing (H, W ints, 0 background); default its connected
         ink regions (8-neighbourhood), a stand-in since a drawing has no truth.
-    pipe : rc.Pipeline, optional
+    pipe : rc.Results, optional
         Without it the DAE is the committed full-scale one (:func:`rc.pretrained`);
         with it, that one where ``pipe``'s results folder holds it, else ``pipe``'s own
-        (:func:`rc.stored.full_scale_or_own`, trained first if missing and ``pipe`` may
+        (:func:`rc.pretrained_daes.full_scale_or_own`, trained first if missing and ``pipe`` may
         compute).
 
     Returns

@@ -23,7 +23,7 @@ An image with nothing to score: :func:`ami` and :func:`ari` keep scikit-learn's
 convention (1.0 for empty labelings); the paper's score, :func:`score`, gives NaN for an
 image without a pixel of an object (``groups != 0``), with an :class:`UnscoredImageWarning`,
 since there is nothing to bind (so do the foreground ARI and AMI of an evaluation,
-:func:`rc.pipeline.evaluate`, through :func:`nan_where_unscored`). The means over images
+:func:`rc.pipeline.scores_per_iteration`, through :func:`nan_where_unscored`). The means over images
 of the book's figures and tables skip such NaN (``np.nanmean``); the scored images of
 every data set of the project all have object pixels.
 

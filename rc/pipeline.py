@@ -1,24 +1,25 @@
-"""The protocol's computations: pure functions, and one profile's cached view of them.
+"""The protocol's computations: pure functions, and one profile's cached results of them.
 
 The computations are functions of explicit inputs that return results:
 
 * :func:`train` — one DAE from a :class:`~rc.specs.TrainSpec` -> :class:`TrainedDAE`;
-* :func:`evaluate` — RC with a model on images, scored per image and iteration, from an
-  :class:`~rc.specs.EvalSpec` -> :class:`Evaluation`; :func:`final_scores` the same
-  scored after the last iteration only -> :class:`FinalScores` (for repeats);
+* :func:`scores_per_iteration` — RC with a model on images, as an
+  :class:`~rc.specs.EvalSpec` says, scored per image after every iteration ->
+  :class:`Evaluation`; :func:`final_scores` — the same scored after the last iteration
+  only -> :class:`FinalScores` (for repeats); :func:`final_amis` — only the per-image
+  final AMIs (an array), and :func:`mean_final_ami` their mean (a search run's score);
 * random searches are many trainings (:func:`rc.train_population`) whose members are
-  scored with :func:`evaluate` as they finish -> :class:`SearchRun` records.
+  scored with :func:`final_amis` as they finish -> :class:`SearchRun` records.
 
-:class:`Pipeline` runs the specifications of a profile's experiments
+:class:`Results` runs the specifications of a profile's experiments
 (:class:`rc.experiments.Experiments`, which it holds as ``specs``: which images, which
 configurations, which budgets) and wraps every computation in the cache
 (:class:`rc.cache.Cache`, under ``results/<profile>/``), keyed by the full specification.
-Each cached computation is a declared :class:`~rc.tasks.Task` (:meth:`Pipeline.training_task`,
-:meth:`Pipeline.evaluation_task`, :meth:`Pipeline.final_scores_task`,
-:meth:`Pipeline.run_tasks`); :meth:`Pipeline.has` and :meth:`Pipeline.get` answer for
-any task.
-It computes only what is missing, says so when ``progress``
-is on, and with ``compute=False`` raises :class:`~rc.cache.MissingResultError` instead
+Each cached computation is a declared :class:`~rc.tasks.Task`
+(:meth:`Results.training_task`, :meth:`Results.evaluation_task` (with ``final``: the
+final scores), :meth:`Results.run_tasks`); :meth:`Results.has` and :meth:`Results.get`
+answer for any task. It computes only what is missing, says so when ``progress`` is on,
+and with ``may_compute=False`` raises :class:`~rc.cache.MissingResultError` instead
 (rendering from committed results). The figures, tables and claims of the paper are
 built on it in :mod:`rc.paper`.
 """
@@ -37,7 +38,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ._checks import stored
+from ._checks import checked_field
 from .cache import Cache, MissingResultError, Record, timed
 from .config import PROFILES, Profile
 from .cost import dae_image_flop, estimated_epochs, train_flop
@@ -54,12 +55,11 @@ from .training import (
     groups_to_train,
     members_at_once,
     population_groups,
-    train_dae,
     train_population,
 )
 
-__all__ = ["Evaluation", "FinalScores", "Pipeline", "SearchRun", "TABLES", "TrainedDAE",
-           "evaluate", "final_amis", "final_scores", "results_dir", "rc_flop",
+__all__ = ["Evaluation", "FinalScores", "Results", "SearchRun", "TABLES", "TrainedDAE",
+           "scores_per_iteration", "final_amis", "final_scores", "results_dir", "rc_flop",
            "search_group", "train"]
 
 T = TypeVar("T")
@@ -136,18 +136,18 @@ class Evaluation(_Scores, Record):
     arithmetic mean of the entropies, ``ami_arithmetic`` (N,), on the same pixels (those
     of an object: the "FG-ARI" of later work)."""
 
-    ami: np.ndarray = stored("N", "T1")
-    confidence: np.ndarray = stored("N", "T1")
-    log_likelihood: np.ndarray = stored("N", None)
-    ari: np.ndarray = stored("N")
-    ami_arithmetic: np.ndarray = stored("N")
+    ami: np.ndarray = checked_field("N", "T1")
+    confidence: np.ndarray = checked_field("N", "T1")
+    log_likelihood: np.ndarray = checked_field("N", None)
+    ari: np.ndarray = checked_field("N")
+    ami_arithmetic: np.ndarray = checked_field("N")
 
     @property
     def final_ami(self) -> np.ndarray:
         """Each image's AMI after the last iteration, (N,)."""
         return self.ami[:, -1]
 
-    def numbers(self) -> dict:
+    def glue_values(self) -> dict:
         """Its summary for the book's prose: the score with either normaliser, the ARI,
         the mean final confidence and the number of images."""
         return {"ami_max": self.score, "ami_mean": self.mean_ami_arithmetic,
@@ -162,9 +162,9 @@ class FinalScores(_Scores, Record):
     is stored as (another RC start, another training of one configuration): the spreads
     need its scores, no figure its trajectories, which take ten times the space."""
 
-    ami: np.ndarray = stored("N")
-    ari: np.ndarray = stored("N")
-    ami_arithmetic: np.ndarray = stored("N")
+    ami: np.ndarray = checked_field("N")
+    ari: np.ndarray = checked_field("N")
+    ami_arithmetic: np.ndarray = checked_field("N")
 
     @property
     def final_ami(self) -> np.ndarray:
@@ -206,19 +206,28 @@ def train(spec: TrainSpec, images: np.ndarray, *, device=None, progress: bool = 
     """Train the DAE of ``spec`` on ``images`` (the images of ``spec.data``); past
     ``deadline`` (``time.monotonic()``) training stops with :class:`DeadlineReached`;
     with a ``checkpoint`` file it is resumable (:func:`rc.train_dae`)."""
-    d = int(np.prod(images.shape[1:]))
-    dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed, init=spec.init)
-    hist = train_dae(dae, images, learning_rate=spec.config.learning_rate,
-                     noise=spec.config.noise, batch_size=spec.batch_size,
-                     max_epochs=spec.max_epochs, patience=spec.patience,
-                     val_fraction=spec.val_fraction, seed=spec.seed, device=device,
-                     progress=progress, deadline=deadline,
-                     grey=dataset_info(spec.data.dataset).grey, checkpoint=checkpoint)
+    [(dae, hist)] = train_population(images, **_population_of_one(spec, images),
+                                     device=device, progress=progress, deadline=deadline,
+                                     checkpoint=checkpoint)
     return TrainedDAE(dae, hist, {"seconds": hist.seconds})
 
 
-def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
-             progress: bool = False) -> Evaluation:
+def _population_of_one(spec: TrainSpec, images: np.ndarray) -> dict:
+    """The arguments of :func:`rc.train_population` that ``spec`` sets: a fresh DAE of
+    ``spec`` as a population of one, exactly as :func:`rc.train_dae` trains it (called
+    directly, so that a training runs a few frames nearer to its caller)."""
+    d = int(np.prod(images.shape[1:]))
+    dae = DAE(d, spec.config.n_hidden, spec.config.activation, seed=spec.seed,
+              init=spec.init)
+    config = {"learning_rate": spec.config.learning_rate, "noise": spec.config.noise,
+              "n_hidden": dae.n_hidden, "activation": dae.activation, "seed": int(spec.seed)}
+    return {"configs": [config], "initial": [dae], "batch_size": spec.batch_size,
+            "max_epochs": spec.max_epochs, "patience": spec.patience,
+            "val_fraction": spec.val_fraction, "grey": dataset_info(spec.data.dataset).grey}
+
+
+def scores_per_iteration(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray,
+                         *, progress: bool = False) -> Evaluation:
     """RC with ``model`` on ``images`` as ``spec.rc`` says, scored against ``groups`` after
     every iteration."""
     start = time.perf_counter()
@@ -226,34 +235,35 @@ def evaluate(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
                       progress=progress)
     return Evaluation(ami=res.ami, confidence=res.confidence,
                       log_likelihood=res.log_likelihood,
-                      **_last_iteration_scores(groups, res.labels), **_about(spec, start))
+                      **_final_ari_and_ami(groups, res.labels), **_about(spec, start))
 
 
 def final_scores(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray, *,
                  progress: bool = False) -> FinalScores:
-    """The scores of :func:`evaluate` after the last iteration (equal to its last column),
-    with the images scored only then: a fraction of the scoring cost."""
+    """The scores of :func:`scores_per_iteration` after the last iteration (equal to its
+    last column), with the images scored only then: a fraction of the scoring cost."""
     start = time.perf_counter()
     res = spec.rc.run(model, images, progress=progress)
     final = score(groups, res.gamma, spec.average_method)[0]
-    return FinalScores(ami=final, **_last_iteration_scores(groups, res.labels),
+    return FinalScores(ami=final, **_final_ari_and_ami(groups, res.labels),
                        **_about(spec, start))
 
 
 def final_amis(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Per image, the final AMI of :func:`evaluate` (NaN where an image has no object
-    pixel), with the images scored only after the last iteration."""
+    """Per image, the final AMI of :func:`scores_per_iteration` (NaN where an image has no
+    object pixel), with the images scored only after the last iteration."""
     res = spec.rc.run(model, images)
     return score(groups, res.gamma, spec.average_method)[0]
 
 
-def final_score(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -> float:
-    """The score of :func:`evaluate` (mean final AMI), with the images scored only after
-    the last iteration: what a search run needs, at a fraction of the scoring cost."""
+def mean_final_ami(spec: EvalSpec, model, images: np.ndarray, groups: np.ndarray) -> float:
+    """The score of :func:`scores_per_iteration` (the mean final AMI), with the images
+    scored only after the last iteration: what a search run needs, at a fraction of the
+    scoring cost."""
     return float(np.nanmean(final_amis(spec, model, images, groups)))
 
 
-def _last_iteration_scores(groups: np.ndarray, labels: np.ndarray) -> dict:
+def _final_ari_and_ami(groups: np.ndarray, labels: np.ndarray) -> dict:
     """``ari`` and ``ami_arithmetic`` (N,) of the final ``labels`` on the object pixels."""
     truth = np.asarray(groups).reshape(len(groups), -1)
     labels = labels.reshape(len(groups), -1)
@@ -280,33 +290,43 @@ def rc_flop(spec: EvalSpec) -> float:
     return spec.data.n * spec.rc.k * (spec.rc.n_iters + 1) * forward
 
 
+def _work(task: Task, ctx: WorkContext, values: list) -> Callable[[], object]:
+    """What computes ``task`` here from the ``values`` of its dependencies (a task without
+    work of its own raises, as :meth:`rc.tasks.Task.compute` says)."""
+    if task.work is None:
+        return functools.partial(task.compute, ctx, *values)
+    return functools.partial(task.work, ctx, *values)
+
+
 def _train_work(spec: TrainSpec, ctx: WorkContext) -> TrainedDAE:
-    """A training task's work: the DAE of ``spec`` on its images."""
+    """A training task's work: the DAE of ``spec`` on its images (as :func:`train`)."""
     images, _ = spec.data.load(cache=ctx.cache_data)
-    result = train(spec, images, device=ctx.device, progress=ctx.progress,
-                   deadline=ctx.monotonic_deadline(), checkpoint=ctx.checkpoint)
-    return dataclasses.replace(result, provenance=ctx.provenance(**result.provenance))
+    [(dae, hist)] = train_population(images, **_population_of_one(spec, images),
+                                     device=ctx.device, progress=ctx.progress,
+                                     deadline=ctx.monotonic_deadline(),
+                                     checkpoint=ctx.checkpoint)
+    return TrainedDAE(dae, hist, ctx.provenance(seconds=hist.seconds))
 
 
 def _evaluate_work(spec: EvalSpec, final: bool, ctx: WorkContext,
                    trained: TrainedDAE) -> Evaluation | FinalScores:
-    """An RC task's work: :func:`evaluate` (or, ``final``, :func:`final_scores`) with the
-    trained DAE of its dependency."""
+    """An RC task's work: :func:`scores_per_iteration` (or, ``final``, :func:`final_scores`)
+    with the trained DAE of its dependency."""
     images, groups = spec.data.load(cache=ctx.cache_data)
     model = trained.dae.to(ctx.device).eval()
-    result = (final_scores if final else evaluate)(spec, model, images, groups,
+    result = (final_scores if final else scores_per_iteration)(spec, model, images, groups,
                                                     progress=ctx.progress)
     return dataclasses.replace(result, provenance=ctx.provenance(**result.provenance))
 
 
-def search_group(specs: list[EvalSpec], train_indices: list[int], kind: str, table: int,
+def search_group(specs: list[EvalSpec], train_indices: list[int], study: str, table: int,
                  val: DataSpec | None, ctx: WorkContext, *, grouping: str = "architecture",
                  skip: frozenset[int] = frozenset(),
                  on_run: Callable[[int, SearchRun], None] | None = None) -> list[SearchRun]:
     """Train the runs ``train_indices`` of a search (or loss study) side by side and score
     each with RC as it finishes: the :class:`SearchRun` of each (in the order they end),
     those in ``skip`` excepted (trained again only for their group's sake). ``on_run(i,
-    run)`` is called with each at once (the pipeline stores it there)."""
+    run)`` is called with each at once (:class:`Results` stores it there)."""
     first = specs[train_indices[0]].training
     images, _ = first.data.load(cache=ctx.cache_data)
     test, groups = specs[train_indices[0]].data.load(cache=ctx.cache_data)
@@ -320,11 +340,11 @@ def search_group(specs: list[EvalSpec], train_indices: list[int], kind: str, tab
         start = time.perf_counter()
         amis = final_amis(specs[i], dae, test, groups)
         val_score = (None if val is None else
-                     final_score(dataclasses.replace(specs[i], data=val), dae, val_images,
-                                 val_groups))
+                     mean_final_ami(dataclasses.replace(specs[i], data=val), dae, val_images,
+                                    val_groups))
         cfg = specs[i].training
         run = SearchRun(
-            run=i, kind=kind, dataset=cfg.data.dataset, table=table,
+            run=i, kind=study, dataset=cfg.data.dataset, table=table,
             config=cfg.config.to_dict(), seed=cfg.seed, score=float(np.nanmean(amis)),
             best_val_loss=hist.best_val_loss, epochs=hist.epochs,
             best_epoch=hist.best_epoch, stopped=hist.stopped, train_seconds=hist.seconds,
@@ -344,9 +364,10 @@ def search_group(specs: list[EvalSpec], train_indices: list[int], kind: str, tab
     return done
 
 
-# ------------------------------------------------------------------------------ the pipeline
-class Pipeline:
-    """The paper's experiments under one profile, computed once and cached.
+# ------------------------------------------------------------------------------ a profile's results
+class Results:
+    """One profile's results: the paper's experiments under that profile, each computed
+    once, cached, and loaded from then on.
 
     The specifications (what to compute) come from an :class:`rc.experiments.Experiments`
     that it holds (``specs``; its methods, ``table_spec``, ``eval_spec``, ... are
@@ -357,9 +378,14 @@ class Pipeline:
     ----------
     profile : str or Profile
         ``"ci"``, ``"default"``, ``"paper"`` or a custom :class:`~rc.config.Profile`.
-    recompute : bool or float
-        Recompute cached results instead of loading them (see :class:`rc.cache.Cache`).
-    compute : bool
+    recompute : bool
+        Recompute the results stored before these results were opened, instead of loading
+        them (once each: what is recomputed is stored anew).
+    recompute_before : float, optional
+        A UNIX time: recompute the results stored before it (e.g. the start of a run of
+        the whole book, so that each is recomputed once per run; see
+        :class:`rc.cache.Cache`).
+    may_compute : bool
         If False, nothing is computed: a missing result raises
         :class:`~rc.cache.MissingResultError` naming it.
     device : str or torch.device, optional
@@ -388,10 +414,10 @@ class Pipeline:
         Called with an entry's name whenever a result has been computed and stored.
     """
 
-    def __init__(self, profile: str | Profile = "default", *, recompute: bool | float = False,
-                 compute: bool = True, device=None, progress: bool = True,
-                 root: Path | str | None = None, settings: dict | None = None,
-                 grouping: str = "architecture"):
+    def __init__(self, profile: str | Profile = "default", *, recompute: bool = False,
+                 recompute_before: float | None = None, may_compute: bool = True,
+                 device=None, progress: bool = True, root: Path | str | None = None,
+                 settings: dict | None = None, grouping: str = "architecture"):
         self.specs = Experiments(profile, settings, best_run=self.search_best)
         self.profile = self.specs.profile
         self.device = resolve_device(device)
@@ -403,15 +429,16 @@ class Pipeline:
                          "GPU (see the README)",
                 "full": "compute the full profile with `make full` (hours on a CPU; see "
                         "the README)"}.get(
-            self.profile.name, f"run rc.Pipeline({self.profile.name!r}) where it may compute")
+            self.profile.name, f"run rc.Results({self.profile.name!r}) where it may compute")
         if self.profile.name in ("ci", "default") and self.profile == PROFILES[self.profile.name]:
             hint = (f"run `python scripts/paper.py --profile {self.profile.name}` (or "
-                    f"rc.Pipeline({self.profile.name!r}) where it may compute)")
+                    f"rc.Results({self.profile.name!r}) where it may compute)")
         self.cache = Cache(Path(root or results_dir()) / self.profile.name,
-                           recompute=recompute, compute=compute, hint=hint)
+                           recompute=recompute, recompute_before=recompute_before,
+                           may_compute=may_compute, hint=hint)
 
     def __repr__(self) -> str:
-        return f"Pipeline(profile={self.profile.name!r}, device={str(self.device)!r})"
+        return f"Results(profile={self.profile.name!r}, device={str(self.device)!r})"
 
     def __getattr__(self, name: str):
         """The specification methods of :attr:`specs` (``table_spec``, ...), answered here."""
@@ -422,18 +449,54 @@ class Pipeline:
     # -------------------------------------------------------------- tasks
     def has(self, task: Task) -> bool:
         """Whether the value of ``task`` is stored (and usable), without computing it."""
-        return self.cache.has(task.name, task.inputs, task.kind)
+        return self.cache.has(task.name, task.inputs, task.value_type)
 
     def get(self, task: Task):
-        """The value of ``task``: loaded, or computed (its dependencies first) and stored."""
+        """The value of ``task``: loaded, or computed and stored.
+
+        Its missing dependencies are computed first, one after another in dependency
+        order (:meth:`_plan`), each at the same shallow depth of the call stack: the
+        training under an evaluation runs as near to the caller as the evaluation does.
+        """
         if task.work is None:
             raise ValueError(f"task {task.name!r} is computed by the element that declares "
-                             f"it, not by Pipeline.get")
+                             f"it, not by Results.get")
+        value = self.cache.lookup(task.name, task.inputs, task.value_type)
+        if value is not None:
+            return value
+        if not self.cache.may_compute:  # raises MissingResultError naming ``task`` itself
+            return self.cache.get_or_compute(task.name, task.inputs, task.compute, task.value_type,
+                                             task.label)
+        values: dict[Task, object] = {}
+        for t in self._plan(task):
+            if any(d not in values for d in t.deps):  # stored when planned: loaded
+                values[t] = self.get(t)  # (and, were it gone since, computed after all)
+                continue
+            before = len(self.cache.computed)
+            values[t] = self.cache.get_or_compute(
+                t.name, t.inputs, _work(t, self.context(t), [values[d] for d in t.deps]),
+                t.value_type, t.label, before=functools.partial(self._computing, t.label))
+            if len(self.cache.computed) > before and self.on_computed is not None:
+                self.on_computed(t.name)
+        return values[task]
 
-        def compute():
-            values = [self.get(d) for d in task.deps]
-            return task.compute(self.context(task), *values)
-        return self.cached(task.name, task.inputs, compute, task.kind, describe=task.label)
+    def _plan(self, task: Task) -> list[Task]:
+        """``task`` after the dependencies whose values it needs, each after its own
+        (depth first): a dependency that is stored is loaded, and what it depends on is
+        not visited."""
+        order: list[Task] = []
+        seen: set[Task] = set()
+        stack: list[tuple[Task, bool]] = [(task, False)]
+        while stack:
+            t, visited = stack.pop()
+            if visited:
+                order.append(t)
+            elif t not in seen:
+                seen.add(t)
+                stack.append((t, True))
+                if t is task or not self.has(t):
+                    stack.extend((d, False) for d in reversed(t.deps))
+        return order
 
     def context(self, task: Task | None = None) -> WorkContext:
         """What a task's work needs here: this device, the profile's provenance fields,
@@ -441,19 +504,19 @@ class Pipeline:
         deadline = (None if self.deadline is None
                     else time.time() + (self.deadline - time.monotonic()))
         checkpoint = None
-        if task is not None and task.kind is TrainedDAE and task.name.startswith("dae/"):
-            entry = self.cache.path(task.name, task.inputs, task.kind)
+        if task is not None and task.value_type is TrainedDAE and task.name.startswith("dae/"):
+            entry = self.cache.path(task.name, task.inputs, task.value_type)
             checkpoint = entry.with_name(f".{entry.name}.checkpoint")
         return WorkContext(str(self.device), self.profile.name, self.profile.seed,
                            self.profile.cache_data, self.progress, deadline, checkpoint,
                            threads=torch.get_num_threads())
 
-    def training_task(self, spec: TrainSpec, kind: str = "search") -> Task:
+    def training_task(self, spec: TrainSpec, study: str = "search") -> Task:
         """The training of ``spec`` as a task; its cost with the epochs that early stopping
-        gave in the measurement of its data set's searches (``kind="loss"``: of the
+        gave in the measurement of its data set's searches (``study="loss"``: of the
         loss-vs-score study)."""
         table = 1 if spec.data.split == TABLES[1].split else 2
-        epochs = estimated_epochs(spec.data.dataset, table, kind)
+        epochs = estimated_epochs(spec.data.dataset, table, study)
         return Task(self._entry(spec)[0], spec.inputs(), TrainedDAE, train_flop(spec, epochs),
                     work=functools.partial(_train_work, spec),
                     describe=f"the DAE {spec.name}")
@@ -461,28 +524,28 @@ class Pipeline:
     def evaluation_task(self, spec: EvalSpec, final: bool = False) -> Task:
         """RC as ``spec`` says as a task (``final``: its final scores only), after the
         training of its DAE."""
-        name, kind = self._entry(spec, final)
+        name, value_type = self._entry(spec, final)
         what = "the final RC scores" if final else "the RC evaluation"
-        return Task(name, spec.inputs(), kind, rc_flop(spec),
+        return Task(name, spec.inputs(), value_type, rc_flop(spec),
                     (self.training_task(spec.training),),
                     functools.partial(_evaluate_work, spec, final),
                     describe=f"{what} {spec.name}")
 
-    def run_tasks(self, dataset: str, table: int = 1, kind: str = "search") -> list[Task]:
+    def run_tasks(self, dataset: str, table: int = 1, study: str = "search") -> list[Task]:
         """The runs of a search or loss-vs-score study as tasks (computed in groups by
         :meth:`runs`, or by :func:`search_group` on a cluster)."""
-        specs = self.run_specs(dataset, table, kind)
-        names = self.run_names(dataset, table, kind)
-        return [Task(n, self.run_cache_inputs(s, kind), SearchRun,
-                     train_flop(s.training, estimated_epochs(dataset, table, kind))
-                     + rc_flop(s), describe=f"{kind} run {n}")
+        specs = self.run_specs(dataset, table, study)
+        names = self.run_names(dataset, table, study)
+        return [Task(n, self.run_cache_inputs(s, study), SearchRun,
+                     train_flop(s.training, estimated_epochs(dataset, table, study))
+                     + rc_flop(s), describe=f"{study} run {n}")
                 for n, s in zip(names, specs)]
 
-    def run_groups(self, dataset: str, table: int = 1, kind: str = "search"
+    def run_groups(self, dataset: str, table: int = 1, study: str = "search"
                    ) -> list[list[int]]:
         """The runs of a search trained side by side on this device (indices, as
         :func:`rc.train_population` groups them: one at a time on a CPU)."""
-        members = [s.training.member() for s in self.run_specs(dataset, table, kind)]
+        members = [s.training.member() for s in self.run_specs(dataset, table, study)]
         return population_groups(members, members_at_once(self.device), self.grouping)
 
     def search_complete(self, dataset: str, table: int = 1) -> bool:
@@ -495,36 +558,40 @@ class Pipeline:
         return provenance(str(self.device), profile=self.profile.name, seed=self.profile.seed,
                           **extra)
 
-    def cached(self, name: str, inputs: dict, compute: Callable[[], T], kind: type[T] = dict,
+    def cached(self, name: str, inputs: dict, compute: Callable[[], T],
+               value_type: type[T] = dict,
                describe: str | None = None) -> T:
         """``compute()`` once for ``inputs``, stored under ``name`` in this profile's cache.
 
         ``inputs`` must hold everything that determines the result (specifications'
         ``inputs()``, parameters, a version of the computation).
         """
-        def run():
-            self._check_deadline(describe or name)
-            if self.progress:
-                tqdm.write(f"computing {describe or name} (not in {self.cache.root})")
-            return compute()
         before = len(self.cache.computed)
-        value = self.cache.fetch(name, inputs, run, kind, describe)
+        value = self.cache.get_or_compute(name, inputs, compute, value_type, describe,
+                                          before=functools.partial(self._computing,
+                                                                   describe or name))
         if len(self.cache.computed) > before and self.on_computed is not None:
             self.on_computed(name)
         return value
 
+    def _computing(self, what: str) -> None:
+        """Before computing ``what``: the deadline checked, and a line if ``progress``."""
+        self._check_deadline(what)
+        if self.progress:
+            tqdm.write(f"computing {what} (not in {self.cache.root})")
+
     def store(self, task: Task, value) -> None:
         """Store ``value`` as the entry of ``task``, computed elsewhere (on a Dask worker,
         :mod:`rc.cluster`): counted as computed, and ``on_computed`` told."""
-        if not isinstance(value, task.kind):
+        if not isinstance(value, task.value_type):
             raise TypeError(f"the value of task {task.name!r} must be a "
-                            f"{task.kind.__name__}; got {type(value).__name__}")
-        self._store(task.name, task.inputs, value, task.kind)
+                            f"{task.value_type.__name__}; got {type(value).__name__}")
+        self._store(task.name, task.inputs, value, task.value_type)
 
-    def _store(self, name: str, inputs: dict, value, kind: type = dict) -> None:
+    def _store(self, name: str, inputs: dict, value, value_type: type = dict) -> None:
         """Store a result computed outside :meth:`cached` (a member of a population
         training), count it as computed and tell ``on_computed``."""
-        self.cache.store(name, inputs, value, kind)
+        self.cache.store(name, inputs, value, value_type)
         self.cache.computed.append(name)
         if self.on_computed is not None:
             self.on_computed(name)
@@ -545,7 +612,7 @@ class Pipeline:
     # -------------------------------------------------------------- stored entries
     @staticmethod
     def _entry(spec: TrainSpec | EvalSpec, final: bool = False) -> tuple[str, type]:
-        """The cache entry's name and kind of a training, an RC evaluation or (``final``)
+        """The cache entry's name and value type of a training, an RC evaluation or (``final``)
         its final scores."""
         if isinstance(spec, TrainSpec):
             return f"dae/{spec.name}", TrainedDAE
@@ -556,8 +623,8 @@ class Pipeline:
         """Whether the DAE of a :class:`TrainSpec` or the evaluation of an
         :class:`EvalSpec` (``final``: its final scores) is stored (and usable), without
         computing it."""
-        name, kind = self._entry(spec, final)
-        return self.cache.has(name, spec.inputs(), kind)
+        name, value_type = self._entry(spec, final)
+        return self.cache.has(name, spec.inputs(), value_type)
 
     # -------------------------------------------------------------- training
     def trained(self, spec: TrainSpec) -> TrainedDAE:
@@ -585,7 +652,7 @@ class Pipeline:
                 [s.member() for s in planned], missing, self.device, self.grouping)]
             names = ", ".join(s.name for s in group)
             self._check_deadline(f"the DAEs {names}")
-            if not self.cache.compute:
+            if not self.cache.may_compute:
                 raise MissingResultError(f"the DAEs {names} are not in {self.cache.root}; "
                                          f"they have to be computed first: {self.cache.hint}")
             if self.progress:
@@ -611,8 +678,9 @@ class Pipeline:
         return self.trained(self.table_spec(dataset, table))
 
     # -------------------------------------------------------------- RC evaluation
-    def evaluate(self, spec: EvalSpec) -> Evaluation:
-        """The evaluation ``spec`` (computed once, then loaded)."""
+    def scores_per_iteration(self, spec: EvalSpec) -> Evaluation:
+        """The :class:`Evaluation` of ``spec``: RC scored per image after every iteration
+        (computed once, then loaded)."""
         return self.get(self.evaluation_task(spec))
 
     def final_scores(self, spec: EvalSpec) -> FinalScores:
@@ -623,9 +691,10 @@ class Pipeline:
     def evaluation(self, dataset: str, table: int = 1, k: int | None = None,
                    e_step: str | None = None, average_method: str = "max",
                    restart: int = 0) -> Evaluation:
-        """Shorthand for ``evaluate(eval_spec(...))``."""
-        return self.evaluate(self.eval_spec(dataset, table, k, e_step, average_method,
-                                            restart))
+        """The :class:`Evaluation` of a table's DAE on a data set: shorthand for
+        ``scores_per_iteration(eval_spec(...))``."""
+        return self.get(self.evaluation_task(self.eval_spec(dataset, table, k, e_step,
+                                                            average_method, restart)))
 
     def restarts(self, dataset: str, table: int = 1, k: int | None = None,
                  e_step: str | None = None) -> list[Evaluation | FinalScores]:
@@ -633,7 +702,7 @@ class Pipeline:
         the first start's :class:`Evaluation`, then the others' :class:`FinalScores`."""
         specs = [self.eval_spec(dataset, table, k, e_step, restart=r)
                  for r in range(self.profile.rc_restarts)]
-        return [self.evaluate(specs[0])] + [self.final_scores(s) for s in specs[1:]]
+        return [self.scores_per_iteration(specs[0])] + [self.final_scores(s) for s in specs[1:]]
 
     def restart_tasks(self, dataset: str, table: int = 1, k: int | None = None,
                       e_step: str | None = None) -> list[Task]:
@@ -644,52 +713,54 @@ class Pipeline:
                 + [self.evaluation_task(s, final=True) for s in specs[1:]])
 
     # -------------------------------------------------------------- random searches
-    def runs(self, dataset: str, table: int = 1, kind: str = "search") -> list[SearchRun]:
+    def runs(self, dataset: str, table: int = 1, study: str = "search") -> list[SearchRun]:
         """All runs of a search or loss study; missing ones are trained as one population.
 
         Runs not stored yet are trained side by side (:func:`rc.train_population`); each
         is scored with RC and stored as soon as it finishes, so an interrupted search
-        resumes without losing or redoing finished runs. If this pipeline may not compute,
+        resumes without losing or redoing finished runs. If these results may not compute,
         the stored runs are returned: a partial search, perhaps none, which the figures
         label with the number of runs they show.
         """
-        specs = self.run_specs(dataset, table, kind)
-        names = self.run_names(dataset, table, kind)
+        specs = self.run_specs(dataset, table, study)
+        names = self.run_names(dataset, table, study)
         found: list[SearchRun | None] = [
-            self.cache.load(n, self.run_cache_inputs(s, kind), SearchRun)
+            self.cache.load(n, self.run_cache_inputs(s, study), SearchRun)
             for n, s in zip(names, specs)]
         todo = [i for i, run in enumerate(found) if run is None]
-        if todo and not self.cache.compute:
+        if todo and not self.cache.may_compute:
             return [run for run in found if run is not None]
         if todo:
-            self._check_deadline(f"the {kind} for Table {table} on {dataset}")
-            if self.progress:
-                tqdm.write(f"computing {len(todo)} {kind} runs for Table {table} on {dataset}")
-            self._train_runs(specs, names, todo, found, table, kind)
+            self._train_runs(specs, names, todo, found, table, study)
         return list(found)
 
-    def _train_runs(self, specs, names, todo, found, table, kind) -> None:
-        with timed(_side_by_side([names[i] for i in todo]), "SearchRun",
-                   root=self.cache.root):
-            self._train_runs_timed(specs, names, todo, found, table, kind)
-
-    def _train_runs_timed(self, specs, names, todo, found, table, kind) -> None:
+    def _train_runs(self, specs, names, todo, found, table, study) -> None:
+        """Train the runs ``todo`` (with the rest of their groups) and store each in
+        ``found`` and in the cache as it finishes."""
+        self._check_deadline(f"the {study} for Table {table} on {specs[0].data.dataset}")
+        if self.progress:
+            tqdm.write(f"computing {len(todo)} {study} runs for Table {table} on "
+                       f"{specs[0].data.dataset}")
+        label = _side_by_side([names[i] for i in todo])
         # whole groups of the plan, so that a run never depends on which others are missing
         todo = groups_to_train([s.training.member() for s in specs], todo, self.device,
                                self.grouping)
-        val = self.val_spec(specs[0].data.dataset) if kind == "search" else None
+        val = self.val_spec(specs[0].data.dataset) if study == "search" else None
 
         def store(i: int, run: SearchRun) -> None:
             found[i] = run
-            self._store(names[i], self.run_cache_inputs(specs[i], kind), run, SearchRun)
+            self._store(names[i], self.run_cache_inputs(specs[i], study), run, SearchRun)
 
-        search_group(specs, todo, kind, table, val, self.context(), grouping=self.grouping,
-                     skip=frozenset(i for i in todo if found[i] is not None), on_run=store)
+        with timed(label, "SearchRun", root=self.cache.root):
+            search_group(specs, todo, study, table, val, self.context(),
+                         grouping=self.grouping,
+                         skip=frozenset(i for i in todo if found[i] is not None),
+                         on_run=store)
 
     def search_best(self, dataset: str, table: int = 1) -> SearchRun:
         """The best run (by test score, the paper's rule) of the profile's search for a
         table; the one place where a table's configuration starts a search."""
-        runs = self.search(dataset, table)
+        runs = self.runs(dataset, table, "search")
         if not runs:
             raise MissingResultError(f"the {self.profile.name} profile has no runs of the "
                                      f"search for Table {table} on {dataset}")
@@ -705,7 +776,7 @@ class Pipeline:
         return self.runs(dataset, 1, "loss")
 
 
-#: The specification methods of :class:`rc.experiments.Experiments` a Pipeline answers.
+#: The specification methods of :class:`rc.experiments.Experiments` that :class:`Results` answers.
 _SPEC_METHODS = frozenset({
     "test_spec", "val_spec", "train_data_spec", "train_spec", "epochs_within",
     "table_config", "table_spec", "table_budget", "eval_spec", "run_specs",

@@ -7,12 +7,12 @@ both tables, then every element of the paper (their RC evaluations and example r
 the recorded runs of the RC animations, the analyses beyond the paper and the
 scorecard. Each :class:`Step` declares the tasks it stores (:class:`rc.tasks.Task`:
 each element's module says what it stores in ``tasks(pipe)``), so what is done, what is
-left and what it costs follow from :meth:`rc.Pipeline.has` and each task's cost; a step
+left and what it costs follow from :meth:`rc.Results.has` and each task's cost; a step
 computes what is missing through the cache, so everything finished is stored at once and
 a later run resumes where this one stopped. With a Dask cluster (``cluster``,
 :mod:`rc.cluster`) the workers compute a step's tasks first and this process stores them.
 
-The budget is enforced with the pipeline's deadline: no computation starts after it, and
+The budget is enforced with the deadline of :class:`rc.Results`: no computation starts after it, and
 a training in progress stops at the end of the epoch in which it passes (a search keeps
 its finished runs). Progress shows runs and results done out of the total, and the time
 left projected from the cost model (:mod:`rc.cost`: the multiply-adds of every training,
@@ -56,7 +56,7 @@ from tqdm import tqdm
 from . import cost, published
 from ._checks import check_number
 from .cache import CacheWarning
-from .pipeline import TABLES, Pipeline, TrainedDAE
+from .pipeline import TABLES, Results, TrainedDAE
 from .storage import (
     CorruptFileError,
     locked,
@@ -88,7 +88,7 @@ class Step:
     missing, in this process, under ``pipe.deadline`` (an element computes its own
     entries there too; on a Dask cluster the tasks with work of their own are computed
     first by the workers, :mod:`rc.cluster`). ``runs``: the step is a search or
-    loss-vs-score study ``(dataset, table, kind)``, whose every run counts as a unit
+    loss-vs-score study ``(dataset, table, study)``, whose every run counts as a unit
     (one unit for the other steps). ``estimate``: its FLOPs while ``tasks`` is None.
     ``current``: for a step that stores no task (the scorecard), whether it is done;
     it notes in ``pipe.cache.damaged`` why a stored file cannot be used.
@@ -109,13 +109,13 @@ class Step:
         """Its results: a search's runs, else one."""
         return len(self.tasks) if self.runs is not None and self.tasks is not None else 1
 
-    def missing(self, pipe: Pipeline) -> list[Task] | None:
+    def missing(self, pipe: Results) -> list[Task] | None:
         """Its tasks not stored in ``pipe``'s results (None while they are not declared)."""
         if self.tasks is None:
             return None
         return [t for t in self.tasks if not pipe.has(t)]
 
-    def check(self, pipe: Pipeline) -> StepState:
+    def check(self, pipe: Results) -> StepState:
         """What is stored of it, what is left and what that costs, and the stored files met
         that cannot be used, each named with what is wrong with it (a damaged file counts
         as not stored)."""
@@ -149,7 +149,7 @@ def _closure(tasks: list[Task]) -> list[Task]:
     return list(found.values())
 
 
-def _with_missing_deps(pipe: Pipeline, missing: list[Task]) -> list[Task]:
+def _with_missing_deps(pipe: Results, missing: list[Task]) -> list[Task]:
     """The ``missing`` tasks and the dependencies they need computed first (those not
     stored, at any depth), each once: what computing them costs."""
     found: dict[str, Task] = {}
@@ -168,7 +168,7 @@ def _with_missing_deps(pipe: Pipeline, missing: list[Task]) -> list[Task]:
 class StepState(NamedTuple):
     """A step's state: units stored, FLOPs left, the tasks missing, the damaged files."""
 
-    done: int
+    n_done: int
     flop: float
     missing: list[Task]
     damaged: list[str]
@@ -181,7 +181,7 @@ estimated_epochs = cost.estimated_epochs
 DEFAULT_EPOCHS = cost.DEFAULT_EPOCHS
 
 
-def project(pipe: Pipeline, tflops: float, step_overhead: float,
+def project(pipe: Results, tflops: float, step_overhead: float,
             grouping: str = "architecture") -> dict[str, float]:
     """Projected seconds of the training still to do, per search step of the plan
     (:func:`rc.cost.population_seconds`: every population epoch by epoch, each run
@@ -193,16 +193,16 @@ def project(pipe: Pipeline, tflops: float, step_overhead: float,
     for step in plan(pipe):
         if step.runs is None:
             continue
-        dataset, table, kind = step.runs
-        specs = [e.training for e in pipe.run_specs(dataset, table, kind)]
+        dataset, table, study = step.runs
+        specs = [e.training for e in pipe.run_specs(dataset, table, study)]
         groups = population_groups([s.member() for s in specs], grouping=grouping)
         out[step.name] = cost.population_seconds(
-            specs, groups, cost.measured_epochs(dataset, table, kind), tflops, step_overhead)
+            specs, groups, cost.measured_epochs(dataset, table, study), tflops, step_overhead)
     return out
 
 
 # ------------------------------------------------------------------------------ the plan
-def tables_declared(pipe: Pipeline) -> bool:
+def tables_declared(pipe: Results) -> bool:
     """Whether the table DAEs' specifications are known: always, except in a profile
     whose tables come from its searches, until every run of them is stored."""
     if not pipe.profile.tables_from_search:
@@ -211,21 +211,21 @@ def tables_declared(pipe: Pipeline) -> bool:
                for d in pipe.profile.datasets if published.in_table(d, table))
 
 
-def _runs_step(pipe: Pipeline, dataset: str, table: int, kind: str) -> Step:
-    name = (f"search, Table {table}, {dataset}" if kind == "search"
+def _runs_step(pipe: Results, dataset: str, table: int, study: str) -> Step:
+    name = (f"search, Table {table}, {dataset}" if study == "search"
             else f"loss-vs-score study, {dataset}")
-    return Step(name, pipe.run_tasks(dataset, table, kind),
-                lambda: pipe.runs(dataset, table, kind), runs=(dataset, table, kind))
+    return Step(name, pipe.run_tasks(dataset, table, study),
+                lambda: pipe.runs(dataset, table, study), runs=(dataset, table, study))
 
 
-def _paper_configs(pipe: Pipeline) -> Pipeline:
+def _paper_configs(pipe: Results) -> Results:
     """A pipeline on the same results with the paper's configurations for the tables, for
     estimates that must not wait for (or start) a search."""
-    return Pipeline(pipe.profile.replace(tables_from_search=False), compute=False,
-                    progress=False, root=pipe.cache.root.parent)
+    return Results(pipe.profile.replace(tables_from_search=False), may_compute=False,
+                   progress=False, root=pipe.cache.root.parent)
 
 
-def _table_step(pipe: Pipeline, dataset: str, table: int, declared: bool) -> Step:
+def _table_step(pipe: Results, dataset: str, table: int, declared: bool) -> Step:
     def dae():
         return pipe.table_dae(dataset, table)
     name = f"DAE of Table {table}, {dataset}"
@@ -236,7 +236,7 @@ def _table_step(pipe: Pipeline, dataset: str, table: int, declared: bool) -> Ste
                 estimate=est.training_task(est.table_spec(dataset, table)).flop)
 
 
-def _element_step(pipe: Pipeline, name: str, module, declared: bool,
+def _element_step(pipe: Results, name: str, module, declared: bool,
                   estimate: float = cost.RC_FLOP) -> Step:
     """The step of an element (a module with ``tasks(pipe)`` and ``compute(pipe)``)."""
     return Step(name, module.tasks(pipe) if declared else None,
@@ -248,12 +248,12 @@ class _Animations:
     and their GIFs (drawn once, so that a book rendered from stored results loads them)."""
 
     @staticmethod
-    def tasks(pipe: Pipeline) -> list[Task]:
+    def tasks(pipe: Results) -> list[Task]:
         from . import animation
         return animation.tasks(pipe)
 
     @staticmethod
-    def compute(pipe: Pipeline) -> list:
+    def compute(pipe: Results) -> list:
         from . import animation
         movies = [animation.compute(pipe, d) for d in pipe.profile.datasets]
         return [animation.stored_gif(pipe, m) for m in movies]
@@ -268,10 +268,10 @@ BEYOND_STEPS = {"choose_k": "choosing K", "robustness": "robustness: spreads and
 
 def _trainings(tasks: list[Task]) -> list[Task]:
     """The trainings among ``tasks`` (values that are trained networks)."""
-    return [t for t in tasks if issubclass(t.kind, TrainedDAE)]
+    return [t for t in tasks if issubclass(t.value_type, TrainedDAE)]
 
 
-def beyond_flop(pipe: Pipeline) -> dict[str, float]:
+def beyond_flop(pipe: Results) -> dict[str, float]:
     """Estimated training FLOPs still to do of each step beyond the paper
     (:mod:`rc.beyond`), with the epochs of the measurement for the matching table DAE and
     the paper's configurations (an estimate must not wait for a search): its own
@@ -291,7 +291,7 @@ def beyond_flop(pipe: Pipeline) -> dict[str, float]:
     return out
 
 
-def plan(pipe: Pipeline) -> list[Step]:
+def plan(pipe: Results) -> list[Step]:
     """Every step of the protocol of ``pipe``'s profile, in the order they run."""
     import importlib
 
@@ -299,12 +299,12 @@ def plan(pipe: Pipeline) -> list[Step]:
 
     datasets = list(pipe.profile.datasets)
     steps = []
-    planned = set()  # (table, kind) of the searches and studies with runs
-    for table, kind in ((1, "search"), (2, "search"), (1, "loss")):
+    planned = set()  # (table, study) of the searches and studies with runs
+    for table, study in ((1, "search"), (2, "search"), (1, "loss")):
         for d in datasets:
-            if published.in_table(d, table) and pipe.run_names(d, table, kind):
-                steps.append(_runs_step(pipe, d, table, kind))
-                planned.add((table, kind))
+            if published.in_table(d, table) and pipe.run_names(d, table, study):
+                steps.append(_runs_step(pipe, d, table, study))
+                planned.add((table, study))
     declared = tables_declared(pipe)
     steps += [_table_step(pipe, d, table, declared) for table in TABLES for d in datasets
               if published.in_table(d, table)]
@@ -330,10 +330,10 @@ def plan(pipe: Pipeline) -> list[Step]:
     return steps
 
 
-def _scorecard_current(pipe: Pipeline) -> bool:
+def _scorecard_current(pipe: Results) -> bool:
     """Whether ``scorecard.json`` reads back (its digest matches) and holds the profile
     and claims that the stored results give now (:func:`rc.scorecard.collect_stored`,
-    with a pipeline on the same results that never computes: None where an element with
+    with a :class:`~rc.Results` on the same folder that never computes: None where an element with
     claims is not stored yet, and the steps before tell what is missing). One that is
     stored but not current is noted, with why, in ``pipe.cache.damaged``."""
     from . import scorecard
@@ -346,8 +346,8 @@ def _scorecard_current(pipe: Pipeline) -> bool:
     except (OSError, ValueError) as exc:
         pipe.cache.damaged[card] = f"cannot be used ({exc})"
         return False
-    reader = Pipeline(pipe.profile, compute=False, device=pipe.device, progress=False,
-                      root=pipe.cache.root.parent)
+    reader = Results(pipe.profile, may_compute=False, device=pipe.device, progress=False,
+                     root=pipe.cache.root.parent)
     fresh = scorecard.collect_stored(reader)
     pipe.cache.damaged.update(reader.cache.damaged)  # the files it met that are damaged
     if fresh is None:
@@ -360,7 +360,7 @@ def _scorecard_current(pipe: Pipeline) -> bool:
     return not changed
 
 
-def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
+def status(pipe: Results) -> list[tuple[str, int, int, float]]:
     """(step, units done, units, estimated FLOPs left) for every step of the plan; each
     stored file that cannot be used is named in a :class:`~rc.cache.CacheWarning`."""
     rows, named = [], set()
@@ -369,7 +369,7 @@ def status(pipe: Pipeline) -> list[tuple[str, int, int, float]]:
         for note in _unnamed(state.damaged, named):
             warnings.warn(f"damaged ({step.name}): {note}; the protocol computes it again",
                           CacheWarning, stacklevel=2)
-        rows.append((step.name, state.done, step.units, state.flop))
+        rows.append((step.name, state.n_done, step.units, state.flop))
     return rows
 
 
@@ -381,7 +381,7 @@ def _unnamed(notes: list[str], named: set[str]) -> list[str]:
     return fresh
 
 
-def unfinished_trainings(pipe: Pipeline) -> list[tuple[str, dict | None]]:
+def unfinished_trainings(pipe: Results) -> list[tuple[str, dict | None]]:
     """The trainings that a stopped run left a checkpoint of (the next run resumes them):
     (entry, :func:`rc.training.checkpoint_progress` or None if the file is unreadable)."""
     found = []
@@ -433,7 +433,7 @@ def _read_record(path: Path) -> dict:
         return {"sessions": [], "set_aside": [aside.name]}
 
 
-def _record(pipe: Pipeline, session: dict, info: dict, done: list[int],
+def _record(pipe: Results, session: dict, info: dict, done: list[int],
             steps: list[Step]) -> dict:
     """Write this session's state into ``provenance.json`` of the profile (replacing its
     earlier state there, keeping every other session) and return the whole record."""
@@ -465,7 +465,7 @@ def _checked_budget(budget_seconds: float | None) -> float | None:
     return budget_seconds
 
 
-def _new_session(pipe: Pipeline, budget_seconds: float | None) -> dict:
+def _new_session(pipe: Results, budget_seconds: float | None) -> dict:
     """The record of a session of :func:`run` as it starts (a unique id, no steps yet)."""
     return {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "id": f"{time.time():.6f}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
@@ -477,7 +477,7 @@ class _Progress:
     """The run's progress bar: steps done of all, the projected time left (FLOPs left at
     the measured rate) and how many entries were computed."""
 
-    def __init__(self, pipe: Pipeline, steps: list[Step], done: list[int],
+    def __init__(self, pipe: Results, steps: list[Step], done: list[int],
                  remaining: list[float], progress: bool):
         self.remaining, self.computed, self.ceiling = remaining, 0, sum(done)
         self.rate = DEFAULT_RATE.get(pipe.device.type, DEFAULT_RATE["cpu"])
@@ -509,7 +509,7 @@ class _Progress:
         self.bar.set_postfix_str(self.projection())
 
 
-def _first_check(pipe: Pipeline, steps: list[Step], log: Callable[[str], None]
+def _first_check(pipe: Results, steps: list[Step], log: Callable[[str], None]
                  ) -> tuple[list[int], list[float]]:
     """(units done, FLOPs left) of every step, each damaged file logged (once) before
     anything is computed."""
@@ -518,10 +518,10 @@ def _first_check(pipe: Pipeline, steps: list[Step], log: Callable[[str], None]
         states.append(step.check(pipe))
         for note in _unnamed(states[-1].damaged, named):
             log(f"damaged ({step.name}): {note}; it is computed again")
-    return [s.done for s in states], [s.flop for s in states]
+    return [s.n_done for s in states], [s.flop for s in states]
 
 
-def _compute(pipe: Pipeline, step: Step, cluster) -> str | None:
+def _compute(pipe: Results, step: Step, cluster) -> str | None:
     """Compute what is missing of ``step`` (its tasks with work on the ``cluster``'s
     workers first, where there is one); returns why it stopped early (the budget), or
     None."""
@@ -534,7 +534,7 @@ def _compute(pipe: Pipeline, step: Step, cluster) -> str | None:
     return None
 
 
-def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = True,
+def run(pipe: Results, budget_seconds: float | None = None, progress: bool = True,
         log: Callable[[str], None] = print, cluster=None) -> dict:
     """Run what is missing of the protocol, in order, within ``budget_seconds`` (None:
     no limit; else a finite number of seconds over :data:`MARGIN`, ValueError otherwise).
@@ -567,7 +567,7 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
             if ran:  # what ran may have declared or made due a later step
                 if steps[i].tasks is None and tables_declared(pipe):
                     steps[i:] = plan(pipe)[i:]
-                done[i] = steps[i].check(pipe).done
+                done[i] = steps[i].check(pipe).n_done
             step = steps[i]
             if done[i] == step.units:
                 continue
@@ -589,7 +589,7 @@ def run(pipe: Pipeline, budget_seconds: float | None = None, progress: bool = Tr
                 steps[i:] = plan(pipe)[i:]
                 step = steps[i]
             state = step.check(pipe)
-            done[i], remaining[i] = state.done, state.flop
+            done[i], remaining[i] = state.n_done, state.flop
             chunk["units_done"] = done[i]
             _record(pipe, session, info, done, steps)
             bar.step_ended(done, flop0 - remaining[i], seconds)

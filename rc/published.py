@@ -1,7 +1,7 @@
 """What the paper reports, as data: the published configurations, scores and counts.
 
 The lowest layer of the library beside the data sets: plain values with no imports of
-the project, read by the pipeline (which retrains the published configurations in the
+the project, read by :class:`rc.Results` (which retrains the published configurations in the
 profiles that do not search) and by the paper's elements (:mod:`rc.paper`), which
 compare our results with them.
 """

@@ -44,7 +44,7 @@ def plain(value):
     return value
 
 
-def glue_numbers(values: Mapping[str, object], prefix: str = "") -> None:
+def glue_all(values: Mapping[str, object], prefix: str = "") -> None:
     """Glue every value under ``prefix + key`` for ``{glue:text}`` in the prose (myst-nb).
 
     Numpy scalars become Python numbers, so that format specs such as ``:.3f`` work.

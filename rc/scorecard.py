@@ -16,7 +16,7 @@ from .paper import WITH_CLAIMS, home
 from .report import Markdown, markdown_table
 from .storage import canonical_json, read_checked_json, write_checked_json
 
-__all__ = ["Scorecard", "build", "changes", "collect", "collect_stored", "numbers"]
+__all__ = ["Scorecard", "build", "changes", "collect", "collect_stored", "glue_values"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class Scorecard:
         return markdown_table(header, rows)
 
 
-def numbers(card: Scorecard | None, prefix: str = "") -> dict:
+def glue_values(card: Scorecard | None, prefix: str = "") -> dict:
     """The scorecard's counts for the book's prose, ``prefix`` before each key (dashes
     for a scorecard that is not stored), and ``counts``: them in a sentence."""
     counts = {"n_claims": "—", "n_hold": "—", "n_fail": "—", "n_untested": "—",
@@ -98,7 +98,7 @@ def collect(pipe) -> Scorecard:
     try:
         claims = robustness.annotate(claims, robustness.compute(pipe))
     except MissingResultError:
-        if pipe.cache.compute:
+        if pipe.cache.may_compute:
             raise
         # stored results without the spreads (still being computed): claims without them
     return Scorecard(pipe.profile.to_dict(), claims, pipe.provenance())

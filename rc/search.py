@@ -33,16 +33,16 @@ def sample_loss_config(rng: np.random.Generator) -> dict:
             "noise": 0.3, "n_hidden": 250, "activation": "relu"}
 
 
-def search_configs(n_runs: int, seed: int, kind: str = "search") -> list[dict]:
+def search_configs(n_runs: int, seed: int, study: str = "search") -> list[dict]:
     """``n_runs`` configurations with a training seed each, reproducible from ``seed``.
 
     Run i's configuration does not depend on ``n_runs`` (a longer search extends a
     shorter one), so an interrupted or enlarged search reuses its finished runs.
     """
-    sampler = sample_loss_config if kind == "loss" else sample_config
+    sampler = sample_loss_config if study == "loss" else sample_config
     out = []
     for i in range(n_runs):
-        rng = np.random.default_rng([seed, i, 1 if kind == "loss" else 0])
+        rng = np.random.default_rng([seed, i, 1 if study == "loss" else 0])
         cfg = sampler(rng)
         cfg["seed"] = int(rng.integers(2**31))
         out.append(cfg)

@@ -2,7 +2,7 @@
 
 A :class:`Task` names a cache entry (``name``), everything that determines its value
 (``inputs``: the key, :func:`rc.cache.cache_key`, the one way a key is built), the type
-of its value (``kind``), what it costs (``flop``, from the one cost model
+of its value (``value_type``), what it costs (``flop``, from the one cost model
 :mod:`rc.cost`), the tasks whose values it needs (``deps``) and how to compute it
 (``work``). Trainings, RC evaluations, final scores and the runs of the searches and the
 loss-vs-score study are tasks with ``work`` (:mod:`rc.pipeline` declares them); the
@@ -16,7 +16,7 @@ function, or a :func:`functools.partial` of one), so that a Dask worker can run 
 without the results folder: :class:`WorkContext` carries what it needs besides the
 values of its dependencies (device, deadline, the provenance fields of the profile).
 
-An executor answers :meth:`has` and :meth:`get` for a task (:class:`rc.Pipeline` does,
+An executor answers :meth:`has` and :meth:`get` for a task (:class:`rc.Results` does,
 for one profile's results folder).
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ class Task:
 
     name: str
     inputs: dict
-    kind: type = dict
+    value_type: type = dict
     flop: float = 0.0
     deps: tuple[Task, ...] = ()
     work: Callable[..., Any] | None = field(default=None, repr=False)
@@ -53,9 +53,9 @@ class Task:
         if not isinstance(self.inputs, dict):
             raise ValueError(f"the inputs of task {self.name!r} must be a dict; got "
                              f"{type(self.inputs).__name__}")
-        if not isinstance(self.kind, type):
-            raise ValueError(f"the kind of task {self.name!r} must be a type; got "
-                             f"{self.kind!r}")
+        if not isinstance(self.value_type, type):
+            raise ValueError(f"the value type of task {self.name!r} must be a type; got "
+                             f"{self.value_type!r}")
         if not all(isinstance(d, Task) for d in self.deps):
             raise ValueError(f"the dependencies of task {self.name!r} must be tasks")
         object.__setattr__(self, "deps", tuple(self.deps))

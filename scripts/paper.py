@@ -98,7 +98,7 @@ def _status(pipe) -> None:
         try:  # a stored file that cannot be used is named below its step; never crash
             state = step.check(pipe)
             damaged = state.damaged
-            rows.append((step.name, state.done, step.units, state.flop))
+            rows.append((step.name, state.n_done, step.units, state.flop))
         except Exception as exc:  # noqa: BLE001
             print(f"  {step.name:48s} {'?':>9s}  cannot tell ({type(exc).__name__}: "
                   f"{exc})")
@@ -187,12 +187,12 @@ def _allow_tf32() -> None:
     torch.backends.cudnn.allow_tf32 = True
 
 
-def _pipeline(ap: _Parser, args: argparse.Namespace, device) -> rc.Pipeline:
+def _pipeline(ap: _Parser, args: argparse.Namespace, device) -> rc.Results:
     """The pipeline of ``--profile`` with ``--settings`` (a one-line error if they do not
     fit)."""
     try:
-        return rc.Pipeline(args.profile, device=device, progress=False,
-                           grouping=args.grouping, settings=args.settings)
+        return rc.Results(args.profile, device=device, progress=False,
+                          grouping=args.grouping, settings=args.settings)
     except ValueError as exc:
         ap.error(f"argument --settings: {exc}")
 

@@ -21,11 +21,11 @@ Examples::
                                                                        # book/ and _build/ alone
 
 A ``-p`` name must be one that the notebooks' ``parameters`` cells assign
-(:func:`book_run.arguments.notebook_parameters`: ``recompute``, ``settings``,
-``compute``), and its value must be one that the notebooks take
-(:func:`book_run.arguments.check_parameters`); anything else is refused in one line (exit
-status 2) before any kernel starts. A profile setting such as ``n_iters`` goes inside
-``settings``: ``-p settings '{n_iters: 20}'``.
+(:func:`book_run.arguments.notebook_parameters`: ``recompute_before``, ``settings``,
+``compute``; ``recompute`` true or a UNIX time sets ``recompute_before``), and its value
+must be one that the notebooks take (:func:`book_run.arguments.check_parameters`);
+anything else is refused in one line (exit status 2) before any kernel starts. A profile
+setting such as ``n_iters`` goes inside ``settings``: ``-p settings '{n_iters: 20}'``.
 
 A failing cell stops the run with exit status 1 and a message naming the notebook and the
 cell's error; the partially executed notebook is kept in the output folder for inspection.
@@ -127,7 +127,7 @@ def _report_stored(profile: str) -> None:
     import rc
     from rc import protocol
 
-    rows = protocol.status(rc.Pipeline(profile, compute=False, progress=False))
+    rows = protocol.status(rc.Results(profile, may_compute=False, progress=False))
     done, total = sum(r[1] for r in rows), sum(r[2] for r in rows)
     print(f"run_book: rendering from stored results only: {done}/{total} results of the "
           f"{profile} protocol are stored", flush=True)

@@ -31,7 +31,7 @@ def tiny_world(tmp_path_factory) -> Path:
     Table 1 DAE and RC with K = 12), computed once a session on an empty folder. Read it,
     or copy it with :func:`warm_results`; never write into it."""
     root = tmp_path_factory.mktemp("tiny-world")
-    pipe = rc.Pipeline(TINY, progress=False, root=root)
+    pipe = rc.Results(TINY, progress=False, root=root)
     pipe.evaluation("bars")
     assert pipe.cache.computed, "the tiny world was not built on an empty folder"
     return root
@@ -56,7 +56,7 @@ def tiny_protocol(tmp_path_factory) -> Path:
     from rc import protocol
 
     root = tmp_path_factory.mktemp("tiny-protocol")
-    done = protocol.run(rc.Pipeline(TINY, progress=False, root=root), progress=False,
+    done = protocol.run(rc.Results(TINY, progress=False, root=root), progress=False,
                         log=lambda s: None)
     assert done["complete"], "the tiny protocol did not finish"
     return root
@@ -83,7 +83,7 @@ class CiWorld(NamedTuple):
 def _build_ci_world(root: Path) -> CiWorld:
     """The ci world in ``root``, on an empty folder, as a reader with a GPU would build
     it: `make paper`'s protocol (scripts/paper.py --profile ci), then every chapter from
-    its stored results (compute=False, two at a time) and the book built into HTML."""
+    its stored results (may_compute=False, two at a time) and the book built into HTML."""
     env = {**os.environ, "RC_RESULTS": str(root / "results")}
     start = time.perf_counter()
     protocol = subprocess.run([sys.executable, str(REPO / "scripts" / "paper.py"), "--profile",

@@ -16,7 +16,7 @@ TINY = helpers.TINY.replace(datasets=("simple_superposition",), n_test=8, loss_r
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
-    pipe = rc.Pipeline(TINY, progress=False, root=root, device="cpu")
+    pipe = rc.Results(TINY, progress=False, root=root, device="cpu")
     return pipe, animation.compute(pipe, "simple_superposition")
 
 
@@ -36,7 +36,7 @@ def test_the_recorded_run_is_the_evaluations_and_is_cached(recorded):
     assert movie.dae_profile == "ci" and "ci-profile Table 1 DAE" in movie.caption()
     assert f"for {t} iterations (the ci profile's RC settings) on the first {n} scored" \
         in movie.caption()
-    again = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent, compute=False)
+    again = rc.Results(TINY, progress=False, root=pipe.cache.root.parent, may_compute=False)
     loaded = animation.compute(again, "simple_superposition")
     assert again.cache.computed == [] and any(n.startswith("animation/")
                                               for n in again.cache.loaded)
@@ -46,8 +46,8 @@ def test_the_recorded_run_is_the_evaluations_and_is_cached(recorded):
 def test_the_cache_key_holds_the_dae_the_images_and_the_rc_settings(recorded):
     pipe, _ = recorded
     _, spec = animation.movie_spec(pipe, "simple_superposition")
-    longer = rc.Pipeline(TINY.replace(n_iters=TINY.n_iters + 1), progress=False,
-                         root=pipe.cache.root.parent)
+    longer = rc.Results(TINY.replace(n_iters=TINY.n_iters + 1), progress=False,
+                        root=pipe.cache.root.parent)
     _, spec_longer = animation.movie_spec(longer, "simple_superposition")
     assert spec.training == spec_longer.training and spec.rc != spec_longer.rc
     assert spec.data.n == animation.N_IMAGES and spec.data.split == "test"
@@ -56,7 +56,7 @@ def test_the_cache_key_holds_the_dae_the_images_and_the_rc_settings(recorded):
 
 
 def test_a_missing_recording_is_not_computed_without_permission(tmp_path):
-    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path, compute=False)
+    pipe = rc.Results(TINY, progress=False, root=tmp_path, may_compute=False)
     with pytest.raises(rc.MissingResultError):
         animation.compute(pipe, "simple_superposition")
 
@@ -90,11 +90,11 @@ def test_the_drawn_gif_is_cached_with_the_pipeline(recorded):
     data = animation.gif(movie)
     assert animation.display(movie, pipe).data == data          # drawn and stored
     assert any(n.endswith("-gif") for n in pipe.cache.computed)
-    again = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent, compute=False)
+    again = rc.Results(TINY, progress=False, root=pipe.cache.root.parent, may_compute=False)
     assert animation.display(movie, again).data == data         # loaded, not drawn
     assert any(n.endswith("-gif") for n in again.cache.loaded)
-    elsewhere = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent / "x",
-                            compute=False)                      # stored results only:
+    elsewhere = rc.Results(TINY, progress=False, root=pipe.cache.root.parent / "x",
+                           may_compute=False)                      # stored results only:
     assert animation.display(movie, elsewhere).data == data     # drawn, nothing stored
     assert elsewhere.cache.computed == []
     faster = animation.display(movie, pipe, fps=4.0).data       # other settings, other key

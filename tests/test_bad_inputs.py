@@ -35,7 +35,7 @@ def stand_in(tmp_path_factory):
     """A results folder whose ci-profile Table 1 DAE of Bars (20x20) is an untrained
     stand-in: the command runs through without training anything."""
     root = tmp_path_factory.mktemp("results")
-    ci = rc.Pipeline("ci", progress=False, root=root, device="cpu")
+    ci = rc.Results("ci", progress=False, root=root, device="cpu")
     spec = ci.table_spec("bars", 1)
     dae = rc.DAE(400, spec.config.n_hidden, spec.config.activation, seed=0)
     ci.cache.store(f"dae/{spec.name}", spec.inputs(),
@@ -173,13 +173,13 @@ def _refused(capsys, call) -> str:
 
 def test_the_notebooks_parameters_are_read_from_their_parameters_cells():
     for name in run_book.NOTEBOOKS:
-        assert set(arguments.notebook_parameters(name)) == {"profile", "recompute",
-                                                           "settings", "compute"}, name
+        assert set(arguments.notebook_parameters(name)) == {
+            "profile", "recompute_before", "settings", "compute"}, name
 
 
 @pytest.mark.parametrize("key, text, words", [
     ("banana", "3", ["-p banana: not a parameter of the notebooks",
-                     "they take compute, recompute, settings"]),
+                     "they take compute, recompute, recompute_before, settings"]),
     ("n_iters", "5", ["-p n_iters: not a parameter", "n_iters is a profile setting",
                       "-p settings '{n_iters: 5}'"]),
     ("settings", "{n_iters: [}", ["-p settings '{n_iters: [}' is not valid YAML",
@@ -189,6 +189,7 @@ def test_the_notebooks_parameters_are_read_from_their_parameters_cells():
     ("settings", "{n_iters: 0}", ["n_iters must be >= 1"]),
     ("recompute", "maybe", ["-p recompute 'maybe'", "true", "false", "a UNIX time"]),
     ("compute", "maybe", ["-p compute 'maybe'", "give true", "or false"]),
+    ("recompute_before", "true", ["-p recompute_before 'true'", "a UNIX time", "or null"]),
 ])
 def test_run_book_refuses_bad_parameters_in_one_line(capsys, key, text, words):
     line = _refused(capsys, lambda: run_book.check_parameters([(key, text)], ["05_appendix_"

@@ -218,7 +218,7 @@ def test_rc_likelihood_finds_the_number_of_objects_with_an_ideal_denoiser():
 # ------------------------------------------------------------------ the chapters' computations
 @pytest.mark.slow
 def test_every_question_on_a_tiny_profile(tmp_path):
-    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    pipe = rc.Results(TINY, progress=False, root=tmp_path)
     g = grey.compute(pipe)
     assert set(g.grey) == {"shapes_grey"} and set(g.grey["shapes_grey"]) == set(grey.LIKELIHOODS)
     c = conv.compute(pipe)
@@ -227,7 +227,7 @@ def test_every_question_on_a_tiny_profile(tmp_path):
     assert set(r.rc_soft) == {"bars"} and set(r.rc_soft["bars"]) == set(rc_training.VARIANTS)
     k = choose_k.compute(pipe)
     assert k.ks["bars"] == list(range(1, 15)) and 0 <= k.accuracy("shapes", "gain") <= 1
-    again = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    again = rc.Results(TINY, progress=False, root=tmp_path)
     grey.compute(again), conv.compute(again), rc_training.compute(again), choose_k.compute(again)
     assert again.cache.computed == []
 
@@ -241,7 +241,7 @@ def test_every_network_of_a_data_set_gets_the_same_compute_budget(dataset):
     from rc.config import dae_image_flop
     from rc.training import train_split
 
-    pipe = rc.Pipeline("default", compute=False, progress=False)
+    pipe = rc.Results("default", may_compute=False, progress=False)
     _, tflop = pipe.table_budget()
     budget = tflop * 1e12
     info = rc.dataset_info(dataset)

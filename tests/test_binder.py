@@ -161,8 +161,8 @@ import rc
 for module in pkgutil.walk_packages(rc.__path__, "rc."):
     importlib.import_module(module.name)
 import scipy.stats, sklearn.metrics  # what rc imports inside functions
-from rc.report import glue_numbers
-glue_numbers({"x": 1.5})
+from rc.report import glue_all
+glue_all({"x": 1.5})
 import jupytext
 notebook = jupytext.read(sys.argv[2])
 assert notebook.cells and notebook.metadata["kernelspec"]["name"] == "python3"

@@ -91,8 +91,8 @@ def test_notebook_sources(name):
     assert params, f"{name}: no code cell tagged 'parameters'"
     assert re.search(r"^profile\s*=\s*\"default\"", params.group(1), re.M), \
         f"{name}: the parameters cell must set profile = \"default\""
-    assert re.search(r"^recompute\s*=\s*False", params.group(1), re.M), \
-        f"{name}: the parameters cell must set recompute = False"
+    assert re.search(r"^recompute_before\s*=\s*None", params.group(1), re.M), \
+        f"{name}: the parameters cell must set recompute_before = None"
     assert re.search(r"^# ", text[text.index("\n---\n") + 5:], re.M), f"{name}: no title"
 
 

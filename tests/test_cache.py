@@ -42,8 +42,8 @@ def test_same_inputs_load_changed_inputs_recompute(tmp_path, kind):
              Result(np.arange(4.0), "a", {"n": 1}))
     calls = []
     inputs = {"config": {"lr": 0.1}, "version": 1}
-    first = cache.fetch("thing", inputs, counted(calls, value), kind)
-    again = Cache(tmp_path).fetch("thing", inputs, counted(calls, value), kind)
+    first = cache.get_or_compute("thing", inputs, counted(calls, value), kind)
+    again = Cache(tmp_path).get_or_compute("thing", inputs, counted(calls, value), kind)
     assert len(calls) == 1
     if kind is dict:
         assert again == first
@@ -51,7 +51,7 @@ def test_same_inputs_load_changed_inputs_recompute(tmp_path, kind):
         np.testing.assert_array_equal(again.values, first.values)
         assert (again.label, again.meta) == ("a", {"n": 1})
     for changed in ({"config": {"lr": 0.2}, "version": 1}, {"config": {"lr": 0.1}, "version": 2}):
-        cache.fetch("thing", changed, counted(calls, value), kind)
+        cache.get_or_compute("thing", changed, counted(calls, value), kind)
     assert len(calls) == 3
     assert len(list(tmp_path.iterdir())) == 3  # one entry per set of inputs
 
@@ -60,59 +60,59 @@ def test_same_inputs_load_changed_inputs_recompute(tmp_path, kind):
 def test_truncated_entry_warns_and_is_recomputed(tmp_path, kind):
     cache = Cache(tmp_path)
     value = {"score": 0.5} if kind is dict else Result(np.arange(1000.0), "a", {})
-    cache.fetch("thing", {"x": 1}, lambda: value, kind)
+    cache.get_or_compute("thing", {"x": 1}, lambda: value, kind)
     path = cache.path("thing", {"x": 1}, kind)
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     calls = []
     with pytest.warns(CacheWarning, match="unreadable"):
-        cache.fetch("thing", {"x": 1}, counted(calls, value), kind)
+        cache.get_or_compute("thing", {"x": 1}, counted(calls, value), kind)
     assert calls == [1]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        cache.fetch("thing", {"x": 1}, counted(calls, value), kind)  # repaired
+        cache.get_or_compute("thing", {"x": 1}, counted(calls, value), kind)  # repaired
     assert calls == [1]
 
 
 def test_an_entry_recorded_for_other_inputs_is_never_used(tmp_path):
     cache = Cache(tmp_path)
-    cache.fetch("thing", {"x": 1}, lambda: {"v": 1})
-    cache.fetch("thing", {"x": 2}, lambda: {"v": 2})
+    cache.get_or_compute("thing", {"x": 1}, lambda: {"v": 1})
+    cache.get_or_compute("thing", {"x": 2}, lambda: {"v": 2})
     # copy the x=1 entry over the x=2 one (as a careless copy of results would)
     good, other = cache.path("thing", {"x": 1}), cache.path("thing", {"x": 2})
     other.write_bytes(good.read_bytes())
     with pytest.warns(CacheWarning, match="other inputs"):
-        assert cache.fetch("thing", {"x": 2}, lambda: {"v": 22}) == {"v": 22}
+        assert cache.get_or_compute("thing", {"x": 2}, lambda: {"v": 22}) == {"v": 22}
     # an edited record (same key, different inputs) is refused too
     doc = json.loads(good.read_text())
     doc["record"]["inputs"] = {"x": 3}
     good.write_text(json.dumps(doc))
     with pytest.warns(CacheWarning, match="other inputs"):
-        assert cache.fetch("thing", {"x": 1}, lambda: {"v": 11}) == {"v": 11}
+        assert cache.get_or_compute("thing", {"x": 1}, lambda: {"v": 11}) == {"v": 11}
 
 
 def test_recompute_since_a_time(tmp_path):
     calls = []
-    Cache(tmp_path).fetch("a", {}, counted(calls, {"n": 1}))
+    Cache(tmp_path).get_or_compute("a", {}, counted(calls, {"n": 1}))
     fresh = Cache(tmp_path, recompute=True)
-    fresh.fetch("a", {}, counted(calls, {"n": 2}))
-    fresh.fetch("a", {}, counted(calls, {"n": 3}))  # once per run, not on every call
+    fresh.get_or_compute("a", {}, counted(calls, {"n": 2}))
+    fresh.get_or_compute("a", {}, counted(calls, {"n": 3}))  # once per run, not on every call
     assert len(calls) == 2
-    later = Cache(tmp_path, recompute=time.time() + 10)
-    later.fetch("a", {}, counted(calls, {"n": 4}))
+    later = Cache(tmp_path, recompute_before=time.time() + 10)
+    later.get_or_compute("a", {}, counted(calls, {"n": 4}))
     assert len(calls) == 3
 
 
 def test_no_compute_raises_a_clear_error(tmp_path):
-    cache = Cache(tmp_path, compute=False)
+    cache = Cache(tmp_path, may_compute=False)
     with pytest.raises(MissingResultError, match="the DAE shapes.*not in"):
-        cache.fetch("dae/shapes", {"x": 1}, lambda: pytest.fail("computed"),
-                    describe="the DAE shapes")
+        cache.get_or_compute("dae/shapes", {"x": 1}, lambda: pytest.fail("computed"),
+                             describe="the DAE shapes")
 
 
 def test_counts_what_was_computed_and_loaded(tmp_path):
     cache = Cache(tmp_path)
-    cache.fetch("a", {}, lambda: {})
-    cache.fetch("a", {}, lambda: {})
+    cache.get_or_compute("a", {}, lambda: {})
+    cache.get_or_compute("a", {}, lambda: {})
     assert (cache.computed, cache.loaded) == (["a"], ["a"])
     assert cache.has("a", {}) and not cache.has("b", {})
 
@@ -137,7 +137,7 @@ def test_interrupted_write_leaves_nothing(tmp_path):
 def test_a_computation_that_fails_stores_nothing(tmp_path):
     cache = Cache(tmp_path)
     with pytest.raises(ZeroDivisionError):
-        cache.fetch("a", {}, lambda: 1 / 0)
+        cache.get_or_compute("a", {}, lambda: 1 / 0)
     assert not any(tmp_path.iterdir())
 
 
@@ -157,9 +157,9 @@ def test_best_effort_cache_only_warns_when_it_cannot_write(tmp_path):
     blocker.write_text("a file where the folder should be")
     cache = Cache(blocker / "sub", best_effort=True)
     with pytest.warns(CacheWarning, match="could not write"):
-        assert cache.fetch("a", {}, lambda: {"v": 1}) == {"v": 1}
+        assert cache.get_or_compute("a", {}, lambda: {"v": 1}) == {"v": 1}
     with pytest.raises(OSError):
-        Cache(blocker / "sub").fetch("a", {}, lambda: {"v": 1})
+        Cache(blocker / "sub").get_or_compute("a", {}, lambda: {"v": 1})
 
 
 def test_time_record_of_computations(tmp_path, monkeypatch):
@@ -170,22 +170,22 @@ def test_time_record_of_computations(tmp_path, monkeypatch):
     record = tmp_path / "times.jsonl"
     cache = Cache(tmp_path / "cache")
     monkeypatch.delenv(TIME_RECORD, raising=False)
-    cache.fetch("quiet", {"a": 0}, lambda: {"v": 0})
+    cache.get_or_compute("quiet", {"a": 0}, lambda: {"v": 0})
     assert not record.exists()  # off unless asked for
     monkeypatch.setenv(TIME_RECORD, str(record))
 
     def outer():
-        cache.fetch("inner", {"a": 1}, lambda: time.sleep(0.05) or {"v": 1})
+        cache.get_or_compute("inner", {"a": 1}, lambda: time.sleep(0.05) or {"v": 1})
         return {"v": 2}
-    cache.fetch("outer", {"a": 2}, outer)
-    cache.fetch("outer", {"a": 2}, outer)  # loaded: no line
+    cache.get_or_compute("outer", {"a": 2}, outer)
+    cache.get_or_compute("outer", {"a": 2}, outer)  # loaded: no line
     with pytest.raises(ZeroDivisionError):
         with timed("failed"):
             raise ZeroDivisionError("a computation that fails")
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [r["name"] for r in lines] == ["inner", "outer"]
     inner, outer_row = lines
-    assert inner["kind"] == "dict" and inner["key"] == cache_key("inner", {"a": 1})
+    assert inner["value_type"] == "dict" and inner["key"] == cache_key("inner", {"a": 1})
     assert inner["seconds"] >= 0.05 and outer_row["seconds"] >= inner["seconds"]
     assert outer_row["self_seconds"] <= outer_row["seconds"] - inner["seconds"] + 1e-3
     assert cache.path("outer", {"a": 2}).is_file()
@@ -200,7 +200,7 @@ def _fetch_slowly(root: str, counter: str, start: float, out: str) -> None:
         time.sleep(0.5)
         return {"v": 42}
     time.sleep(max(0.0, start - time.time()))  # both ask at the same moment
-    value = Cache(root).fetch("shared", {"a": 1}, compute)
+    value = Cache(root).get_or_compute("shared", {"a": 1}, compute)
     write_json(out, value)
 
 

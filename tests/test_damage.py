@@ -38,7 +38,7 @@ needs_full = pytest.mark.skipif(not CARD.is_file(), reason=f"no full-scale resul
 
 def _dae_file(root: Path = FULL.parent, dataset: str = "bars", table: int = 1) -> Path:
     """Where the full profile of the results in ``root`` keeps a table DAE."""
-    pipe = full_scale.pipeline(root)
+    pipe = full_scale.stored_results(root)
     spec = pipe.table_spec(dataset, table)
     return pipe.cache.path(f"dae/{spec.name}", spec.inputs(), TrainedDAE)
 
@@ -81,9 +81,9 @@ def _status(monkeypatch, capsys, root: Path) -> str:
 
 def _check(root: Path, name: str) -> tuple[int, list[str]]:
     """(units stored, damaged files named) of the step ``name`` of the full profile."""
-    pipe = full_scale.pipeline(root)
+    pipe = full_scale.stored_results(root)
     state = next(s for s in protocol.plan(pipe) if s.name == name).check(pipe)
-    return state.done, state.damaged
+    return state.n_done, state.damaged
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -120,7 +120,7 @@ def test_the_status_names_each_damaged_file_and_why(tmp_path, monkeypatch, capsy
     assert "does not match its digest" in lines[card_line + 1]
     assert "; 2 stored files cannot be used (named above;" in out
     with pytest.warns(CacheWarning) as warned:  # what the book says before it renders
-        protocol.status(full_scale.pipeline(tmp_path))
+        protocol.status(full_scale.stored_results(tmp_path))
     named = " ".join(str(w.message) for w in warned)
     assert str(dae) in named and str(card) in named
 
@@ -129,7 +129,7 @@ def test_the_status_names_each_damaged_file_and_why(tmp_path, monkeypatch, capsy
 def test_a_changed_digit_in_the_scorecard_is_named(tmp_path):
     (card,) = _copy(tmp_path, CARD)
     _change_digit(card)
-    probe = full_scale.pipeline(tmp_path)
+    probe = full_scale.stored_results(tmp_path)
     assert not protocol._scorecard_current(probe)
     assert probe.cache.damaged == {card: probe.cache.damaged[card]}
     assert "does not match its digest" in probe.cache.damaged[card]
@@ -160,7 +160,7 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
               and not name.startswith(("search, ", "loss-vs-score study, "))]
     assert len(steps) > 20 and not undone and "damaged" not in out, out
     assert re.search(r"^  scorecard +done ", out, re.M), out
-    pipe = rc.Pipeline(full_scale.PROFILE, compute=False, progress=False, root=root)
+    pipe = rc.Results(full_scale.PROFILE, may_compute=False, progress=False, root=root)
     built = scorecard.build(pipe)  # what the scorecard chapter does
     assert built.provenance == read_checked_json(card)["provenance"]
     assert _digests(root) == before
@@ -168,7 +168,7 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
     doc = read_checked_json(card)
     doc["claims"][0]["ours"] = 0.5 if doc["claims"][0]["ours"] != 0.5 else 0.25
     write_checked_json(card, doc)
-    probe = full_scale.pipeline(root)
+    probe = full_scale.stored_results(root)
     assert not protocol._scorecard_current(probe)
     assert (f"differs from what the stored results give (claim {doc['claims'][0]['id']} "
             f"differs in ours") in probe.cache.damaged[card]
@@ -176,7 +176,7 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
 
 # ------------------------------------------------------------------------------ the protocol
 def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypatch):
-    pipe = rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    pipe = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
     cache = pipe.cache
     path = cache.store("x", {"i": 1}, {"score": 0.25})
     path.write_text(path.read_text().replace("0.25", "0.35"))
@@ -187,7 +187,7 @@ def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypa
         return {"score": 0.25}
 
     step = protocol.Step("x", [Task("x", {"i": 1})],
-                         lambda: cache.fetch("x", {"i": 1}, compute))
+                         lambda: cache.get_or_compute("x", {"i": 1}, compute))
     monkeypatch.setattr(protocol, "plan", lambda pipe: [step])
     with pytest.warns(CacheWarning, match="recomputing it"):
         record = protocol.run(pipe, progress=False, log=events.append)
@@ -205,7 +205,7 @@ def test_the_cache_names_a_damaged_entry_before_recomputing_it(tmp_path):
     path = cache.store("x", {"i": 1}, {"score": 0.25})
     path.write_text(path.read_text().replace("0.25", "0.35"))
     with pytest.raises(MissingResultError, match=re.escape(str(path)) + ".*does not match"):
-        Cache(tmp_path, compute=False).fetch("x", {"i": 1}, lambda: {"score": 0.0})
+        Cache(tmp_path, may_compute=False).get_or_compute("x", {"i": 1}, lambda: {"score": 0.0})
     seen = []
 
     def compute():
@@ -214,7 +214,7 @@ def test_the_cache_names_a_damaged_entry_before_recomputing_it(tmp_path):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cache.fetch("x", {"i": 1}, compute)
+        cache.get_or_compute("x", {"i": 1}, compute)
     assert any(str(path) in s and "recomputing it" in s for s in seen), seen
 
 
@@ -225,7 +225,7 @@ def _card(ours: float, created: str) -> scorecard.Scorecard:
 
 
 def test_the_scorecard_is_written_only_when_its_content_changes(tmp_path, monkeypatch):
-    pipe = rc.Pipeline("ci", compute=False, progress=False, root=tmp_path)
+    pipe = rc.Results("ci", may_compute=False, progress=False, root=tmp_path)
     path = pipe.cache.root / "scorecard.json"
     monkeypatch.setattr(scorecard, "collect", lambda p: _card(0.88, "monday"))
     scorecard.build(pipe)

@@ -101,12 +101,12 @@ def test_the_plan_declares_every_entry_the_protocol_stores(shared_ci_book):
     element declares what it stores, and nothing else."""
     from rc import protocol
 
-    pipe = rc.Pipeline("ci", compute=False, progress=False, device="cpu",
-                       root=shared_ci_book.results)
+    pipe = rc.Results("ci", may_compute=False, progress=False, device="cpu",
+                      root=shared_ci_book.results)
     declared = set()
 
     def walk(task):
-        declared.add(str(pipe.cache.path(task.name, task.inputs, task.kind)
+        declared.add(str(pipe.cache.path(task.name, task.inputs, task.value_type)
                          .relative_to(pipe.cache.root)))
         for dep in task.deps:
             walk(dep)
@@ -116,7 +116,7 @@ def test_the_plan_declares_every_entry_the_protocol_stores(shared_ci_book):
             walk(task)
     stored = set(_entries(pipe.cache.root)) - {"scorecard.json"}
     assert declared == stored, (sorted(declared - stored)[:5], sorted(stored - declared)[:5])
-    assert all(step.check(pipe).done == step.units for step in protocol.plan(pipe))
+    assert all(step.check(pipe).n_done == step.units for step in protocol.plan(pipe))
 
 
 def test_schedulers_are_parsed_with_clear_errors():
@@ -135,7 +135,7 @@ def test_the_paper_script_rejects_a_bad_scheduler_in_one_line():
 
 
 def test_a_task_is_named_by_its_entry_and_computed_from_its_dependencies(tmp_path):
-    pipe = rc.Pipeline("ci", progress=False, device="cpu", root=tmp_path)
+    pipe = rc.Results("ci", progress=False, device="cpu", root=tmp_path)
     spec = pipe.table_spec("bars")
     training = pipe.training_task(spec)
     assert training == pipe.training_task(spec) and len({training, pipe.training_task(spec)}) == 1

@@ -19,7 +19,7 @@ from rc import protocol
 from rc.beyond import robustness
 from rc.cache import Cache
 from rc.paper import full_scale
-from rc.pipeline import evaluate, results_dir
+from rc.pipeline import results_dir, scores_per_iteration
 from rc.storage import REPO, read_json, read_npz
 
 ROOT = results_dir() / full_scale.PROFILE
@@ -57,14 +57,14 @@ def requested():
     seen = set()
     original = Cache.path
 
-    def recording(self, name, inputs, kind=dict):
-        path = original(self, name, inputs, kind)
+    def recording(self, name, inputs, value_type=dict):
+        path = original(self, name, inputs, value_type)
         seen.add((name, path.name))
         return path
 
     Cache.path = recording
     try:
-        pipe = full_scale.pipeline()
+        pipe = full_scale.stored_results()
         for step in protocol.plan(pipe):
             step.check(pipe)
         robustness.compute(pipe, partial=True)  # the spreads' seeds stored so far
@@ -123,7 +123,7 @@ def _changed(**change):
 def test_a_real_change_is_never_within_tolerance(monkeypatch, change):
     """Simple Superposition (16 images, 23 epochs, a second) with one setting changed: the
     retrain check calls it diverged, whatever CPU it runs on."""
-    spec = full_scale.pipeline().table_spec("simple_superposition", 1)
+    spec = full_scale.stored_results().table_spec("simple_superposition", 1)
     assert (spec.config.learning_rate, spec.config.noise, spec.init) == (0.366627, 0.1,
                                                                          "brainstorm")
     monkeypatch.setattr(full_scale, "train", _changed(**change))
@@ -149,12 +149,12 @@ def test_the_verdict_follows_the_tolerance():
 
 
 def test_rc_with_a_stored_dae_reproduces_the_stored_scores():
-    pipe = full_scale.pipeline()
+    pipe = full_scale.stored_results()
     spec = pipe.eval_spec("shapes", 1)
-    stored = pipe.evaluate(spec)
+    stored = pipe.scores_per_iteration(spec)
     images, groups = pipe.load(spec.data)
     n = 50
-    again = evaluate(spec, pipe.trained(spec.training).dae, images[:n], groups[:n])
+    again = scores_per_iteration(spec, pipe.trained(spec.training).dae, images[:n], groups[:n])
     # the same random starts per image (one stream per image): the same clusters, up to
     # float rounding of the batched products
     np.testing.assert_allclose(again.ami, stored.ami[:n], atol=1e-6)

@@ -9,7 +9,7 @@ The layers, bottom to top (a module may import its own layer and the ones below)
 3. training and the random search's configurations;
 4. reconstruction clustering and the metrics;
 5. specifications, profiles and the experiments a profile specifies;
-6. the pipeline;
+6. the pipeline (a profile's results, `rc.Results`);
 7. figures, claims and stored models (plotting style, the claim rules, ``rc.pretrained``);
 8. the paper's elements (``rc.paper``) and RC in motion (``rc.animation``);
 9. beyond the paper (``rc.beyond``);
@@ -39,7 +39,7 @@ LAYERS = {
     4: ["clustering", "metrics"],
     5: ["specs", "config", "experiments", "tasks"],
     6: ["pipeline"],
-    7: ["plots", "claims", "stored"],
+    7: ["plots", "claims", "pretrained_daes"],
     8: ["paper", "animation"],
     9: ["beyond"],
     10: ["scorecard", "protocol", "cluster", "cli", "examples", "live"],
@@ -116,7 +116,7 @@ def test_every_module_has_a_layer():
 def test_computing_a_specification_loads_no_plotting_and_no_paper_element():
     """The pipeline alone (a spec, a cache path) pulls in neither matplotlib nor any figure
     module of rc.paper or rc.beyond."""
-    code = ("import sys, rc; p = rc.Pipeline('ci', compute=False, progress=False); "
+    code = ("import sys, rc; p = rc.Results('ci', may_compute=False, progress=False); "
             "s = p.table_spec('shapes', 2); p.eval_spec('bars'); "
             "bad = sorted(m for m in sys.modules if m.startswith(('matplotlib', "
             "'rc.paper.', 'rc.beyond'))); print(bad); sys.exit(1 if bad else 0)")

@@ -31,7 +31,7 @@ def _drawing(shape=(28, 28)) -> np.ndarray:
 def test_bind_a_test_image_repeats_the_committed_evaluation():
     """RC on test image i with the profile's settings is the run of image i in the stored
     full-scale evaluation: the same DAE, random start (seed, i) and iterations."""
-    pipe = rc.Pipeline("full", compute=False, progress=False)
+    pipe = rc.Results("full", may_compute=False, progress=False)
     stored = pipe.evaluation("shapes", 1)
     run = live.bind("shapes", image=2, n_iters=pipe.profile.n_iters)
     movie = run.movie
@@ -129,14 +129,14 @@ def test_launch_refuses_unknown_values():
 
 def test_profile_line_names_the_profile_its_origin_and_how_to_change_it():
     launched = launch("default", True, environ={"RC_PROFILE": "full", "RC_COMPUTE": "0"})
-    pipe = rc.Pipeline(launched[0], compute=launched[1], progress=False)
+    pipe = rc.Results(launched[0], may_compute=launched[1], progress=False)
     line = live.profile_line(pipe)
     assert line.startswith("**Profile `full`**") and "RC_PROFILE" in line
     assert "nothing is trained" in line and 'profile = "ci"' in line
     assert "\n" not in line
     # a profile written into the cell (or set after the launch) is the cell's
     launch("ci", True, environ={"RC_PROFILE": "full"})
-    line = live.profile_line(rc.Pipeline("ci", progress=False))
+    line = live.profile_line(rc.Results("ci", progress=False))
     assert line.startswith("**Profile `ci`**") and "first cell" in line
     assert "computes what" in line
 

@@ -382,13 +382,13 @@ def test_stored_full_scale_results_are_recomputed_bit_for_bit():
 
     import rc
     from rc.paper import fig5
-    from rc.pipeline import evaluate
+    from rc.pipeline import scores_per_iteration
 
-    pipe = rc.Pipeline("full", compute=False, progress=False, root=REPO / "results")
+    pipe = rc.Results("full", may_compute=False, progress=False, root=REPO / "results")
     spec = pipe.eval_spec("simple_superposition")
-    stored = pipe.evaluate(spec)
+    stored = pipe.scores_per_iteration(spec)
     images, groups = pipe.load(spec.data)
-    again = evaluate(spec, pipe.trained(spec.training).dae, images, groups)
+    again = scores_per_iteration(spec, pipe.trained(spec.training).dae, images, groups)
     for name in ("ami", "confidence", "log_likelihood", "ari", "ami_arithmetic"):
         np.testing.assert_array_equal(getattr(again, name), getattr(stored, name),
                                       err_msg=name)

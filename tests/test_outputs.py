@@ -40,8 +40,8 @@ def _notebook(*cells) -> dict:
                       *cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-STRAY = _cell("pipe = rc.Pipeline('ci')\npipe",
-              [_result({"text/plain": "Pipeline(profile='ci', device='cpu')"})])
+STRAY = _cell("pipe = rc.Results('ci')\npipe",
+              [_result({"text/plain": "Results(profile='ci', device='cpu')"})])
 PRINTED = _cell("print('hello')", [{"output_type": "stream", "name": "stdout",
                                     "text": ["hello\n"]}])
 READER_FACING = [
@@ -65,7 +65,7 @@ def test_a_bare_value_or_printed_text_is_reported_with_its_cell():
     found = check_site.plain_text_outputs(_notebook(STRAY, PRINTED), "page.ipynb")
     assert len(found) == 2
     assert found[0].startswith("page.ipynb: cell 1 (ending `pipe`) shows a bare value")
-    assert "Pipeline(profile='ci', device='cpu')" in found[0]
+    assert "Results(profile='ci', device='cpu')" in found[0]
     assert "printed text (stdout)" in found[1] and "'hello'" in found[1]
 
 
@@ -185,13 +185,13 @@ def test_the_full_scale_spreads_lead_and_the_own_profile_stands_beside(monkeypat
     assert "ours (full): AMI" in header and header.endswith("ours (ci): AMI |")
     assert "0.707 ± 0.012 (3)" in text and "| 0.500 |" in text
     assert "ours (ci)" not in robustness.table(full, 2, beside=full)
-    numbers = robustness.chapter_numbers(own, rc.get_profile("ci"), full)
+    numbers = robustness.chapter_glue_values(own, rc.get_profile("ci"), full)
     assert numbers["profile_name"] == "ci" and numbers["spread_profile"] == "full"
     assert numbers["spread_origin"] == "stored somewhere"
     assert (numbers["corners2_lo"], numbers["corners2_hi"]) == (0.69, 0.72)
     assert numbers["max_seed_std"] == pytest.approx(np.std([0.94, 0.95, 0.93]))
     assert "ci" in numbers["beside_note"]
-    alone = robustness.chapter_numbers(own, rc.get_profile("ci"), None)
+    alone = robustness.chapter_glue_values(own, rc.get_profile("ci"), None)
     assert alone["spread_profile"] == "ci" and alone["beside_note"] == ""
     assert "make full" in alone["spread_origin"]
     import matplotlib.pyplot as plt

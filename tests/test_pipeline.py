@@ -24,7 +24,7 @@ def results(tmp_path, monkeypatch):
 
 
 def pipeline(profile=TINY, **kw):
-    return rc.Pipeline(profile, progress=False, **kw)
+    return rc.Results(profile, progress=False, **kw)
 
 
 def test_profiles_and_errors():
@@ -44,7 +44,7 @@ def test_epoch_cap_follows_the_compute_budget():
     per_epoch = 10 * 784 * 500 * 9000
     assert epoch_cap(1.0, 500, 784, 500, 9000) == int(1e12 // per_epoch)
     # the benchmark's and the protocol's counts are the same model
-    pipe = rc.Pipeline(rc.get_profile("ci"), compute=False, progress=False)
+    pipe = rc.Results(rc.get_profile("ci"), may_compute=False, progress=False)
     spec = pipe.table_spec("shapes")
     d, h = 784, spec.config.n_hidden
     assert rc.protocol.train_flop(spec, 1) >= 10 * d * h * int(spec.data.n * 0.9)
@@ -61,7 +61,7 @@ def test_search_configs_are_in_the_space_reproducible_and_prefix_stable():
         assert c["noise"] in SEARCH_SPACE["noise"] and c["n_hidden"] in SEARCH_SPACE["n_hidden"]
         assert c["activation"] in SEARCH_SPACE["activation"]
     assert len({c["activation"] for c in a}) == 3 and len({c["n_hidden"] for c in a}) == 4
-    for c in search_configs(5, seed=0, kind="loss"):
+    for c in search_configs(5, seed=0, study="loss"):
         assert (c["n_hidden"], c["activation"], c["noise"]) == (250, "relu", 0.3)
 
 
@@ -81,8 +81,8 @@ def test_specs_follow_the_profile():
 
 def test_unchanged_inputs_load_and_compute_nothing(results, monkeypatch):
     trained = []
-    original = rc.pipeline.train
-    monkeypatch.setattr(rc.pipeline, "train",
+    original = rc.pipeline.train_population
+    monkeypatch.setattr(rc.pipeline, "train_population",
                         lambda *a, **k: trained.append(1) or original(*a, **k))
     pipe = pipeline()
     ev = pipe.evaluation("bars")
@@ -104,8 +104,8 @@ def test_a_changed_setting_recomputes_even_under_the_same_profile_name(warm_resu
     after = changed.evaluation("bars")
     assert after.ami.shape[1] == TINY.n_iters and before.ami.shape[1] == TINY.n_iters + 1
     assert changed.cache.computed == ["rc/bars-train_single-k12-soft"]  # the DAE is reused
-    fresh = rc.Pipeline(TINY.replace(n_iters=TINY.n_iters - 1), progress=False,
-                        root=warm_results / "empty")
+    fresh = rc.Results(TINY.replace(n_iters=TINY.n_iters - 1), progress=False,
+                       root=warm_results / "empty")
     np.testing.assert_array_equal(fresh.evaluation("bars").ami, after.ami)
     # a changed training setting retrains the DAE and re-runs RC
     longer = pipeline(TINY.replace(max_epochs=TINY.max_epochs + 1))
@@ -130,13 +130,13 @@ def test_a_new_code_version_recomputes(warm_results, monkeypatch, module, name):
 
 def test_nothing_is_computed_when_computing_is_off(results):
     with pytest.raises(MissingResultError, match="the RC evaluation bars-train_single.*"
-                                                 "rc.Pipeline\\('ci'\\)"):
-        pipeline(compute=False).evaluation("bars")
+                                                 "rc.Results\\('ci'\\)"):
+        pipeline(may_compute=False).evaluation("bars")
     with pytest.raises(MissingResultError, match="the DAE bars-train_single"):
-        pipeline(compute=False).table_dae("bars")
-    assert pipeline(compute=False).search("bars") == []  # a search not begun: no runs
+        pipeline(may_compute=False).table_dae("bars")
+    assert pipeline(may_compute=False).search("bars") == []  # a search not begun: no runs
     pipeline().evaluation("bars")
-    assert pipeline(compute=False).evaluation("bars").n_images == 16
+    assert pipeline(may_compute=False).evaluation("bars").n_images == 16
 
 
 def test_a_search_run_scores_as_its_evaluation(warm_results):
@@ -144,9 +144,10 @@ def test_a_search_run_scores_as_its_evaluation(warm_results):
     spec = pipe.eval_spec("bars")
     dae = pipe.trained(spec.training).dae
     images, groups = pipe.load(spec.data)
-    assert rc.pipeline.final_score(spec, dae, images, groups) == pipe.evaluate(spec).score
+    scored = pipe.scores_per_iteration(spec)
+    assert rc.pipeline.mean_final_ami(spec, dae, images, groups) == scored.score
     np.testing.assert_array_equal(rc.pipeline.final_amis(spec, dae, images, groups),
-                                  pipe.evaluate(spec).ami[:, -1])
+                                  pipe.scores_per_iteration(spec).ami[:, -1])
     for run in pipe.search("bars"):  # each run keeps its per-image scores beside the mean
         assert len(run.ami) == run.n_test and run.score == np.nanmean(run.ami)
 
@@ -155,7 +156,7 @@ def test_a_search_run_scores_as_its_evaluation(warm_results):
 def test_final_scores_are_the_evaluations_last_column(warm_results, dataset, table):
     pipe = pipeline()
     spec = pipe.eval_spec(dataset, table, restart=1)
-    full, final = pipe.evaluate(spec), pipe.final_scores(spec)
+    full, final = pipe.scores_per_iteration(spec), pipe.final_scores(spec)
     assert isinstance(final, rc.pipeline.FinalScores)
     np.testing.assert_array_equal(final.ami, full.ami[:, -1])
     np.testing.assert_array_equal(final.ari, full.ari)
@@ -164,7 +165,7 @@ def test_final_scores_are_the_evaluations_last_column(warm_results, dataset, tab
         full.score, full.mean_ari, full.mean_ami_arithmetic, full.n_images)
     # its own entry, loaded the next time
     assert pipe.is_stored(spec, final=True)
-    again = pipeline(compute=False).final_scores(spec)
+    again = pipeline(may_compute=False).final_scores(spec)
     np.testing.assert_array_equal(again.ami, final.ami)
 
 
@@ -182,7 +183,7 @@ def test_restarts_are_one_evaluation_then_final_scores(warm_results):
 def test_examples_reproduce_the_evaluation(warm_results):
     pipe = pipeline()
     spec = pipe.eval_spec("bars")
-    ev = pipe.evaluate(spec)
+    ev = pipe.scores_per_iteration(spec)
     exm = fig5.example_runs(pipe, spec, count=3)
     np.testing.assert_allclose(exm.ami[:, -1], ev.ami[exm.ids, -1], atol=1e-6)
     assert exm.gamma_history.shape == (TINY.n_iters + 1, 3, 20, 20, 12)
@@ -218,7 +219,7 @@ def test_a_killed_training_resumes_from_its_checkpoint_beside_the_entry(results,
     spec = pipeline().table_spec("bars")
     reference = pipeline(root=results / "reference").trained(spec)
     monkeypatch.setattr(rc.training, "CHECKPOINT_SECONDS", 0.0)
-    monkeypatch.setattr(rc.Pipeline, "_check_deadline", lambda self, what: None)
+    monkeypatch.setattr(rc.Results, "_check_deadline", lambda self, what: None)
     stops = 0
     while True:
         pipe = pipeline()
@@ -282,3 +283,33 @@ def test_scorecard_collects_the_claims_of_every_element(tiny_protocol_results):
     sweep = fig4a.compute(pipe)
     assert card.claim("best_k.bars").holds == (sweep.best_k["bars"] == 12)
     assert card.claim("scores.above_0.5").holds is None  # needs all six data sets
+
+
+def _plus_one(calls, name, ctx, *values):
+    """A task's work for the tests of Results.get: one more than its dependencies' sum."""
+    calls.append(name)
+    return {"n": 1 + sum(v["n"] for v in values)}
+
+
+def test_get_computes_the_missing_dependencies_in_order_and_loads_the_stored(tmp_path):
+    import functools
+
+    from rc.tasks import Task
+
+    calls: list[str] = []
+
+    def task(name, *deps):
+        return Task(name, {"v": 1}, dict, deps=deps,
+                    work=functools.partial(_plus_one, calls, name))
+
+    a = task("a")
+    b = task("b", a)
+    c = task("c", a, b)   # a diamond: a is computed once
+    pipe = pipeline(root=tmp_path)
+    assert pipe.get(c) == {"n": 4} and calls == ["a", "b", "c"]
+    calls.clear()
+    pipe.cache.root.joinpath(f"c.{c.key[:16]}.json").unlink()
+    pipe.cache.root.joinpath(f"a.{a.key[:16]}.json").unlink()
+    d = task("d", b)      # b stored: loaded, and what it depends on (a, gone) not visited
+    assert pipe.get(d) == {"n": 3} and calls == ["d"]
+    assert pipe.get(c) == {"n": 4} and calls == ["d", "a", "c"]

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_cost_model_counts_the_products_of_training():
-    pipe = rc.Pipeline(TINY, progress=False)
+    pipe = rc.Results(TINY, progress=False)
     spec = pipe.table_spec("bars")
     d, h = 400, spec.config.n_hidden
     n_train = int(spec.data.n * 0.9)
@@ -30,8 +30,8 @@ def test_cost_model_counts_the_products_of_training():
 
 
 def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
-    default = protocol.beyond_flop(rc.Pipeline("default", compute=False, root=tmp_path))
-    paper = protocol.beyond_flop(rc.Pipeline("paper", compute=False, root=tmp_path))
+    default = protocol.beyond_flop(rc.Results("default", may_compute=False, root=tmp_path))
+    paper = protocol.beyond_flop(rc.Results("paper", may_compute=False, root=tmp_path))
     p = rc.get_profile("default")
     # under a budget every training costs at most the budget of a table DAE (plus the
     # forward passes over its validation tenth, which the cap does not count: 4%)
@@ -44,12 +44,13 @@ def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
         assert paper[name] > 10 * default[name], name
     # a profile without the data sets trains nothing beyond the paper
     none = rc.get_profile("ci").replace(datasets=("simple_superposition",), spread_tables=())
-    assert sum(protocol.beyond_flop(rc.Pipeline(none, compute=False, root=tmp_path)).values()) == 0
+    reader = rc.Results(none, may_compute=False, root=tmp_path)
+    assert sum(protocol.beyond_flop(reader).values()) == 0
     assert protocol.estimated_epochs("no_such_set", 1, "search") == protocol.DEFAULT_EPOCHS
 
 
 def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
-    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    pipe = rc.Results(TINY, progress=False, root=tmp_path)
     names = [s.name for s in protocol.plan(pipe)]
     assert names[:3] == ["search, Table 1, simple_superposition", "search, Table 1, bars",
                          "search, Table 2, bars"]
@@ -69,14 +70,14 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
     root = tmp_path / "results"
     removed, seconds = copy_world_less_one_dataset(tiny_protocol, root)
     assert seconds > 3, seconds  # the work left takes longer than the budget's one second
-    pipe = rc.Pipeline(TINY, progress=False, root=root)
+    pipe = rc.Results(TINY, progress=False, root=root)
     start = time.monotonic()
     first = protocol.run(pipe, budget_seconds=protocol.MARGIN + 1.0, progress=False,
                          log=lambda s: None)
     assert time.monotonic() - start < protocol.MARGIN + 30  # stopped, not run to the end
     assert not first["complete"] and first["units_done"] < first["units_total"]
     assert any(not (root / "ci" / r).exists() for r in removed)  # work was left
-    second = protocol.run(rc.Pipeline(TINY, progress=False, root=root), progress=False,
+    second = protocol.run(rc.Results(TINY, progress=False, root=root), progress=False,
                           log=lambda s: None)
     assert second["complete"] and second["units_done"] == second["units_total"]
     assert len(second["sessions"]) == 3  # the world's own, the budgeted one, this one
@@ -84,7 +85,7 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
         sum(c["seconds"] for s in second["sessions"] for c in s["chunks"]), abs=0.05)
     for key in ("device", "torch", "git_commit", "profile"):
         assert key in second
-    again = rc.Pipeline(TINY, progress=False, root=root)
+    again = rc.Results(TINY, progress=False, root=root)
     third = protocol.run(again, progress=False, log=lambda s: None)
     assert third["complete"] and again.cache.computed == []  # nothing left to do
     stored = json.loads((root / "ci" / "provenance.json").read_text())
@@ -94,7 +95,7 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
     card = root / "ci" / "scorecard.json"
     built = card.read_bytes()
     next((root / "ci" / "rc").glob("bars-*.npz")).unlink()
-    again = rc.Pipeline(TINY, progress=False, root=root)
+    again = rc.Results(TINY, progress=False, root=root)
     fourth = protocol.run(again, progress=False, log=lambda s: None)
     assert fourth["complete"] and card.read_bytes() == built
     assert protocol._scorecard_current(again)
@@ -104,7 +105,7 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
 @pytest.mark.e2e
 def test_dry_run_of_make_paper_then_the_book_from_stored_results(shared_ci_book):
     """scripts/paper.py (the ci profile) on an empty folder, then every chapter with
-    compute=False, two at a time (nothing is computed, so the order cannot matter). Both
+    may_compute=False, two at a time (nothing is computed, so the order cannot matter). Both
     runs are the shared ci world's (conftest.py: the book's tests read the same book)."""
     env = {**os.environ, "RC_RESULTS": str(shared_ci_book.results)}
     done = shared_ci_book.protocol

@@ -100,7 +100,7 @@ def test_an_edited_digit_is_detected_and_recomputed(tmp_path):
     path = cache.path("search/x", {"i": 1}, SearchRun)
     path.write_text(path.read_text().replace('"score": 0.75', '"score": 0.95'))
     with pytest.warns(CacheWarning, match=f"{path.name}.*does not match the digest"):
-        value = cache.fetch("search/x", {"i": 1}, lambda: search_run(score=0.5), SearchRun)
+        value = cache.get_or_compute("search/x", {"i": 1}, lambda: search_run(score=0.5), SearchRun)
     assert value.score == 0.5
 
 
@@ -114,10 +114,10 @@ def test_a_search_run_of_the_wrong_type_is_unusable(tmp_path, field, bad):
     rewrite_json_value(path, lambda v: v.__setitem__(field, bad))
     with pytest.warns(CacheWarning, match=rf"{path.name} is unreadable.*SearchRun\.{field}"):
         assert cache.load("search/x", {"i": 1}, SearchRun) is None
-    strict = Cache(tmp_path, compute=False, hint="run `python scripts/paper.py`")
+    strict = Cache(tmp_path, may_compute=False, hint="run `python scripts/paper.py`")
     with pytest.raises(MissingResultError,
                        match=rf"{path.name}.*{field}.*python scripts/paper"):
-        strict.fetch("search/x", {"i": 1}, lambda: pytest.fail("computed"), SearchRun)
+        strict.get_or_compute("search/x", {"i": 1}, lambda: pytest.fail("computed"), SearchRun)
     assert not cache.has("search/x", {"i": 1}, SearchRun)
     # a missing or unknown field, and a value that is not a record at all
     for edit in (lambda v: v.pop("score"), lambda v: v.__setitem__("extra", 1)):
@@ -148,7 +148,7 @@ def test_an_evaluation_of_the_wrong_shape_or_type_is_unusable(tmp_path, edit, me
     path = cache.path("rc/x", {"i": 1}, Evaluation)
     rewrite_npz(path, edit)
     with pytest.warns(CacheWarning, match=message):
-        value = cache.fetch("rc/x", {"i": 1}, lambda: good, Evaluation)
+        value = cache.get_or_compute("rc/x", {"i": 1}, lambda: good, Evaluation)
     assert value is good
     with no_warnings():  # repaired
         np.testing.assert_array_equal(Cache(tmp_path).load("rc/x", {"i": 1}, Evaluation).ami,
@@ -175,7 +175,7 @@ def test_a_trained_dae_with_a_bad_history_or_weights_is_unusable(tmp_path):
 
 
 def test_every_stored_result_class_declares_what_is_checked():
-    """The one mechanism: field types from the annotations, shapes from rc._checks.stored."""
+    """The one mechanism: field types from the annotations, shapes from rc._checks.checked_field."""
     from rc._checks import check_fields
     from rc.beyond.conv import ConvScores
     from rc.beyond.rc_training import Scores
@@ -326,7 +326,7 @@ class FakePlan:
 
 
 def fake_pipe(tmp_path):
-    return rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    return rc.Results("ci", progress=False, root=tmp_path, device="cpu")
 
 
 def test_the_record_is_written_after_every_step_and_survives_an_interruption(
@@ -500,7 +500,7 @@ def test_profile_settings_are_checked(settings, message):
         rc.get_profile("ci").replace(**settings)
     if "no_such" not in settings:
         with pytest.raises(ValueError, match=message):
-            rc.Pipeline("ci", settings=settings, progress=False, device="cpu")
+            rc.Results("ci", settings=settings, progress=False, device="cpu")
 
 
 def test_valid_profile_settings_are_kept_as_they_were():
@@ -560,7 +560,7 @@ def test_devices_are_checked():
         with pytest.raises(ValueError, match="CUDA is not available"):
             rc.dae.resolve_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
-        rc.Pipeline("ci", device="gpu", progress=False)
+        rc.Results("ci", device="gpu", progress=False)
 
 
 def test_protocol_budget_is_checked(tmp_path):
@@ -630,7 +630,7 @@ def test_k_larger_than_the_pixels_is_an_error():
 def test_status_does_not_crash_on_bad_entries(tmp_path):
     """Stored entries of every kind made unusable: the status counts them as missing."""
     env = {**os.environ, "RC_RESULTS": str(tmp_path)}
-    pipe = rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    pipe = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
     name = pipe.run_names("bars")[0]
     inputs = pipe.run_inputs("bars")[0]
     pipe.cache.store(name, inputs, search_run(), SearchRun)
@@ -697,7 +697,7 @@ def test_a_search_run_is_the_same_whatever_else_is_trained_and_in_which_order(tm
     profile = rc.get_profile("ci").replace(datasets=("shapes",), search_runs=6, n_test=8)
 
     def search(root, grouping="architecture"):
-        pipe = rc.Pipeline(profile, progress=False, root=root, device="cpu", grouping=grouping)
+        pipe = rc.Results(profile, progress=False, root=root, device="cpu", grouping=grouping)
         return pipe.search("shapes", 1)
     search(tmp_path / "a")
     search(tmp_path / "b", grouping="all")  # on a GPU: one padded group of all six

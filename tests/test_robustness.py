@@ -15,7 +15,7 @@ TINY = helpers.TINY.replace(search_runs=3, spread_seeds=3, spread_tables=(1,), r
 @pytest.fixture
 def pipe(warm_results):
     """On a copy of the session's tiny world (its bars evaluation computed: conftest.py)."""
-    return rc.Pipeline(TINY, progress=False, root=warm_results)
+    return rc.Results(TINY, progress=False, root=warm_results)
 
 
 def test_bootstrap_interval_holds_the_mean_and_narrows_with_more_images():
@@ -45,7 +45,7 @@ def test_selection_rules():
 
 def test_a_winner_is_known_once_its_search_is_complete_and_judged_like_a_retraining(
         tmp_path):
-    pipe = rc.Pipeline(TINY, progress=False, root=tmp_path)
+    pipe = rc.Results(TINY, progress=False, root=tmp_path)
     assert robustness.winner_task(pipe, "bars") is None  # no run stored yet
     with pytest.raises(rc.MissingResultError, match="not complete"):
         robustness.winner_dae(pipe, "bars")
@@ -61,7 +61,7 @@ def test_a_winner_is_known_once_its_search_is_complete_and_judged_like_a_retrain
 
 def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
     spec = pipe.eval_spec("bars")
-    ev = pipe.evaluate(spec)
+    ev = pipe.scores_per_iteration(spec)
     images, groups = pipe.load(spec.data)
     res = spec.rc.run(pipe.trained(spec.training).dae, images)
     for i in range(len(images)):
@@ -103,7 +103,7 @@ def test_robustness_of_a_tiny_profile(pipe):
     assert robustness.winner_dae(pipe, "bars").n_hidden == w.config["n_hidden"]
     assert "identical" in robustness.winners_table(rob)
     # everything is cached: a second computation trains and runs nothing
-    again = rc.Pipeline(TINY, progress=False, root=pipe.cache.root.parent)
+    again = rc.Results(TINY, progress=False, root=pipe.cache.root.parent)
     robustness.compute(again)
     assert again.cache.computed == []
 
@@ -113,10 +113,10 @@ def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
     """Each extra training of a costly entry is stored on its own (and resumable), so a
     run stopped after hours keeps every training it finished; cheap ones share a batch."""
     profile = TINY.replace(costly_spread=("table1:bars",), costly_spread_seeds=3)
-    pipe = rc.Pipeline(profile, progress=False, root=tmp_path)
+    pipe = rc.Results(profile, progress=False, root=tmp_path)
     batched, order = [], []
-    trained_many, trained, final_scores = (rc.Pipeline.trained_many, rc.Pipeline.trained,
-                                           rc.Pipeline.final_scores)
+    trained_many, trained, final_scores = (rc.Results.trained_many, rc.Results.trained,
+                                           rc.Results.final_scores)
 
     def record(self, specs):
         batched.append([s.data.dataset for s in specs])
@@ -129,9 +129,9 @@ def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
     def record_evaluation(self, spec):
         order.append(("evaluate", spec.training.data.dataset, spec.training.seed))
         return final_scores(self, spec)
-    monkeypatch.setattr(rc.Pipeline, "trained_many", record)
-    monkeypatch.setattr(rc.Pipeline, "trained", record_training)
-    monkeypatch.setattr(rc.Pipeline, "final_scores", record_evaluation)
+    monkeypatch.setattr(rc.Results, "trained_many", record)
+    monkeypatch.setattr(rc.Results, "trained", record_training)
+    monkeypatch.setattr(rc.Results, "final_scores", record_evaluation)
     rob = robustness.compute(pipe)
     assert batched == [["simple_superposition"] * 2]
     for spec in robustness.seed_specs(pipe, "bars", 1)[1:]:  # each scored before the next

@@ -14,7 +14,7 @@ from PIL import Image
 import rc
 from rc import cli
 from rc.pipeline import TrainedDAE
-from rc.stored import full_scale_or_own
+from rc.pretrained_daes import full_scale_or_own
 from rc.training import TrainHistory
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 def stored(tiny_world):
     """A results folder holding the ci profile's Table 1 DAE of Bars (20x20, K = 12): the
     session's tiny world (conftest.py; helpers.TINY trains the ci profile's DAE), read only."""
-    assert rc.Pipeline("ci", compute=False, progress=False, root=tiny_world).table_dae("bars", 1)
+    assert rc.Results("ci", may_compute=False, progress=False, root=tiny_world).table_dae("bars", 1)
     return tiny_world
 
 
@@ -46,8 +46,8 @@ def _bars_png(path: Path, size=(20, 20), dark=False, rows=(5,), cols=(12,)) -> P
 # ------------------------------------------------------------------------------ pretrained
 def test_pretrained_loads_the_stored_dae_and_trains_nothing(stored, monkeypatch):
     before = _files(stored)
-    trained = rc.Pipeline("ci", compute=False, progress=False, root=stored,
-                          device="cpu").table_dae("bars", 1)
+    trained = rc.Results("ci", may_compute=False, progress=False, root=stored,
+                         device="cpu").table_dae("bars", 1)
     monkeypatch.setenv("RC_RESULTS", str(stored))
     model = rc.pretrained("bars", profile="ci", device="cpu")   # RC_RESULTS is the root
     assert _files(stored) == before
@@ -87,10 +87,10 @@ def test_pretrained_rejects_bad_names(tmp_path, args, match):
 
 
 def test_full_scale_dae_is_preferred_where_stored(tmp_path):
-    ci = rc.Pipeline("ci", progress=False, root=tmp_path, device="cpu")
+    ci = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
     own = full_scale_or_own(ci, "simple_superposition")
     assert own.profile == "ci"                     # nothing at full scale: its own
-    full = rc.Pipeline("full", progress=False, root=tmp_path, device="cpu")
+    full = rc.Results("full", progress=False, root=tmp_path, device="cpu")
     spec = full.table_spec("simple_superposition")
     stand_in = TrainedDAE(rc.DAE(64, spec.config.n_hidden, spec.config.activation, seed=5),
                           TrainHistory(epochs=1, stopped="max epochs"),

@@ -139,7 +139,7 @@ def mean_accuracy(result: ChooseK) -> dict[str, float]:
     return {r: float(np.mean([result.accuracy(d, r) for d in result.ks])) for r in RULES}
 
 
-def numbers(result: ChooseK) -> dict[str, str]:
+def glue_values(result: ChooseK) -> dict[str, str]:
     """The numbers the book's prose quotes: each rule's mean accuracy, the better rule and
     what using its estimate instead of the true K costs RC's mean score."""
     out = {"gain_fraction": fmt(GAIN_FRACTION, ".0%"), "answer_choose_k": answer(result)}

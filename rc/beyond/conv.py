@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_positive_int, stored
+from .._checks import check_positive_int, checked_field
 from ..cache import Record
 from ..claims import SCORE_TOLERANCE
 from ..cost import RC_FLOP, conv_image_flop, estimated_epochs, training_flop
@@ -200,7 +200,7 @@ def _novel_inputs(pipe) -> dict:
 class ConvScores(Record):
     """RC with the convolutional DAE on novel scenes (cached)."""
 
-    ami: np.ndarray = stored("N")
+    ami: np.ndarray = checked_field("N")
     gamma: np.ndarray          # (N, H, W, K); empty where not kept
     provenance: dict
 
@@ -298,7 +298,7 @@ def training_inputs(pipe, dataset: str) -> dict:
             "patience": p.patience, "seed": p.seed, "version": VERSION}
 
 
-def numbers(result: Comparison) -> dict[str, str]:
+def glue_values(result: Comparison) -> dict[str, str]:
     """The numbers the book's prose quotes, formatted (dashes where not measured)."""
     measured = np.isfinite(result.novel_conv).all() and bool(result.conv)
     out = {"conv_hidden": str(CONFIG["n_hidden"]), "answer_conv": answer(result)}

@@ -80,7 +80,7 @@ def compute(pipe) -> GreyLevels:
     sets = [g for g, b in PAIRS.items() if b in pipe.profile.datasets and runs(pipe, "grey")]
     grey, grey_ari, examples = {}, {}, {}
     for g in sets:
-        evals = {lik: pipe.evaluate(eval_spec(pipe, g, lik)) for lik in LIKELIHOODS}
+        evals = {lik: pipe.scores_per_iteration(eval_spec(pipe, g, lik)) for lik in LIKELIHOODS}
         grey[g] = {lik: e.score for lik, e in evals.items()}
         grey_ari[g] = {lik: e.mean_ari for lik, e in evals.items()}
         spec = eval_spec(pipe, g, LIKELIHOODS[0])
@@ -105,7 +105,7 @@ def answer(result: GreyLevels) -> str:
     return f"{word}: " + "; ".join(parts) + " (best likelihood per set)."
 
 
-def numbers(result: GreyLevels) -> dict[str, str]:
+def glue_values(result: GreyLevels) -> dict[str, str]:
     """The numbers the book's prose quotes, formatted (dashes where not measured)."""
     from ..datasets import GREY_SHAPE_LEVELS
 

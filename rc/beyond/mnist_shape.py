@@ -32,7 +32,7 @@ import numpy as np
 from ..cost import RC_FLOP, estimated_epochs, train_flop
 from ..datasets import PATTERNS, label
 from ..mnist import load_mnist
-from ..pipeline import final_score, train
+from ..pipeline import mean_final_ami, train
 from ..report import Markdown, markdown_table
 from ..specs import EvalSpec
 from ..tasks import Task
@@ -144,7 +144,7 @@ def _authors_training(pipe, evaluation: EvalSpec, images: np.ndarray) -> dict:
         model = train(evaluation.training, images, device=pipe.device,
                       progress=pipe.progress)
         test_images, test_groups = pipe.test_data(DATASET)
-        return {"score": final_score(evaluation, model.dae, test_images, test_groups),
+        return {"score": mean_final_ami(evaluation, model.dae, test_images, test_groups),
                 "epochs": model.history.epochs,
                 "best_val_loss": model.history.best_val_loss,
                 "provenance": pipe.provenance(seconds=time.perf_counter() - start)}
@@ -219,7 +219,7 @@ def answer(result: DataGap) -> str:
             f"{fmt(result.paper)}.")
 
 
-def numbers(result: DataGap) -> dict[str, str]:
+def glue_values(result: DataGap) -> dict[str, str]:
     """The numbers the book's prose quotes."""
     if not result.measured:
         return {"gap_answer": answer(result), "gap_profile": result.profile,

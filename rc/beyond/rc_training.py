@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .._checks import stored
+from .._checks import checked_field
 from ..cache import Record
 from ..claims import SCORE_TOLERANCE
 from ..clustering import CLIP
@@ -100,8 +100,8 @@ class UnrolledRCLoss:
 class Scores(Record):
     """RC scores of an RC-trained DAE, soft and hard (cached)."""
 
-    soft: np.ndarray = stored("N")   # final AMI per image
-    hard: np.ndarray = stored("N")
+    soft: np.ndarray = checked_field("N")   # final AMI per image
+    hard: np.ndarray = checked_field("N")
     epochs: int
     provenance: dict
 
@@ -269,7 +269,7 @@ def answer(result: RCTraining) -> str:
     return f"{word}: " + "; ".join(part(d) for d in gain) + "."
 
 
-def numbers(result: RCTraining) -> dict[str, str]:
+def glue_values(result: RCTraining) -> dict[str, str]:
     """The numbers the book's prose quotes."""
     return {"rc_iters": str(N_ITERS),
             "rc_sets": ", ".join(label(d) for d in result.table1) or "none",

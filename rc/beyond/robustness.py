@@ -22,7 +22,7 @@ rule of those claims stays the one of :mod:`rc.claims`.
 The book leads with the committed full-scale results (:func:`at_full_scale`: 3-5
 trainings per entry, 5 RC starts, read from ``results/full`` without computing) and puts
 the page's own profile beside them (:func:`table` and :func:`draw_spread` with
-``beside``; :func:`chapter_numbers`). :func:`machine_check` trains two small stored
+``beside``; :func:`chapter_glue_values`). :func:`machine_check` trains two small stored
 full-scale DAEs again on the machine that builds the book and compares them
 (:func:`rc.paper.full_scale.retrain`), :func:`machine_table` shows the comparison.
 """
@@ -208,7 +208,7 @@ class Robustness:
 
     def incomplete(self) -> list[str]:
         """The table entries whose seeds or RC starts are not all stored (only when
-        rendering stored results: a pipeline that may compute computes them)."""
+        rendering stored results: results that may compute compute them)."""
         return [f"Table {t} {label(d)}" for t, spreads in self.spreads.items()
                 for d, s in spreads.items() if not s.complete]
 
@@ -228,7 +228,7 @@ def _seeds_text(profile) -> str:
     return text
 
 
-def numbers(result: Robustness, profile) -> dict:
+def glue_values(result: Robustness, profile) -> dict:
     """The numbers the book's robustness chapter quotes (NaN where the profile has
     nothing to measure, e.g. no searches)."""
     t1 = result.spreads[1]
@@ -268,7 +268,7 @@ def _stored_note(result: Robustness) -> str:
             f"`make full` computes the rest.")
 
 
-#: The numbers of :func:`numbers` that describe the spreads (trainings, RC starts,
+#: The numbers of :func:`glue_values` that describe the spreads (trainings, RC starts,
 #: intervals, metrics); the others describe the selection on validation images.
 SPREAD_KEYS = ("spread_seeds", "spread_tables", "rc_restarts", "n_boot", "level",
                "max_seed_std", "max_restart_std", "max_width", "mean_gap_arith",
@@ -277,7 +277,7 @@ SPREAD_KEYS = ("spread_seeds", "spread_tables", "rc_restarts", "n_boot", "level"
 
 def at_full_scale(own: Robustness) -> Robustness | None:
     """The spreads of the committed full-scale results (profile ``full``, read from
-    ``results/full`` without computing: :func:`rc.paper.full_scale.pipeline`), with the
+    ``results/full`` without computing: :func:`rc.paper.full_scale.stored_results`), with the
     trainings and RC starts that are stored; ``own`` itself where it is the ``full``
     profile's; None where the full-scale table evaluations are not stored."""
     from ..paper import full_scale
@@ -285,12 +285,12 @@ def at_full_scale(own: Robustness) -> Robustness | None:
     if own.profile == full_scale.PROFILE:
         return own
     try:
-        return compute(full_scale.pipeline(), partial=True)
+        return compute(full_scale.stored_results(), partial=True)
     except MissingResultError:
         return None
 
 
-def chapter_numbers(own: Robustness, profile, full: Robustness | None) -> dict:
+def chapter_glue_values(own: Robustness, profile, full: Robustness | None) -> dict:
     """The numbers of the book's robustness chapter: those of the spreads (:data:`
     SPREAD_KEYS`, the metrics and the machine section) from ``full`` where it is stored,
     else from ``own``; those of the selection from ``own`` (``profile``'s searches: the
@@ -301,8 +301,8 @@ def chapter_numbers(own: Robustness, profile, full: Robustness | None) -> dict:
 
     shown = full or own
     shown_profile = profile if shown is own else get_profile(shown.profile)
-    spread = numbers(shown, shown_profile)
-    out = {**numbers(own, profile), **{k: spread[k] for k in SPREAD_KEYS}}
+    spread = glue_values(shown, shown_profile)
+    out = {**glue_values(own, profile), **{k: spread[k] for k in SPREAD_KEYS}}
     out.update(spread_profile=shown.profile, spread_scale=shown_profile.caption("tables"),
                spread_origin=Markdown(full_scale.caption() if full is not None
                                       else full_scale.missing_note()))
@@ -397,7 +397,7 @@ def compute(pipe, partial: bool = False) -> Robustness:
                     np.array([r.best_val_loss for r in runs], float))
     # a winner not stored yet leaves it out where ``pipe`` may not compute (it is the
     # robustness step's to compute), so that the spreads above still annotate the claims
-    reading = partial or not pipe.cache.compute
+    reading = partial or not pipe.cache.may_compute
     winners = {d: w for d in pipe.profile.datasets if (w := _winner(pipe, d, reading))}
     return Robustness(pipe.profile.name, spreads, selections, pipe.profile.n_boot, winners)
 
@@ -416,7 +416,7 @@ def _search_winner(pipe, dataset: str):
     runs = pipe.run_tasks(dataset, 1, "search")
     if not runs or not all(pipe.has(t) for t in runs):
         return None
-    records = [pipe.cache.load(t.name, t.inputs, t.kind) for t in runs]
+    records = [pipe.cache.load(t.name, t.inputs, t.value_type) for t in runs]
     best = max(range(len(runs)), key=lambda i: records[i].score)  # the first of equals
     spec = pipe.run_specs(dataset, 1, "search")[best]
     return records[best], pipe.evaluation_task(spec, final=True)
@@ -561,7 +561,7 @@ def machine_table(retrainings: list) -> Markdown:
                            "verdict"], rows)
 
 
-def machine_numbers(retrainings: list) -> dict:
+def machine_glue_values(retrainings: list) -> dict:
     """The machines of :func:`machine_check` in words, the tolerance of a verdict and a
     sentence summing the verdicts, for the book's prose."""
     from ..paper.full_scale import TOLERANCE

@@ -2,7 +2,7 @@
 
 Each module is the one home of its element. It holds the paper's reported values for it,
 ``compute(pipe)``, which returns the element's data as a small typed result (from a
-:class:`rc.pipeline.Pipeline`, which caches everything expensive), ``draw(result)``, which
+:class:`rc.pipeline.Results`, which caches everything expensive), ``draw(result)``, which
 makes the figure or table, and, where the paper makes a quantitative claim about the
 element, ``claims(result)``, which declares the claim once: the paper's value, ours, the
 rule and the verdict (:mod:`rc.claims`). The scorecard collects those claims.
@@ -55,7 +55,7 @@ ELEMENTS: dict[str, str] = {
 WITH_CLAIMS: tuple[str, ...] = ("Table 1", "Table 2", "Figure 4a", "Figure 4b", "Figure 6a",
                                 "Figure 6b", "Figure 10")
 
-#: The elements built on random searches, with the (table, kind) of runs they need: a
+#: The elements built on random searches, with the (table, study) of runs they need: a
 #: profile that plans no such runs (the ``full`` profile has no Table 2 search) skips them.
 NEEDS_SEARCH: dict[str, tuple[int, str]] = {
     "Figure 6a": (1, "loss"), "Figure 8": (1, "search"), "Figure 9": (2, "search")}

@@ -78,7 +78,7 @@ def claims(result: HardRC) -> list[Claim]:
                     tolerance=UNIFORM_TOLERANCE)]
 
 
-def numbers(result: HardRC) -> dict:
+def glue_values(result: HardRC) -> dict:
     """The numbers the book's prose quotes about the figure and its claim."""
     [claim] = claims(result)
     return {

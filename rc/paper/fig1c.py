@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from matplotlib.lines import Line2D
 
-from .._checks import stored
+from .._checks import checked_field
 from ..cache import Record
 from ..cost import RC_FLOP
 from ..plots import (
@@ -45,16 +45,16 @@ class Predictability(Record):
     """Mean predicted probability on the hidden pixels of each object, for three inputs,
     and one example object's panels."""
 
-    from_object: np.ndarray = stored("M", finite=True)   # (a) per object
-    from_others: np.ndarray = stored("M", finite=True)   # (b)
-    from_nothing: np.ndarray = stored("M", finite=True)  # (c)
-    example_image: np.ndarray = stored("H", "W")
-    example_mask: np.ndarray = stored("H", "W")
-    example_alone: np.ndarray = stored("H", "W")
-    example_mu_alone: np.ndarray = stored("H", "W", finite=True)
-    example_others: np.ndarray = stored("H", "W")
-    example_mu_others: np.ndarray = stored("H", "W", finite=True)
-    hide: float = stored(finite=True)
+    from_object: np.ndarray = checked_field("M", finite=True)   # (a) per object
+    from_others: np.ndarray = checked_field("M", finite=True)   # (b)
+    from_nothing: np.ndarray = checked_field("M", finite=True)  # (c)
+    example_image: np.ndarray = checked_field("H", "W")
+    example_mask: np.ndarray = checked_field("H", "W")
+    example_alone: np.ndarray = checked_field("H", "W")
+    example_mu_alone: np.ndarray = checked_field("H", "W", finite=True)
+    example_others: np.ndarray = checked_field("H", "W")
+    example_mu_others: np.ndarray = checked_field("H", "W", finite=True)
+    hide: float = checked_field(finite=True)
     provenance: dict
 
     @property
@@ -144,7 +144,7 @@ def compute(pipe) -> Predictability:
     return pipe.cached(t.name, t.inputs, run, Predictability, describe=t.describe)
 
 
-def numbers(result: Predictability, pipe) -> dict:
+def glue_values(result: Predictability, pipe) -> dict:
     """The numbers the book's prose quotes about the measurement, and the configuration
     of the DAE it asked (``pipe``'s Table 1 Shapes DAE)."""
     config, _, source = pipe.table_config(DATASET)

@@ -68,7 +68,7 @@ def compute(pipe) -> OneIteration:
                         full.log_likelihood[0], trained.dae.n_hidden, trained.dae.activation)
 
 
-def numbers(result: OneIteration) -> dict:
+def glue_values(result: OneIteration) -> dict:
     """The numbers the book's prose quotes: the log-likelihood, AMI and confidence before
     and after the iteration and after the full run, and the DAE's width and units."""
     return {

@@ -49,7 +49,7 @@ def draw(result: DataSets):
     return plot(result.examples)
 
 
-def numbers(result: DataSets) -> dict:
+def glue_values(result: DataSets) -> dict:
     """The numbers the book's prose quotes about the data sets."""
     from ..datasets import SIMPLE_PATTERNS, dataset_info
 

@@ -133,7 +133,7 @@ def claims(result: KSweep) -> list[Claim]:
     return out
 
 
-def numbers(result: KSweep) -> dict:
+def glue_values(result: KSweep) -> dict:
     """The numbers the book's prose quotes about the figure."""
     from ..config import get_profile
 

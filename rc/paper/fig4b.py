@@ -129,7 +129,7 @@ def claims(result: Convergence) -> list[Claim]:
     ]
 
 
-def numbers(result: Convergence) -> dict:
+def glue_values(result: Convergence) -> dict:
     """The numbers the book's prose quotes about the figure."""
     by_id = {c.id: c for c in claims(result)}
     settled = result.settled_by_k

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from .._checks import stored
+from .._checks import checked_field
 from ..cache import Record
 from ..cost import RC_FLOP
 from ..datasets import dataset_info
@@ -60,13 +60,13 @@ def example_ranks(n: int, count: int = N_EXAMPLES) -> list[int]:
 class ExampleRuns(Record):
     """Full RC histories of a few test images picked by their rank in the sorted scores."""
 
-    ids: np.ndarray = stored("n")                 # test-image indices
-    ranks: np.ndarray = stored("n")               # their positions in the sorted scores
-    images: np.ndarray = stored("n", "H", "W")
-    groups: np.ndarray = stored("n", "H", "W")
-    gamma_history: np.ndarray = stored("T1", "n", "H", "W", "K", finite=True)
-    log_likelihood: np.ndarray = stored("n", None)  # (n, 2T+1)
-    ami: np.ndarray = stored("n", "T1")
+    ids: np.ndarray = checked_field("n")                 # test-image indices
+    ranks: np.ndarray = checked_field("n")               # their positions in the sorted scores
+    images: np.ndarray = checked_field("n", "H", "W")
+    groups: np.ndarray = checked_field("n", "H", "W")
+    gamma_history: np.ndarray = checked_field("T1", "n", "H", "W", "K", finite=True)
+    log_likelihood: np.ndarray = checked_field("n", None)  # (n, 2T+1)
+    ami: np.ndarray = checked_field("n", "T1")
     provenance: dict
 
     def as_dicts(self) -> list[dict]:
@@ -133,7 +133,7 @@ def example_runs(pipe, spec: EvalSpec, count: int = N_EXAMPLES) -> ExampleRuns:
     of the evaluation (cached).
     """
     def compute():
-        final = pipe.evaluate(spec).ami[:, -1]
+        final = pipe.scores_per_iteration(spec).ami[:, -1]
         order = np.argsort(-final, kind="stable")
         ranks = np.array(example_ranks(len(order), count))
         ids = order[ranks]
@@ -165,13 +165,13 @@ def compute(pipe, dataset: str = "shapes", table: int = 1, e_step: str | None = 
             ) -> RCRuns:
     """The evaluation and example runs of a table's DAE on ``dataset`` (default: Fig. 5)."""
     spec = pipe.eval_spec(dataset, table, e_step=e_step)
-    ev = pipe.evaluate(spec)
+    ev = pipe.scores_per_iteration(spec)
     return RCRuns(dataset, table, spec.rc.e_step, spec.rc.k, spec.rc.n_iters,
                   ev.ami[:, -1], ev.confidence[:, -1], ev.ami.mean(axis=0),
                   ev.log_likelihood, example_runs(pipe, spec))
 
 
-def numbers(result: RCRuns) -> dict:
+def glue_values(result: RCRuns) -> dict:
     """The numbers the book's prose quotes about the figure: scores, confidence and the
     mean score at the start, at the paper's settling iteration and at the end."""
     from .. import published

@@ -117,7 +117,7 @@ def claims(result: LossVsScore) -> list[Claim]:
                   note)]
 
 
-def numbers(result: LossVsScore) -> dict:
+def glue_values(result: LossVsScore) -> dict:
     """The numbers the book's prose quotes about the figure (dashes for the rank
     correlations where the profile has no study)."""
     [claim] = claims(result)
@@ -200,5 +200,5 @@ def plot(points: Mapping[str, tuple], ncols: int = 3):
 
 def tasks(pipe) -> list[Task]:
     """Nothing of its own: it shows the runs of the loss-vs-score study that its steps
-    stored (:meth:`rc.Pipeline.run_tasks`)."""
+    stored (:meth:`rc.Results.run_tasks`)."""
     return []

@@ -64,7 +64,7 @@ def claims(result: SingleVsMulti) -> list[Claim]:
                   result.wins)]
 
 
-def numbers(result: SingleVsMulti) -> dict:
+def glue_values(result: SingleVsMulti) -> dict:
     """The numbers the book's prose quotes about the figure."""
     [claim] = claims(result)
     return {"n_wins": result.wins, "paper_wins": result.paper_wins,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import stored
+from .._checks import checked_field
 from ..cache import Record
 from ..cost import RC_FLOP
 from ..novel import SCENE_KINDS, novel_objects
@@ -50,12 +50,12 @@ VERSION = 1
 class NovelObjects(Record):
     """RC on the novel scenes: inputs, ground truth, final assignments and scores."""
 
-    images: np.ndarray = stored("M", 48, 48)
-    groups: np.ndarray = stored("M", 48, 48)
-    gamma: np.ndarray = stored("M", 48, 48, None, finite=True)  # (M, 48, 48, K)
-    ami: np.ndarray = stored("M")        # final AMI per scene
-    descriptions: list = stored("M")
-    kinds: list = stored("M")            # "apart" or "proximity" per scene
+    images: np.ndarray = checked_field("M", 48, 48)
+    groups: np.ndarray = checked_field("M", 48, 48)
+    gamma: np.ndarray = checked_field("M", 48, 48, None, finite=True)  # (M, 48, 48, K)
+    ami: np.ndarray = checked_field("M")        # final AMI per scene
+    descriptions: list = checked_field("M")
+    kinds: list = checked_field("M")            # "apart" or "proximity" per scene
     k: int
     provenance: dict
 
@@ -119,7 +119,7 @@ def task(pipe) -> Task:
                 (pipe.training_task(spec),), describe="RC on the novel objects")
 
 
-def numbers(result: NovelObjects) -> dict:
+def glue_values(result: NovelObjects) -> dict:
     """The numbers the book's prose quotes about the figure."""
     return {
         "novel_k": result.k, "novel_apart": result.mean_apart,

@@ -88,7 +88,7 @@ def compute(pipe) -> SearchScores:
     return compute_search(pipe, 1)
 
 
-def numbers(result: SearchScores, profile) -> dict:
+def glue_values(result: SearchScores, profile) -> dict:
     """The numbers the book's prose quotes about the search: its space, the paper's and
     this profile's sizes."""
     from ..search import SEARCH_SPACE
@@ -168,5 +168,5 @@ def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = Non
 
 def tasks(pipe) -> list[Task]:
     """Nothing of its own: it shows the runs of the searches that their steps stored
-    (:meth:`rc.Pipeline.run_tasks`)."""
+    (:meth:`rc.Results.run_tasks`)."""
     return []

@@ -15,7 +15,7 @@ def compute(pipe) -> SearchScores:
     return fig8.compute_search(pipe, 2)
 
 
-def numbers(result: SearchScores, profile) -> dict:
+def glue_values(result: SearchScores, profile) -> dict:
     """The numbers the book's prose quotes about the figure; ``profile`` says whether the
     Table 2 DAEs come from this search."""
     return {

@@ -4,7 +4,7 @@ The ``full`` profile (:mod:`rc.config`) trains the paper's published Table 1/2
 configurations on all training images, up to 500 epochs with early stopping, and scores
 them on the paper's test images. That takes hours on a CPU, so it is computed once
 (``make full``) and its results are committed under ``results/full``. Every book run,
-whatever its profile, shows them beside its own: :func:`pipeline` reads them without
+whatever its profile, shows them beside its own: :func:`stored_results` reads them without
 ever computing, :func:`load` returns an element's full-scale result (or None where it is
 not stored), and :func:`caption` says where the stored results came from.
 :func:`retrain` trains a stored table DAE again (on this machine) and compares the two:
@@ -19,27 +19,27 @@ from .. import published
 from ..cache import MissingResultError
 from ..dae import resolve_device
 from ..experiments import check_table
-from ..pipeline import TABLES, Pipeline, final_score, train
+from ..pipeline import TABLES, Results, mean_final_ami, train
 from ..storage import KERNEL_FIELDS, machine_words, provenance
 
 __all__ = ["COMMAND", "TOLERANCE", "VERDICTS", "FullScaleOrigin", "Retraining", "caption",
-           "load", "missing_note", "origin", "pipeline", "retrain", "show"]
+           "load", "missing_note", "origin", "retrain", "show", "stored_results"]
 
 #: The profile and the command that computes it.
 PROFILE = "full"
 COMMAND = "make full"
 
 
-def pipeline(root=None) -> Pipeline:
+def stored_results(root=None) -> Results:
     """The ``full`` profile's stored results (``results/full``, or ``root/full``); it never
     computes: a missing result raises :class:`~rc.cache.MissingResultError`."""
-    return Pipeline(PROFILE, compute=False, progress=False, device="cpu", root=root)
+    return Results(PROFILE, may_compute=False, progress=False, device="cpu", root=root)
 
 
-def load(element: ModuleType, pipe: Pipeline | None = None):
+def load(element: ModuleType, pipe: Results | None = None):
     """``element.compute`` on the full-scale results, or None where they are not stored."""
     try:
-        return element.compute(pipe or pipeline())
+        return element.compute(pipe or stored_results())
     except MissingResultError:
         return None
 
@@ -57,9 +57,9 @@ class FullScaleOrigin:
     last: str
 
 
-def origin(pipe: Pipeline | None = None) -> FullScaleOrigin:
+def origin(pipe: Results | None = None) -> FullScaleOrigin:
     """Device, commits and training time of the stored full-scale table DAEs."""
-    pipe = pipe or pipeline()
+    pipe = pipe or stored_results()
     provenances, seconds, expected = [], 0.0, 0
     for table in TABLES:
         for dataset in pipe.profile.datasets:
@@ -80,7 +80,7 @@ def origin(pipe: Pipeline | None = None) -> FullScaleOrigin:
                            dates[-1] if dates else "")
 
 
-def caption(pipe: Pipeline | None = None) -> str:
+def caption(pipe: Results | None = None) -> str:
     """One sentence for a caption: what the stored full-scale results are and where
     they came from."""
     o = origin(pipe)
@@ -107,7 +107,7 @@ def missing_note(what: str = "The full-scale results") -> str:
             "(hours on a CPU).")
 
 
-def show(element: ModuleType, pipe: Pipeline, title: str, draw=None, about=None):
+def show(element: ModuleType, pipe: Results, title: str, draw=None, about=None):
     """In a notebook: the element at full scale beside the page's own version.
 
     Displays ``draw(result)`` (default ``element.draw``) of the full-scale result with a
@@ -122,7 +122,7 @@ def show(element: ModuleType, pipe: Pipeline, title: str, draw=None, about=None)
 
     if pipe.profile.name == PROFILE:
         return None
-    full = pipeline()
+    full = stored_results()
     result = load(element, full)
     if result is None:
         display(Markdown(f"*{title}:* " + missing_note("Its results")))
@@ -231,7 +231,7 @@ def retrain(dataset: str, table: int = 1, device=None, progress: bool = False,
     verdict`)."""
     check_table(dataset, table)
     device = resolve_device(device)
-    pipe = pipeline(root)
+    pipe = stored_results(root)
     spec, evaluation = pipe.table_spec(dataset, table), pipe.eval_spec(dataset, table)
     stored = pipe.trained(spec)
     images, _ = pipe.load(spec.data)
@@ -243,8 +243,8 @@ def retrain(dataset: str, table: int = 1, device=None, progress: bool = False,
     a, b = stored.history, again.history
     return Retraining(dataset, table, (a.epochs, b.epochs), (a.best_epoch, b.best_epoch),
                       (a.best_val_loss, b.best_val_loss),
-                      (pipe.evaluate(evaluation).score,
-                       final_score(evaluation, again.dae, test_images, groups)),
+                      (pipe.scores_per_iteration(evaluation).score,
+                       mean_final_ami(evaluation, again.dae, test_images, groups)),
                       difference, (stored.provenance, provenance(str(device))), b.seconds)
 
 

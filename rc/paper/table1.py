@@ -143,7 +143,7 @@ def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
     return markdown_table(header, [row(d) for d in result.datasets])
 
 
-def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, str]:
+def glue_values(result: TableResult, full: TableResult | None = None) -> dict[str, str]:
     """The numbers the book's prose quotes about the table, formatted; ``full`` (the
     ``full`` profile's table, or None where it is not stored) adds a sentence about the
     scores at the paper's scale."""
@@ -173,7 +173,7 @@ def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, s
     return {**out, "full_sentence": sentence}
 
 
-def training_numbers(profile) -> dict:
+def training_glue_values(profile) -> dict:
     """The training settings the book's prose quotes: the loop's defaults
     (:func:`rc.train_dae`), the paper's stopping rule and this profile's budget."""
     import inspect

@@ -36,9 +36,9 @@ def claims(result: TableResult) -> list[Claim]:
     return table1.table_claims(result, "Table 2", "best multi-object score (hard RC)")
 
 
-def numbers(result: TableResult, full: TableResult | None = None) -> dict[str, str]:
-    """The numbers the book's prose quotes (as :func:`rc.paper.table1.numbers`)."""
-    return table1.numbers(result, full)
+def glue_values(result: TableResult, full: TableResult | None = None) -> dict[str, str]:
+    """The numbers the book's prose quotes (as :func:`rc.paper.table1.glue_values`)."""
+    return table1.glue_values(result, full)
 
 
 def draw(result: TableResult, full: TableResult | None = None) -> Markdown:

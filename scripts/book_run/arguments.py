@@ -105,11 +105,19 @@ def _parameter_value(key: str, text: str, profile: str):
     if key == "compute" and not isinstance(value, bool):
         _refuse(f"-p compute {text!r}: give true (compute what is missing) or false (only "
                 f"load stored results)")
-    if key == "recompute" and not (isinstance(value, bool) or (
-            isinstance(value, (int, float)) and 0 <= value < float("inf"))):
+    if key == "recompute" and not (isinstance(value, bool) or _is_time(value)):
         _refuse(f"-p recompute {text!r}: give true (recompute every cached result once), "
                 f"false, or a UNIX time (recompute what was stored before it)")
+    if key == "recompute_before" and not (value is None or _is_time(value)):
+        _refuse(f"-p recompute_before {text!r}: give a UNIX time (recompute what was "
+                f"stored before it) or null")
     return value
+
+
+def _is_time(value) -> bool:
+    """Whether ``value`` is a UNIX time (a finite number >= 0, not a bool)."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float))
+            and 0 <= value < float("inf"))
 
 
 def check_parameters(pairs, names: list[str], profile: str) -> dict:
@@ -125,7 +133,10 @@ def check_parameters(pairs, names: list[str], profile: str) -> dict:
     from rc.config import Profile
 
     names = names or [n for n in NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.md").exists()]
-    known = sorted({key for name in names for key in notebook_parameters(name)} - {"profile"})
+    known = {key for name in names for key in notebook_parameters(name)} - {"profile"}
+    if "recompute_before" in known:  # -p recompute true|TIME sets it (injected_parameters)
+        known.add("recompute")
+    known = sorted(known)
     settings = {f.name for f in dataclasses.fields(Profile)}
     values = {}
     for key, text in pairs:
@@ -166,8 +177,11 @@ def injected_parameters(profile: str, compute: bool, given: dict) -> dict:
         # result stops the run with a message naming it
         parameters["compute"] = False
     parameters.update(given)
-    if parameters.get("recompute") is True:
+    recompute = parameters.pop("recompute", False)
+    if _is_time(recompute):  # -p recompute TIME: what was stored before TIME
+        parameters["recompute_before"] = recompute
+    elif recompute is True and parameters.get("recompute_before") is None:
         # one point in time for all notebooks: each cached result is recomputed once per
         # run, not once per notebook that uses it (see rc.cache.Cache)
-        parameters["recompute"] = time.time()
+        parameters["recompute_before"] = time.time()
     return parameters

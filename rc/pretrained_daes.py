@@ -18,7 +18,7 @@ from ._checks import check_choice
 from .cache import MissingResultError
 from .config import Profile, get_profile
 from .datasets import DATASETS, dataset_info, label
-from .pipeline import TABLES, Pipeline
+from .pipeline import TABLES, Results
 from .specs import DAEConfig, RCSpec, TrainSpec
 from .training import TrainHistory
 
@@ -131,8 +131,8 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
             or table not in TABLES):  # 1.0 == 1, but a float is no table number
         raise ValueError(f"table must be 1 (single-object training) or 2 (multi-object "
                          f"training), as an int; got {table!r}")
-    pipe = Pipeline(get_profile(profile), compute=False, progress=False, root=root,
-                    device=device)
+    pipe = Results(get_profile(profile), may_compute=False, progress=False, root=root,
+                   device=device)
     try:
         config, _, source = pipe.table_config(dataset, table)
         spec = pipe.table_spec(dataset, table)
@@ -146,20 +146,20 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
                       dict(trained.provenance), pipe.profile.name, source)
 
 
-def full_scale_or_own_spec(pipe: Pipeline, dataset: str, table: int = 1) -> TrainSpec:
+def full_scale_or_own_spec(pipe: Results, dataset: str, table: int = 1) -> TrainSpec:
     """The training of the DAE that :func:`full_scale_or_own` gives, known without
     loading or training it: the full-scale one's where that is stored, else ``pipe``'s
     own table DAE's."""
     if pipe.profile.name not in FULL_SCALE:
-        full = Pipeline(get_profile("full"), compute=False, progress=False,
-                        root=pipe.cache.root.parent, device="cpu")
+        full = Results(get_profile("full"), may_compute=False, progress=False,
+                       root=pipe.cache.root.parent, device="cpu")
         spec = full.table_spec(dataset, table)
         if full.is_stored(spec):
             return spec
     return pipe.table_spec(dataset, table)
 
 
-def full_scale_or_own(pipe: Pipeline, dataset: str, table: int = 1) -> Pretrained:
+def full_scale_or_own(pipe: Results, dataset: str, table: int = 1) -> Pretrained:
     """The DAE to show RC with under ``pipe``: the stored full-scale one (``full``
     profile, under the same results folder) where there is one, else ``pipe``'s own
     table DAE (trained first if missing and ``pipe`` may compute). A profile at the
