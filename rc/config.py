@@ -401,19 +401,19 @@ CELL_PROFILE = "default"
 _LAUNCHED: dict = {}
 
 
-def launch(profile: str = CELL_PROFILE, compute: bool = True, environ=None
+def launch(profile: str = CELL_PROFILE, may_compute: bool = True, environ=None
            ) -> tuple[str, bool]:
-    """The last line of a chapter's parameters cell: ``(profile, compute)`` with a
+    """The last line of a chapter's parameters cell: ``(profile, may_compute)`` with a
     launch's choice applied.
 
     A launch (``binder/start``) sets ``RC_PROFILE`` (and optionally ``RC_COMPUTE``). Its
     profile replaces the cell's default (``"default"``) only, so the precedence is:
     parameters that papermill injects after the cell (``make book PROFILE=...`` and
-    ``scripts/run_book.py`` inject both ``profile`` and ``compute``) > a profile the
+    ``scripts/run_book.py`` inject both ``profile`` and ``may_compute``) > a profile the
     reader writes into the cell > ``RC_PROFILE`` > the cell's default. With the launch's
-    profile, ``compute`` is ``RC_COMPUTE`` if set, else False for ``full`` and
+    profile, ``may_compute`` is ``RC_COMPUTE`` if set, else False for ``full`` and
     ``paper`` (their results are committed or computed elsewhere), else unchanged. (Run
-    papermill by hand in such a shell with both ``-p profile`` and ``-p compute``.)
+    papermill by hand in such a shell with both ``-p profile`` and ``-p may_compute``.)
     """
     env = os.environ if environ is None else environ
     chosen = env.get(LAUNCH_PROFILE, "").strip()
@@ -428,16 +428,16 @@ def launch(profile: str = CELL_PROFILE, compute: bool = True, environ=None
             if flag not in ("0", "1", "false", "true", "no", "yes"):
                 raise ValueError(f"{LAUNCH_COMPUTE}={flag!r}: give 1 (compute what is "
                                  "missing) or 0 (only read stored results)")
-            compute = flag in ("1", "true", "yes")
+            may_compute = flag in ("1", "true", "yes")
         elif chosen in ("full", "paper"):
-            compute = False
+            may_compute = False
     _LAUNCHED.clear()
-    _LAUNCHED.update(profile=profile, compute=bool(compute), origin=origin)
-    return profile, compute
+    _LAUNCHED.update(profile=profile, may_compute=bool(may_compute), origin=origin)
+    return profile, may_compute
 
 
 def launched() -> dict:
-    """What :func:`launch` returned last in this process (``profile``, ``compute``) and who
+    """What :func:`launch` returned last in this process (``profile``, ``may_compute``) and who
     chose it (``origin``: ``"launch"`` or ``"cell"``); empty before any call."""
     return dict(_LAUNCHED)
 

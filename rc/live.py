@@ -52,14 +52,14 @@ def _papermill_parameters() -> bool:
     return any(str(cell).startswith("# Parameters\n") for cell in history)
 
 
-def launch_origin(profile: str, compute: bool) -> str:
-    """Who chose ``(profile, compute)``: ``"papermill"`` (parameters injected by the book's
+def launch_origin(profile: str, may_compute: bool) -> str:
+    """Who chose ``(profile, may_compute)``: ``"papermill"`` (parameters injected by the book's
     build), ``"launch"`` (``RC_PROFILE``, :func:`rc.config.launch`) or ``"cell"`` (the parameters
     cell as written)."""
     if _papermill_parameters():
         return "papermill"
     last = launched()
-    if last and (last["profile"], last["compute"]) == (profile, bool(compute)):
+    if last and (last["profile"], last["may_compute"]) == (profile, bool(may_compute)):
         return last["origin"]
     return "cell"
 
@@ -69,9 +69,9 @@ def profile_line(pipe) -> Markdown:
     what is missing or only reads stored results, where the choice comes from
     (:func:`launch_origin`) and how to change it."""
     name = pipe.profile.name
-    compute = bool(pipe.cache.may_compute)
-    origin = launch_origin(name, compute)
-    what = ("computes what `results/" + name + "/` lacks" if compute
+    may_compute = bool(pipe.cache.may_compute)
+    origin = launch_origin(name, may_compute)
+    what = ("computes what `results/" + name + "/` lacks" if may_compute
             else "reads the stored results only, nothing is trained")
     if origin == "papermill":
         source = f"chosen when this page was built (`make book PROFILE={name}`)"

@@ -22,8 +22,9 @@ Examples::
 
 A ``-p`` name must be one that the notebooks' ``parameters`` cells assign
 (:func:`book_run.arguments.notebook_parameters`: ``recompute_before``, ``settings``,
-``compute``; ``recompute`` true or a UNIX time sets ``recompute_before``), and its value
-must be one that the notebooks take (:func:`book_run.arguments.check_parameters`);
+``may_compute``; ``recompute`` true or a UNIX time sets ``recompute_before``, and
+``compute`` true or false, the old name of ``may_compute``, sets ``may_compute``), and its
+value must be one that the notebooks take (:func:`book_run.arguments.check_parameters`);
 anything else is refused in one line (exit status 2) before any kernel starts. A profile
 setting such as ``n_iters`` goes inside ``settings``: ``-p settings '{n_iters: 20}'``.
 
@@ -100,7 +101,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="run only this notebook (repeatable; e.g. 04_results)")
     parser.add_argument("-p", "--parameter", action="append", nargs=2, default=[],
                         metavar=("KEY", "VALUE"),
-                        help="extra papermill parameter, value parsed as YAML (repeatable)")
+                        help="extra papermill parameter, value parsed as YAML (repeatable); "
+                             "the notebooks take recompute_before, settings, may_compute "
+                             "(-p recompute true|TIME sets recompute_before, and -p compute "
+                             "true|false, may_compute's old name, sets may_compute)")
     parser.add_argument("--out", type=Path, default=None,
                         help="write executed notebooks to OUT/book/executed and build in "
                              "OUT/_build (sources copied there); default: the repository")
@@ -108,8 +112,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="then build the book: jupyter-book build -W -n --keep-going")
     parser.add_argument("--compute", action="store_true",
                         help="with --profile paper or full: compute what results/<profile>/ "
-                             "lacks instead of stopping (hours on a CPU; `make paper` and "
-                             "`make full` are the resumable ways)")
+                             "lacks instead of stopping (injects may_compute true; hours on "
+                             "a CPU; `make paper` and `make full` are the resumable ways)")
     parser.add_argument("--jobs", default="auto", metavar="N",
                         help="notebooks executed at a time: a number, or auto (the default: "
                              "2 on two or more cores when the last run of these notebooks "
@@ -195,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     given = check_parameters(args.parameter, names, args.profile)
     parameters = injected_parameters(args.profile, args.compute, given)
     out_dir = writable_out(root, copy_sources=args.out is not None)
-    if parameters.get("compute") is False:
+    if parameters.get("may_compute") is False:
         _report_stored(parameters["profile"])
     run, status, started = _execute_notebooks(args, names, parameters, out_dir)
     record_path = out_dir / RECORD_NAME

@@ -174,12 +174,13 @@ def _refused(capsys, call) -> str:
 def test_the_notebooks_parameters_are_read_from_their_parameters_cells():
     for name in run_book.NOTEBOOKS:
         assert set(arguments.notebook_parameters(name)) == {
-            "profile", "recompute_before", "settings", "compute"}, name
+            "profile", "recompute_before", "settings", "may_compute"}, name
 
 
 @pytest.mark.parametrize("key, text, words", [
     ("banana", "3", ["-p banana: not a parameter of the notebooks",
-                     "they take compute, recompute, recompute_before, settings"]),
+                     "they take compute, may_compute, recompute, recompute_before, "
+                     "settings"]),
     ("n_iters", "5", ["-p n_iters: not a parameter", "n_iters is a profile setting",
                       "-p settings '{n_iters: 5}'"]),
     ("settings", "{n_iters: [}", ["-p settings '{n_iters: [}' is not valid YAML",
@@ -188,6 +189,7 @@ def test_the_notebooks_parameters_are_read_from_their_parameters_cells():
     ("settings", "{n_iter: 5}", ["unknown profile setting(s) ['n_iter']"]),
     ("settings", "{n_iters: 0}", ["n_iters must be >= 1"]),
     ("recompute", "maybe", ["-p recompute 'maybe'", "true", "false", "a UNIX time"]),
+    ("may_compute", "maybe", ["-p may_compute 'maybe'", "give true", "or false"]),
     ("compute", "maybe", ["-p compute 'maybe'", "give true", "or false"]),
     ("recompute_before", "true", ["-p recompute_before 'true'", "a UNIX time", "or null"]),
 ])
@@ -200,11 +202,29 @@ def test_run_book_refuses_bad_parameters_in_one_line(capsys, key, text, words):
 
 
 def test_run_book_keeps_good_parameters():
-    pairs = [("recompute", "true"), ("compute", "false"), ("settings", "{n_iters: 3}")]
+    pairs = [("recompute", "true"), ("may_compute", "false"), ("settings", "{n_iters: 3}")]
     assert run_book.check_parameters(pairs, ["04_results"], "ci") == {
-        "recompute": True, "compute": False, "settings": {"n_iters": 3}}
+        "recompute": True, "may_compute": False, "settings": {"n_iters": 3}}
     assert run_book.check_parameters([("recompute", "1700000000")], [], "ci") == {
         "recompute": 1700000000}
+
+
+def test_run_book_translates_the_old_names_of_parameters():
+    """-p compute X (the notebooks' parameter before it was renamed may_compute) sets
+    may_compute, as -p recompute true|TIME sets recompute_before; the new name wins."""
+    given = run_book.check_parameters([("compute", "false")], ["05_appendix_derivation"],
+                                      "ci")
+    assert given == {"compute": False}
+    injected = arguments.injected_parameters("ci", False, given)
+    assert injected == {"profile": "ci", "may_compute": False}
+    assert arguments.injected_parameters("ci", False, {}) == {"profile": "ci",
+                                                              "may_compute": True}
+    assert arguments.injected_parameters("full", False, {})["may_compute"] is False
+    assert arguments.injected_parameters("full", True, {})["may_compute"] is True
+    both = {"compute": True, "may_compute": False}
+    assert arguments.injected_parameters("ci", False, both)["may_compute"] is False
+    assert arguments.injected_parameters("ci", False, {"recompute": 5}) == {
+        "profile": "ci", "may_compute": True, "recompute_before": 5}
 
 
 def test_run_book_refuses_a_bad_parameter_before_any_kernel(tmp_path, capsys):

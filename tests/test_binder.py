@@ -356,14 +356,14 @@ def test_every_chapter_takes_the_launch_in_its_parameters_cell():
         text = path.read_text()
         cell = re.search(r":tags: \[parameters\]\n(.*?)```", text, re.S).group(1)
         assert cell.rstrip().splitlines()[-1].startswith(
-            "profile, compute = launch(profile, compute)"), path.name
+            "profile, may_compute = launch(profile, may_compute)"), path.name
         assert "rc.live.show_profile(pipe)" in text, path.name
 
 
 @pytest.mark.slow
 def test_make_book_wins_over_a_launch_in_the_shell(tmp_path):
     """A shell with binder/start's variables does not change what run_book.py runs: it
-    injects profile and compute after the parameters cell."""
+    injects profile and may_compute after the parameters cell."""
     env = {**os.environ, **_start_variables(), "RC_RESULTS": str(tmp_path / "results")}
     out = subprocess.run([sys.executable, str(REPO / "scripts" / "run_book.py"), "--profile",
                           "ci", "--only", "05_appendix_derivation", "--out",
@@ -375,7 +375,7 @@ def test_make_book_wins_over_a_launch_in_the_shell(tmp_path):
     injected = next(c for c in nb["cells"]
                     if "injected-parameters" in c["metadata"].get("tags", []))
     assert 'profile = "ci"' in "".join(injected["source"])
-    assert "compute = True" in "".join(injected["source"])
+    assert "\nmay_compute = True" in "".join(injected["source"])
     line = _profile_line(nb)
     assert line.startswith("**Profile `ci`**") and "make book PROFILE=ci" in line, line
 

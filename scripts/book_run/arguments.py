@@ -102,8 +102,8 @@ def _parameter_value(key: str, text: str, profile: str):
     if key == "settings":
         return _settings_value(text, profile)
     value = _parse_value(text)
-    if key == "compute" and not isinstance(value, bool):
-        _refuse(f"-p compute {text!r}: give true (compute what is missing) or false (only "
+    if key in ("may_compute", "compute") and not isinstance(value, bool):
+        _refuse(f"-p {key} {text!r}: give true (compute what is missing) or false (only "
                 f"load stored results)")
     if key == "recompute" and not (isinstance(value, bool) or _is_time(value)):
         _refuse(f"-p recompute {text!r}: give true (recompute every cached result once), "
@@ -136,6 +136,8 @@ def check_parameters(pairs, names: list[str], profile: str) -> dict:
     known = {key for name in names for key in notebook_parameters(name)} - {"profile"}
     if "recompute_before" in known:  # -p recompute true|TIME sets it (injected_parameters)
         known.add("recompute")
+    if "may_compute" in known:  # -p compute true|false, its old name, sets it
+        known.add("compute")
     known = sorted(known)
     settings = {f.name for f in dataclasses.fields(Profile)}
     values = {}
@@ -166,16 +168,21 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def injected_parameters(profile: str, compute: bool, given: dict) -> dict:
-    """What papermill injects into every notebook: the profile, whether to compute what is
-    missing (``--compute``), and the checked ``-p`` values ``given``."""
-    # compute is always injected, so that a launch's RC_PROFILE/RC_COMPUTE in the shell
-    # (rc.config.launch) cannot change what the book runs
-    parameters = {"profile": profile, "compute": True}
+    """What papermill injects into every notebook: the profile, whether it may compute
+    what is missing (``may_compute``; ``--compute``), and the checked ``-p`` values
+    ``given`` (``-p compute``, the old name of ``may_compute``, sets ``may_compute``)."""
+    # may_compute is always injected, so that a launch's RC_PROFILE/RC_COMPUTE in the
+    # shell (rc.config.launch) cannot change what the book runs
+    parameters = {"profile": profile, "may_compute": True}
     if profile in ("paper", "full") and not compute:
         # the paper and full profiles render from stored results (results/<profile>/,
         # made by `make paper` on a GPU or `make full` over hours on a CPU); a missing
         # result stops the run with a message naming it
-        parameters["compute"] = False
+        parameters["may_compute"] = False
+    given = dict(given)
+    if "compute" in given:  # -p compute X: the old name of may_compute
+        alias = given.pop("compute")
+        given.setdefault("may_compute", alias)
     parameters.update(given)
     recompute = parameters.pop("recompute", False)
     if _is_time(recompute):  # -p recompute TIME: what was stored before TIME
