@@ -81,6 +81,21 @@ def test_every_committed_entry_is_asked_for_by_todays_code(requested):
                        f"computes (recompute them with `make full`): {stale[:5]}")
 
 
+def test_each_complete_searchs_winner_keeps_its_weights():
+    """The one search run whose weights are kept: for every complete Table 1 search of the
+    full profile, its winner's DAE is committed beside its scores (on a fresh clone a
+    missing one would be trained again, or be missing where nothing may compute)."""
+    pipe = full_scale.stored_results()
+    winners = {d: robustness.winner_task(pipe, d) for d in pipe.profile.full_searches}
+    complete = {d: task for d, task in winners.items() if task is not None}
+    assert {"simple_superposition", "bars"} <= set(complete)
+    for dataset, task in complete.items():
+        assert pipe.has(task), dataset
+        for dep in task.deps:
+            path = pipe.cache.path(dep.name, dep.inputs, dep.value_type)
+            assert pipe.has(dep), f"{dataset}: the winner's {path.name} is not committed"
+
+
 def test_committed_entries_record_their_own_key():
     for path in ENTRIES:
         record = _record(path)
