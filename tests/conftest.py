@@ -41,10 +41,7 @@ def tiny_world(tmp_path_factory) -> Path:
 def warm_results(tiny_world, tmp_path, monkeypatch) -> Path:
     """A copy of :func:`tiny_world` in ``tmp_path``, the results folder of this test
     (``RC_RESULTS``)."""
-    root = tmp_path / "warm"
-    shutil.copytree(tiny_world, root)
-    monkeypatch.setenv("RC_RESULTS", str(root))
-    return root
+    return _results_copy(tiny_world, tmp_path / "warm", monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -66,8 +63,12 @@ def tiny_protocol(tmp_path_factory) -> Path:
 def tiny_protocol_results(tiny_protocol, tmp_path, monkeypatch) -> Path:
     """A copy of :func:`tiny_protocol` in ``tmp_path``, the results folder of this test
     (``RC_RESULTS``)."""
-    root = tmp_path / "protocol"
-    shutil.copytree(tiny_protocol, root)
+    return _results_copy(tiny_protocol, tmp_path / "protocol", monkeypatch)
+
+
+def _results_copy(world: Path, root: Path, monkeypatch) -> Path:
+    """``world`` copied to ``root``, made this test's results folder (``RC_RESULTS``)."""
+    shutil.copytree(world, root)
     monkeypatch.setenv("RC_RESULTS", str(root))
     return root
 
