@@ -42,8 +42,8 @@ def _attempt(what) -> None:
         pass
 
 
-def asked_keys(pipe: rc.Results) -> dict[tuple[str, str], None]:
-    """(entry name, key) of every cache entry that ``pipe``'s protocol asks for, in the
+def asked_keys(results: rc.Results) -> dict[tuple[str, str], None]:
+    """(entry name, key) of every cache entry that the protocol of ``results`` asks for, in the
     order first asked."""
     from rc import animation, paper, published, scorecard
 
@@ -57,23 +57,23 @@ def asked_keys(pipe: rc.Results) -> dict[tuple[str, str], None]:
 
     rc.cache.cache_key = recording
     try:
-        datasets = list(pipe.profile.datasets)
+        datasets = list(results.profile.datasets)
         for table, kind in ((1, "search"), (2, "search"), (1, "loss")):
             for d in datasets:
-                if published.in_table(d, table) and pipe.run_names(d, table, kind):
-                    _attempt(lambda d=d, t=table, k=kind: pipe.runs(d, t, k))
+                if published.in_table(d, table) and results.run_names(d, table, kind):
+                    _attempt(lambda d=d, t=table, k=kind: results.runs(d, t, k))
         for table in (1, 2):
             for d in datasets:
                 if published.in_table(d, table):
-                    _attempt(lambda d=d, t=table: pipe.table_dae(d, t))
+                    _attempt(lambda d=d, t=table: results.table_dae(d, t))
         for element in paper.ELEMENTS:
-            _attempt(lambda e=element: paper.home(e).compute(pipe))
+            _attempt(lambda e=element: paper.home(e).compute(results))
         for d in datasets:
-            _attempt(lambda d=d: animation.compute(pipe, d))
-        for name in pipe.profile.beyond:
+            _attempt(lambda d=d: animation.compute(results, d))
+        for name in results.profile.beyond:
             module = importlib.import_module(f"rc.beyond.{name}")
-            _attempt(lambda m=module: m.compute(pipe))
-        scorecard.collect_stored(pipe)
+            _attempt(lambda m=module: m.compute(results))
+        scorecard.collect_if_stored(results)
     finally:
         rc.cache.cache_key = original
     return seen
@@ -81,14 +81,14 @@ def asked_keys(pipe: rc.Results) -> dict[tuple[str, str], None]:
 
 def listing(profile: str, root: Path) -> list[str]:
     """The lines of one profile: name, key, stored or missing; sorted."""
-    pipe = rc.Results(profile, may_compute=False, progress=False, device="cpu",
+    results = rc.Results(profile, may_compute=False, progress=False, device="cpu",
                       root=root.parent)
     if root.name != profile:
         raise ValueError(f"the results folder of {profile} must be named {profile}; "
                          f"got {root}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        keys = asked_keys(pipe)
+        keys = asked_keys(results)
     stored = {p.name for p in root.rglob("*") if p.is_file()}
     lines = []
     for name, key in keys:

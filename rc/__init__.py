@@ -13,7 +13,7 @@ A trained DAE without training: ``rc.pretrained("multi_mnist")`` loads the store
 full-scale DAE of Table 1 (``python -m rc bind IMAGE.png`` runs RC with it on an image
 file; see :mod:`rc.cli`).
 
-The paper's experiments: ``pipe = rc.Results("default")`` computes (once, cached) what
+The paper's experiments: ``results = rc.Results("default")`` computes (once, cached) what
 the figures and tables need, and ``rc.paper.<element>`` (e.g. ``rc.paper.fig4a``) turns it
 into each figure, table and claim.
 

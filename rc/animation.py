@@ -84,29 +84,29 @@ class RCMovie(Record):
                 f"{label(self.dataset)}, with {self.dae_text}")
 
 
-def movie_spec(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES
+def movie_spec(results, dataset: str, table: int = 1, n_images: int = N_IMAGES
                ) -> tuple[Pretrained, EvalSpec]:
     """The DAE of the animation and what determines its frames: its training, the first
     ``n_images`` scored test images and the running profile's RC settings."""
-    stored = full_scale_or_own(pipe, dataset, table)
-    return stored, _movie_eval(pipe, dataset, table, n_images, stored.spec)
+    stored = full_scale_or_own(results, dataset, table)
+    return stored, _movie_eval(results, dataset, table, n_images, stored.spec)
 
 
-def _movie_eval(pipe, dataset: str, table: int, n_images: int, training) -> EvalSpec:
+def _movie_eval(results, dataset: str, table: int, n_images: int, training) -> EvalSpec:
     """RC with the DAE of ``training`` on the first ``n_images`` scored test images."""
     n_images = check_positive_int(n_images, "n_images")
-    ev = pipe.eval_spec(dataset, table)
+    ev = results.eval_spec(dataset, table)
     data = DataSpec(dataset, "test", min(n_images, ev.data.n), ev.data.seed)
     return EvalSpec(training, data, ev.rc, ev.average_method)
 
 
-def compute(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> RCMovie:
+def compute(results, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> RCMovie:
     """RC on the first ``n_images`` test images of ``dataset``, every iteration kept
-    (cached in ``pipe``'s results)."""
-    stored, spec = movie_spec(pipe, dataset, table, n_images)
+    (cached in ``results``)."""
+    stored, spec = movie_spec(results, dataset, table, n_images)
 
     def run() -> RCMovie:
-        images, groups = pipe.load(spec.data)
+        images, groups = results.load(spec.data)
         res = spec.rc.run(stored.dae, images, groups=groups, keep_history=True,
                           image_ids=np.arange(spec.data.n),
                           average_method=spec.average_method)
@@ -114,25 +114,25 @@ def compute(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> RCM
                        res.gamma_history.astype(np.float16),
                        res.mu_history.astype(np.float16), res.ami, spec.rc.k,
                        spec.rc.e_step, stored.profile, stored.describe(),
-                       pipe.provenance())
+                       results.provenance())
 
-    t = task(pipe, dataset, table, n_images)
-    return pipe.cached(t.name, t.inputs, run, RCMovie, describe=t.describe)
+    t = task(results, dataset, table, n_images)
+    return results.cached(t.name, t.inputs, run, RCMovie, describe=t.describe)
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """The recorded runs of every data set's animation, and the GIFs of those stored (a
     GIF is keyed by its run's content: :func:`gif_task`), as tasks."""
-    movies = [task(pipe, d) for d in pipe.profile.datasets]
-    return movies + [gif_task(pipe.cache.load(m.name, m.inputs, m.value_type)) for m in movies
-                     if pipe.has(m)]
+    movies = [task(results, d) for d in results.profile.datasets]
+    return movies + [gif_task(results.cache.load(m.name, m.inputs, m.value_type)) for m in movies
+                     if results.has(m)]
 
 
-def task(pipe, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> Task:
+def task(results, dataset: str, table: int = 1, n_images: int = N_IMAGES) -> Task:
     """The recorded run of an animation as a task (computed by :func:`compute`; its DAE
     is the full-scale one where that is stored, else the profile's own)."""
-    spec = _movie_eval(pipe, dataset, table, n_images,
-                       full_scale_or_own_spec(pipe, dataset, table))
+    spec = _movie_eval(results, dataset, table, n_images,
+                       full_scale_or_own_spec(results, dataset, table))
     return Task(f"animation/{spec.name}", {"evaluation": spec.inputs(), "version": VERSION},
                 RCMovie, RC_FLOP, describe=f"the RC animation of {spec.name}")
 
@@ -355,22 +355,22 @@ def _draw(movie: RCMovie, settings: dict, context) -> RCGif:
     return RCGif(np.frombuffer(gif(movie, **settings), np.uint8))
 
 
-def stored_gif(pipe, movie: RCMovie, **settings) -> bytes:
-    """:func:`gif`, drawn once and stored in ``pipe``'s results (:func:`gif_task`); where
-    ``pipe`` only reads stored results and the GIF is not among them, drawn and not
+def stored_gif(results, movie: RCMovie, **settings) -> bytes:
+    """:func:`gif`, drawn once and stored in ``results`` (:func:`gif_task`); where
+    ``results`` only reads stored results and the GIF is not among them, drawn and not
     stored (drawing is not training)."""
     drawing = gif_task(movie, **settings)
-    if not pipe.cache.may_compute and not pipe.has(drawing):
+    if not results.cache.may_compute and not results.has(drawing):
         return gif(movie, **settings)
-    return pipe.get(drawing).data.tobytes()
+    return results.get(drawing).data.tobytes()
 
 
-def display(movie: RCMovie, pipe=None, **kwargs):
+def display(movie: RCMovie, results=None, **kwargs):
     """The GIF (:func:`gif`, keyword arguments passed on) as an ``IPython.display.Image``
-    (mime type image/gif) for a notebook; with ``pipe``, drawn once and then loaded from
+    (mime type image/gif) for a notebook; with ``results``, drawn once and then loaded from
     its results."""
     from IPython.display import Image
 
-    data = gif(movie, **kwargs) if pipe is None else stored_gif(pipe, movie, **kwargs)
+    data = gif(movie, **kwargs) if results is None else stored_gif(results, movie, **kwargs)
     return Image(data=data, format="gif")
 

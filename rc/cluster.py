@@ -130,46 +130,46 @@ class Cluster:
         return {"GPU": 1} if self.gpu and task_gpu else None
 
     # ------------------------------------------------------------------ one step
-    def compute(self, pipe: Results, step: Step) -> None:
+    def compute(self, results: Results, step: Step) -> None:
         """Compute on the workers, and store here, the missing tasks of ``step`` that
         have work of their own; raises :class:`DeadlineReached` where the budget ended
         it (what finished is stored)."""
-        missing = step.missing(pipe)
+        missing = step.missing(results)
         if not missing:
             return
         if step.runs is not None:
-            self._search(pipe, step, missing)
+            self._search(results, step, missing)
         else:
-            self._tasks(pipe, missing)
+            self._tasks(results, missing)
 
-    def _check_deadline(self, pipe: Results, what: str) -> None:
-        if pipe.deadline is not None and time.monotonic() > pipe.deadline:
+    def _check_deadline(self, results: Results, what: str) -> None:
+        if results.deadline is not None and time.monotonic() > results.deadline:
             raise DeadlineReached(f"the deadline passed before computing {what}")
 
-    def _search(self, pipe: Results, step: Step, missing: list[Task]) -> None:
+    def _search(self, results: Results, step: Step, missing: list[Task]) -> None:
         dataset, table, study = step.runs
-        specs = pipe.run_specs(dataset, table, study)
+        specs = results.run_specs(dataset, table, study)
         tasks = step.tasks
         wanted = {t.key for t in missing}
-        val = pipe.val_spec(dataset) if study == "search" else None
-        context = pipe.context()
+        val = results.val_spec(dataset) if study == "search" else None
+        context = results.context()
         futures = {}
-        for group in pipe.run_groups(dataset, table, study):
+        for group in results.run_groups(dataset, table, study):
             if not wanted.intersection(tasks[i].key for i in group):
                 continue
-            self._check_deadline(pipe, f"the {study} for Table {table} on {dataset}")
+            self._check_deadline(results, f"the {study} for Table {table} on {dataset}")
             future = self.client.submit(_run_search_group, specs, group, study, table, val,
-                                        context, pipe.grouping, pure=False,
+                                        context, results.grouping, pure=False,
                                         resources=self._resources())
             futures[future] = group
 
         def store(group, runs) -> None:
             for run in runs:
                 if tasks[run.run].key in wanted:
-                    pipe.store(tasks[run.run], run)
+                    results.store(tasks[run.run], run)
         self._gather(futures, store)
 
-    def _tasks(self, pipe: Results, missing: list[Task]) -> None:
+    def _tasks(self, results: Results, missing: list[Task]) -> None:
         futures, submitted, loaded = {}, {}, {}
 
         def argument(dep: Task):
@@ -177,7 +177,7 @@ class Cluster:
             if dep.key in submitted:
                 return submitted[dep.key]
             if dep.key not in loaded:
-                value = pipe.cache.load(dep.name, dep.inputs, dep.value_type)
+                value = results.cache.load(dep.name, dep.inputs, dep.value_type)
                 if value is not None:
                     loaded[dep.key] = self.client.scatter(value)
             return loaded.get(dep.key)
@@ -195,8 +195,8 @@ class Cluster:
                 if value is None:
                     return None  # needs what only its element computes: left to it
                 values.append(value)
-            self._check_deadline(pipe, task.label)
-            future = self.client.submit(_run_task, task, pipe.context(), *values,
+            self._check_deadline(results, task.label)
+            future = self.client.submit(_run_task, task, results.context(), *values,
                                         key=f"{task.name}-{task.key[:16]}", pure=False,
                                         resources=self._resources(task.gpu))
             submitted[task.key] = future
@@ -205,7 +205,7 @@ class Cluster:
 
         for task in missing:
             submit(task)
-        self._gather(futures, pipe.store)
+        self._gather(futures, results.store)
 
     @staticmethod
     def _gather(futures: dict, store: Callable[[object, object], None]) -> None:

@@ -217,27 +217,27 @@ class BindDemo:
             self._tmp.cleanup()
 
 
-def bind_demo(pipe=None, dataset: str = "multi_mnist", commands=COMMANDS) -> BindDemo:
+def bind_demo(results=None, dataset: str = "multi_mnist", commands=COMMANDS) -> BindDemo:
     """Draw the images (:func:`draw_images`) into a temporary folder and run each of
     ``commands`` on them with the stored Table 1 DAE of ``dataset``.
 
-    The DAE is the full-scale one (profile ``full``) where it is stored, else ``pipe``'s
-    own (trained first if missing and ``pipe`` may compute; :func:`rc.pretrained_daes.
-    full_scale_or_own`); without ``pipe`` it must be stored at full scale. Each command
-    gets ``--model dataset --profile <that profile>`` and runs with ``RC_RESULTS`` set to
-    the folder holding it.
+    The DAE is the full-scale one (profile ``full``) where it is stored, else the one of
+    ``results``' own profile (trained first if missing and ``results`` may compute;
+    :func:`rc.pretrained_daes.full_scale_or_own`); without ``results`` it must be stored at
+    full scale. Each command gets ``--model dataset --profile <that profile>`` and runs
+    with ``RC_RESULTS`` set to the folder holding it.
     """
     from .pretrained_daes import full_scale_or_own, pretrained
 
-    if pipe is not None:
-        model, results = full_scale_or_own(pipe, dataset), pipe.cache.root.parent
+    if results is not None:
+        model, results_folder = full_scale_or_own(results, dataset), results.cache.root.parent
     else:
-        model, results = pretrained(dataset), None
+        model, results_folder = pretrained(dataset), None
     tmp = tempfile.TemporaryDirectory(prefix="rc-bind-")
     folder = Path(tmp.name)
     draw_images(folder)
     runs = [run_command(("bind", *arguments, "--model", dataset, "--profile", model.profile),
-                        folder, results) for arguments, _ in commands]
+                        folder, results_folder) for arguments, _ in commands]
     pairs = [(arguments[0], written) for arguments, written in commands
              if written is not None and (folder / written).exists()]
     return BindDemo(folder, runs, pairs, model.describe(), model.profile, tmp)

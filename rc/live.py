@@ -64,12 +64,12 @@ def launch_origin(profile: str, may_compute: bool) -> str:
     return "cell"
 
 
-def profile_line(pipe) -> Markdown:
-    """One line for the top of a chapter: the profile ``pipe`` runs, whether it computes
+def profile_line(results) -> Markdown:
+    """One line for the top of a chapter: the profile ``results`` runs, whether it computes
     what is missing or only reads stored results, where the choice comes from
     (:func:`launch_origin`) and how to change it."""
-    name = pipe.profile.name
-    may_compute = bool(pipe.cache.may_compute)
+    name = results.profile.name
+    may_compute = bool(results.cache.may_compute)
     origin = launch_origin(name, may_compute)
     what = ("computes what `results/" + name + "/` lacks" if may_compute
             else "reads the stored results only, nothing is trained")
@@ -88,20 +88,20 @@ def profile_line(pipe) -> Markdown:
     return Markdown(f"**Profile `{name}`** ({what}): {source}; {change}.")
 
 
-def show_profile(pipe) -> None:
+def show_profile(results) -> None:
     """Display :func:`profile_line` in a notebook (the first lines of every chapter).
 
-    Where ``pipe`` only reads stored results and the book's build did not choose it (a
+    Where ``results`` only reads stored results and the book's build did not choose it (a
     launch, or a reader's notebook), a cell that needs a result that is not stored then
     says so in a few lines (:func:`missing_result`) instead of a traceback; in the
     book's build it still fails the run."""
     from IPython import get_ipython
     from IPython.display import display
 
-    display(profile_line(pipe))
+    display(profile_line(results))
     shell = get_ipython()
-    if shell is not None and not pipe.cache.may_compute \
-            and launch_origin(pipe.profile.name, False) != "papermill":
+    if shell is not None and not results.cache.may_compute \
+            and launch_origin(results.profile.name, False) != "papermill":
         from .cache import MissingResultError
 
         shell.set_custom_exc((MissingResultError,), _missing_result_handler)
@@ -177,17 +177,17 @@ class LiveRun:
 _DAES: dict = {}
 
 
-def _dae(dataset: str, table: int, pipe):
+def _dae(dataset: str, table: int, results):
     """The DAE that runs RC, loaded once per session: the committed full-scale one
-    (:func:`rc.pretrained`); with ``pipe``, :func:`rc.pretrained_daes.full_scale_or_own` (the
+    (:func:`rc.pretrained`); with ``results``, :func:`rc.pretrained_daes.full_scale_or_own` (the
     full-scale one under its results folder where stored, else its profile's own)."""
     from .pretrained_daes import full_scale_or_own, pretrained
 
-    key = (dataset, table) if pipe is None else (dataset, table, str(pipe.cache.root),
-                                                 pipe.profile)
+    key = (dataset, table) if results is None else (dataset, table, str(results.cache.root),
+                                                 results.profile)
     if key not in _DAES:
-        _DAES[key] = (pretrained(dataset, table, device="cpu") if pipe is None
-                      else full_scale_or_own(pipe, dataset, table))
+        _DAES[key] = (pretrained(dataset, table, device="cpu") if results is None
+                      else full_scale_or_own(results, dataset, table))
     return _DAES[key]
 
 
@@ -265,7 +265,7 @@ def _chosen_image(dataset: str, image, groups, threshold: float, ink: str):
 
 def bind(dataset: str = "shapes", image=0, k: int | None = None, n_iters: int = 10, *,
          table: int = 1, e_step: str | None = None, seed: int = 0, groups=None,
-         threshold: float = 0.5, ink: str = "light", pipe=None) -> LiveRun:
+         threshold: float = 0.5, ink: str = "light", results=None) -> LiveRun:
     """RC on one image with the stored Table ``table`` DAE of ``dataset``.
 
     Parameters
@@ -293,11 +293,11 @@ def bind(dataset: str = "shapes", image=0, k: int | None = None, n_iters: int = 
     groups : array_like, optional
         The true objects of a drawing (H, W ints, 0 background); default its connected
         ink regions (8-neighbourhood), a stand-in since a drawing has no truth.
-    pipe : rc.Results, optional
+    results : rc.Results, optional
         Without it the DAE is the committed full-scale one (:func:`rc.pretrained`);
-        with it, that one where ``pipe``'s results folder holds it, else ``pipe``'s own
-        (:func:`rc.pretrained_daes.full_scale_or_own`, trained first if missing and ``pipe`` may
-        compute).
+        with it, that one where the folder of ``results`` holds it, else the profile's
+        own (:func:`rc.pretrained_daes.full_scale_or_own`, trained first if missing and
+        ``results`` may compute).
 
     Returns
     -------
@@ -326,7 +326,7 @@ def bind(dataset: str = "shapes", image=0, k: int | None = None, n_iters: int = 
     seed = check_positive_int(seed, "seed", minimum=0)
     x, truth_groups, source, truth, image_id = _chosen_image(dataset, image, groups,
                                                              threshold, ink)
-    stored = _dae(dataset, table, pipe)
+    stored = _dae(dataset, table, results)
     k, on = stored.k if k is None else k, int((x > 0.5).sum())
     if k > on:
         raise ValueError(f"k must be at most the image's {on} on pixels; got {k}")

@@ -467,11 +467,8 @@ class Results:
         if not self.cache.may_compute:  # raises MissingResultError naming ``task`` itself
             return self.cache.get_or_compute(task.name, task.inputs, task.compute, task.value_type,
                                              task.label)
-        values: dict[Task, object] = {}
-        for t in self._plan(task):
-            if any(d not in values for d in t.deps):  # stored when planned: loaded
-                values[t] = self.get(t)  # (and, were it gone since, computed after all)
-                continue
+        values, order = self._plan(task)
+        for t in order:
             before = len(self.cache.computed)
             values[t] = self.cache.get_or_compute(
                 t.name, t.inputs, _work(t, self.context(t), [values[d] for d in t.deps]),
@@ -480,10 +477,12 @@ class Results:
                 self.on_computed(t.name)
         return values[task]
 
-    def _plan(self, task: Task) -> list[Task]:
-        """``task`` after the dependencies whose values it needs, each after its own
-        (depth first): a dependency that is stored is loaded, and what it depends on is
+    def _plan(self, task: Task) -> tuple[dict[Task, object], list[Task]]:
+        """The values of ``task``'s dependencies that are stored (each read once, here) and
+        the tasks left to compute in order: ``task`` after the missing dependencies it
+        needs, each after its own (depth first). What a stored dependency depends on is
         not visited."""
+        stored: dict[Task, object] = {}
         order: list[Task] = []
         seen: set[Task] = set()
         stack: list[tuple[Task, bool]] = [(task, False)]
@@ -493,10 +492,14 @@ class Results:
                 order.append(t)
             elif t not in seen:
                 seen.add(t)
+                value = None if t is task else self.cache.lookup(t.name, t.inputs,
+                                                                 t.value_type)
+                if value is not None:
+                    stored[t] = value
+                    continue
                 stack.append((t, True))
-                if t is task or not self.has(t):
-                    stack.extend((d, False) for d in reversed(t.deps))
-        return order
+                stack.extend((d, False) for d in reversed(t.deps))
+        return stored, order
 
     def context(self, task: Task | None = None) -> WorkContext:
         """What a task's work needs here: this device, the profile's provenance fields,

@@ -131,44 +131,44 @@ def pretrained(dataset: str, table: int = 1, *, profile: str | Profile = "full",
             or table not in TABLES):  # 1.0 == 1, but a float is no table number
         raise ValueError(f"table must be 1 (single-object training) or 2 (multi-object "
                          f"training), as an int; got {table!r}")
-    pipe = Results(get_profile(profile), may_compute=False, progress=False, root=root,
+    results = Results(get_profile(profile), may_compute=False, progress=False, root=root,
                    device=device)
     try:
-        config, _, source = pipe.table_config(dataset, table)
-        spec = pipe.table_spec(dataset, table)
-        trained = pipe.trained(spec)
+        config, _, source = results.table_config(dataset, table)
+        spec = results.table_spec(dataset, table)
+        trained = results.trained(spec)
     except MissingResultError as exc:
         raise MissingResultError(
-            f"no stored {pipe.profile.name}-profile DAE of Table {table} for "
+            f"no stored {results.profile.name}-profile DAE of Table {table} for "
             f"{label(dataset)}: {exc}; or point RC_RESULTS at a results folder that holds "
-            f"{pipe.profile.name}/") from None
+            f"{results.profile.name}/") from None
     return Pretrained(trained.dae, dataset, int(table), config, spec, trained.history,
-                      dict(trained.provenance), pipe.profile.name, source)
+                      dict(trained.provenance), results.profile.name, source)
 
 
-def full_scale_or_own_spec(pipe: Results, dataset: str, table: int = 1) -> TrainSpec:
+def full_scale_or_own_spec(results: Results, dataset: str, table: int = 1) -> TrainSpec:
     """The training of the DAE that :func:`full_scale_or_own` gives, known without
-    loading or training it: the full-scale one's where that is stored, else ``pipe``'s
-    own table DAE's."""
-    if pipe.profile.name not in FULL_SCALE:
+    loading or training it: the full-scale one's where that is stored, else the table DAE's
+    of the profile of ``results``."""
+    if results.profile.name not in FULL_SCALE:
         full = Results(get_profile("full"), may_compute=False, progress=False,
-                       root=pipe.cache.root.parent, device="cpu")
+                       root=results.cache.root.parent, device="cpu")
         spec = full.table_spec(dataset, table)
         if full.is_stored(spec):
             return spec
-    return pipe.table_spec(dataset, table)
+    return results.table_spec(dataset, table)
 
 
-def full_scale_or_own(pipe: Results, dataset: str, table: int = 1) -> Pretrained:
-    """The DAE to show RC with under ``pipe``: the stored full-scale one (``full``
-    profile, under the same results folder) where there is one, else ``pipe``'s own
-    table DAE (trained first if missing and ``pipe`` may compute). A profile at the
-    paper's scale itself (:data:`FULL_SCALE`) uses its own."""
-    root = pipe.cache.root.parent
-    if pipe.profile.name not in FULL_SCALE:
+def full_scale_or_own(results: Results, dataset: str, table: int = 1) -> Pretrained:
+    """The DAE to show RC with under ``results``: the stored full-scale one (``full``
+    profile, under the same results folder) where there is one, else the table DAE of
+    ``results``' own profile (trained first if missing and ``results`` may compute). A
+    profile at the paper's scale itself (:data:`FULL_SCALE`) uses its own."""
+    root = results.cache.root.parent
+    if results.profile.name not in FULL_SCALE:
         try:
-            return pretrained(dataset, table, root=root, device=pipe.device)
+            return pretrained(dataset, table, root=root, device=results.device)
         except MissingResultError:
             pass
-    pipe.table_dae(dataset, table)
-    return pretrained(dataset, table, profile=pipe.profile, root=root, device=pipe.device)
+    results.table_dae(dataset, table)
+    return pretrained(dataset, table, profile=results.profile, root=root, device=results.device)

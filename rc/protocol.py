@@ -6,7 +6,7 @@ training (Table 2, Figure 9) and the loss-vs-score study (Figure 6a), then the D
 both tables, then every element of the paper (their RC evaluations and example runs),
 the recorded runs of the RC animations, the analyses beyond the paper and the
 scorecard. Each :class:`Step` declares the tasks it stores (:class:`rc.tasks.Task`:
-each element's module says what it stores in ``tasks(pipe)``), so what is done, what is
+each element's module says what it stores in ``tasks(results)``), so what is done, what is
 left and what it costs follow from :meth:`rc.Results.has` and each task's cost; a step
 computes what is missing through the cache, so everything finished is stored at once and
 a later run resumes where this one stopped. With a Dask cluster (``cluster``,
@@ -85,13 +85,13 @@ class Step:
     before it); None where they cannot be declared yet: a table DAE or element of a
     profile whose tables come from its searches, before every search run is stored (the
     plan is declared again when they are). ``compute()`` computes whatever of them is
-    missing, in this process, under ``pipe.deadline`` (an element computes its own
+    missing, in this process, under ``results.deadline`` (an element computes its own
     entries there too; on a Dask cluster the tasks with work of their own are computed
     first by the workers, :mod:`rc.cluster`). ``runs``: the step is a search or
     loss-vs-score study ``(dataset, table, study)``, whose every run counts as a unit
     (one unit for the other steps). ``estimate``: its FLOPs while ``tasks`` is None.
     ``current``: for a step that stores no task (the scorecard), whether it is done;
-    it notes in ``pipe.cache.damaged`` why a stored file cannot be used.
+    it notes in ``results.cache.damaged`` why a stored file cannot be used.
     """
 
     name: str
@@ -109,29 +109,29 @@ class Step:
         """Its results: a search's runs, else one."""
         return len(self.tasks) if self.runs is not None and self.tasks is not None else 1
 
-    def missing(self, pipe: Results) -> list[Task] | None:
-        """Its tasks not stored in ``pipe``'s results (None while they are not declared)."""
+    def missing(self, results: Results) -> list[Task] | None:
+        """Its tasks not stored in ``results`` (None while they are not declared)."""
         if self.tasks is None:
             return None
-        return [t for t in self.tasks if not pipe.has(t)]
+        return [t for t in self.tasks if not results.has(t)]
 
-    def check(self, pipe: Results) -> StepState:
+    def check(self, results: Results) -> StepState:
         """What is stored of it, what is left and what that costs, and the stored files met
         that cannot be used, each named with what is wrong with it (a damaged file counts
         as not stored)."""
-        pipe.cache.damaged.clear()
+        results.cache.damaged.clear()
         if self.current is not None:
             done, missing, flop = int(self.current()), [], 0.0
         else:
-            missing = self.missing(pipe)
+            missing = self.missing(results)
             if missing is None:
                 done, flop = 0, self.estimate
             else:
                 done = (self.units - len(missing) if self.runs is not None
                         else int(not missing))
-                flop = sum(t.flop for t in _with_missing_deps(pipe, missing)
+                flop = sum(t.flop for t in _with_missing_deps(results, missing)
                            if self.owned is None or t.key in self.owned)
-        damaged = [f"{path} {problem}" for path, problem in pipe.cache.damaged.items()]
+        damaged = [f"{path} {problem}" for path, problem in results.cache.damaged.items()]
         return StepState(done, flop if done < self.units else 0.0, missing or [], damaged)
 
 
@@ -149,7 +149,7 @@ def _closure(tasks: list[Task]) -> list[Task]:
     return list(found.values())
 
 
-def _with_missing_deps(pipe: Results, missing: list[Task]) -> list[Task]:
+def _with_missing_deps(results: Results, missing: list[Task]) -> list[Task]:
     """The ``missing`` tasks and the dependencies they need computed first (those not
     stored, at any depth), each once: what computing them costs."""
     found: dict[str, Task] = {}
@@ -158,7 +158,7 @@ def _with_missing_deps(pipe: Results, missing: list[Task]) -> list[Task]:
         if task.key not in found:
             found[task.key] = task
             for dep in task.deps:
-                if dep.key not in found and not pipe.has(dep):
+                if dep.key not in found and not results.has(dep):
                     visit(dep)
     for task in missing:
         visit(task)
@@ -181,7 +181,7 @@ estimated_epochs = cost.estimated_epochs
 DEFAULT_EPOCHS = cost.DEFAULT_EPOCHS
 
 
-def project(pipe: Results, tflops: float, step_overhead: float,
+def project(results: Results, tflops: float, step_overhead: float,
             grouping: str = "architecture") -> dict[str, float]:
     """Projected seconds of the training still to do, per search step of the plan
     (:func:`rc.cost.population_seconds`: every population epoch by epoch, each run
@@ -190,11 +190,11 @@ def project(pipe: Results, tflops: float, step_overhead: float,
     from .training import population_groups
 
     out = {}
-    for step in plan(pipe):
+    for step in plan(results):
         if step.runs is None:
             continue
         dataset, table, study = step.runs
-        specs = [e.training for e in pipe.run_specs(dataset, table, study)]
+        specs = [e.training for e in results.run_specs(dataset, table, study)]
         groups = population_groups([s.member() for s in specs], grouping=grouping)
         out[step.name] = cost.population_seconds(
             specs, groups, cost.measured_epochs(dataset, table, study), tflops, step_overhead)
@@ -202,45 +202,45 @@ def project(pipe: Results, tflops: float, step_overhead: float,
 
 
 # ------------------------------------------------------------------------------ the plan
-def tables_declared(pipe: Results) -> bool:
+def tables_declared(results: Results) -> bool:
     """Whether the table DAEs' specifications are known: always, except in a profile
     whose tables come from its searches, until every run of them is stored."""
-    if not pipe.profile.tables_from_search:
+    if not results.profile.tables_from_search:
         return True
-    return all(pipe.search_complete(d, table) for table in TABLES
-               for d in pipe.profile.datasets if published.in_table(d, table))
+    return all(results.search_complete(d, table) for table in TABLES
+               for d in results.profile.datasets if published.in_table(d, table))
 
 
-def _runs_step(pipe: Results, dataset: str, table: int, study: str) -> Step:
+def _runs_step(results: Results, dataset: str, table: int, study: str) -> Step:
     name = (f"search, Table {table}, {dataset}" if study == "search"
             else f"loss-vs-score study, {dataset}")
-    return Step(name, pipe.run_tasks(dataset, table, study),
-                lambda: pipe.runs(dataset, table, study), runs=(dataset, table, study))
+    return Step(name, results.run_tasks(dataset, table, study),
+                lambda: results.runs(dataset, table, study), runs=(dataset, table, study))
 
 
-def _paper_configs(pipe: Results) -> Results:
+def _paper_configs(results: Results) -> Results:
     """A pipeline on the same results with the paper's configurations for the tables, for
     estimates that must not wait for (or start) a search."""
-    return Results(pipe.profile.replace(tables_from_search=False), may_compute=False,
-                   progress=False, root=pipe.cache.root.parent)
+    return Results(results.profile.replace(tables_from_search=False), may_compute=False,
+                   progress=False, root=results.cache.root.parent)
 
 
-def _table_step(pipe: Results, dataset: str, table: int, declared: bool) -> Step:
+def _table_step(results: Results, dataset: str, table: int, declared: bool) -> Step:
     def dae():
-        return pipe.table_dae(dataset, table)
+        return results.table_dae(dataset, table)
     name = f"DAE of Table {table}, {dataset}"
     if declared:
-        return Step(name, [pipe.training_task(pipe.table_spec(dataset, table))], dae)
-    est = _paper_configs(pipe)  # the search is not done: estimate from the paper's
+        return Step(name, [results.training_task(results.table_spec(dataset, table))], dae)
+    est = _paper_configs(results)  # the search is not done: estimate from the paper's
     return Step(name, None, dae,
                 estimate=est.training_task(est.table_spec(dataset, table)).flop)
 
 
-def _element_step(pipe: Results, name: str, module, declared: bool,
+def _element_step(results: Results, name: str, module, declared: bool,
                   estimate: float = cost.RC_FLOP) -> Step:
-    """The step of an element (a module with ``tasks(pipe)`` and ``compute(pipe)``)."""
-    return Step(name, module.tasks(pipe) if declared else None,
-                lambda: module.compute(pipe), estimate=estimate)
+    """The step of an element (a module with ``tasks(results)`` and ``compute(results)``)."""
+    return Step(name, module.tasks(results) if declared else None,
+                lambda: module.compute(results), estimate=estimate)
 
 
 class _Animations:
@@ -248,15 +248,15 @@ class _Animations:
     and their GIFs (drawn once, so that a book rendered from stored results loads them)."""
 
     @staticmethod
-    def tasks(pipe: Results) -> list[Task]:
+    def tasks(results: Results) -> list[Task]:
         from . import animation
-        return animation.tasks(pipe)
+        return animation.tasks(results)
 
     @staticmethod
-    def compute(pipe: Results) -> list:
+    def compute(results: Results) -> list:
         from . import animation
-        movies = [animation.compute(pipe, d) for d in pipe.profile.datasets]
-        return [animation.stored_gif(pipe, m) for m in movies]
+        movies = [animation.compute(results, d) for d in results.profile.datasets]
+        return [animation.stored_gif(results, m) for m in movies]
 
 
 #: The analyses beyond the paper: their steps' names, by module of rc.beyond.
@@ -271,14 +271,14 @@ def _trainings(tasks: list[Task]) -> list[Task]:
     return [t for t in tasks if issubclass(t.value_type, TrainedDAE)]
 
 
-def beyond_flop(pipe: Results) -> dict[str, float]:
+def beyond_flop(results: Results) -> dict[str, float]:
     """Estimated training FLOPs still to do of each step beyond the paper
     (:mod:`rc.beyond`), with the epochs of the measurement for the matching table DAE and
     the paper's configurations (an estimate must not wait for a search): its own
     networks, not the table DAEs (their steps') nor RC."""
     import importlib
 
-    est = _paper_configs(pipe)
+    est = _paper_configs(results)
     tables = {est.training_task(est.table_spec(d, table)).key  # their own steps' cost
               for table in TABLES for d in est.profile.datasets
               if published.in_table(d, table)}
@@ -291,37 +291,37 @@ def beyond_flop(pipe: Results) -> dict[str, float]:
     return out
 
 
-def plan(pipe: Results) -> list[Step]:
-    """Every step of the protocol of ``pipe``'s profile, in the order they run."""
+def plan(results: Results) -> list[Step]:
+    """Every step of the protocol of the profile of ``results``, in the order they run."""
     import importlib
 
     from . import paper, scorecard
 
-    datasets = list(pipe.profile.datasets)
+    datasets = list(results.profile.datasets)
     steps = []
     planned = set()  # (table, study) of the searches and studies with runs
     for table, study in ((1, "search"), (2, "search"), (1, "loss")):
         for d in datasets:
-            if published.in_table(d, table) and pipe.run_names(d, table, study):
-                steps.append(_runs_step(pipe, d, table, study))
+            if published.in_table(d, table) and results.run_names(d, table, study):
+                steps.append(_runs_step(results, d, table, study))
                 planned.add((table, study))
-    declared = tables_declared(pipe)
-    steps += [_table_step(pipe, d, table, declared) for table in TABLES for d in datasets
+    declared = tables_declared(results)
+    steps += [_table_step(results, d, table, declared) for table in TABLES for d in datasets
               if published.in_table(d, table)]
     for element in paper.ELEMENTS:
         if element in paper.NEEDS_SEARCH and paper.NEEDS_SEARCH[element] not in planned:
             continue
-        steps.append(_element_step(pipe, element, paper.home(element), declared))
-    steps.append(_element_step(pipe, "RC animations", _Animations, declared))
-    training = beyond_flop(pipe) if not declared else {}
+        steps.append(_element_step(results, element, paper.home(element), declared))
+    steps.append(_element_step(results, "RC animations", _Animations, declared))
+    training = beyond_flop(results) if not declared else {}
     for module_name, name in BEYOND_STEPS.items():
-        if module_name not in pipe.profile.beyond:
+        if module_name not in results.profile.beyond:
             continue
         module = importlib.import_module(f".beyond.{module_name}", __package__)
-        steps.append(_element_step(pipe, name, module, declared,
+        steps.append(_element_step(results, name, module, declared,
                                    cost.RC_FLOP + training.get(name, 0.0)))
-    steps.append(Step("scorecard", [], lambda: scorecard.build(pipe),
-                      current=lambda: _scorecard_current(pipe)))
+    steps.append(Step("scorecard", [], lambda: scorecard.build(results),
+                      current=lambda: _scorecard_current(results)))
     seen: set[str] = set()
     for step in steps:  # a task counts in the cost of the first step that needs it
         keys = {t.key for t in _closure(step.tasks or [])}
@@ -330,42 +330,42 @@ def plan(pipe: Results) -> list[Step]:
     return steps
 
 
-def _scorecard_current(pipe: Results) -> bool:
+def _scorecard_current(results: Results) -> bool:
     """Whether ``scorecard.json`` reads back (its digest matches) and holds the profile
-    and claims that the stored results give now (:func:`rc.scorecard.collect_stored`,
+    and claims that the stored results give now (:func:`rc.scorecard.collect_if_stored`,
     with a :class:`~rc.Results` on the same folder that never computes: None where an element with
     claims is not stored yet, and the steps before tell what is missing). One that is
-    stored but not current is noted, with why, in ``pipe.cache.damaged``."""
+    stored but not current is noted, with why, in ``results.cache.damaged``."""
     from . import scorecard
 
-    card = pipe.cache.root / "scorecard.json"
+    card = results.cache.root / "scorecard.json"
     if not card.exists():
         return False
     try:
         stored = read_checked_json(card)
     except (OSError, ValueError) as exc:
-        pipe.cache.damaged[card] = f"cannot be used ({exc})"
+        results.cache.damaged[card] = f"cannot be used ({exc})"
         return False
-    reader = Results(pipe.profile, may_compute=False, device=pipe.device, progress=False,
-                     root=pipe.cache.root.parent)
-    fresh = scorecard.collect_stored(reader)
-    pipe.cache.damaged.update(reader.cache.damaged)  # the files it met that are damaged
+    reader = Results(results.profile, may_compute=False, device=results.device, progress=False,
+                     root=results.cache.root.parent)
+    fresh = scorecard.collect_if_stored(reader)
+    results.cache.damaged.update(reader.cache.damaged)  # the files it met that are damaged
     if fresh is None:
         return False
     changed = scorecard.changes(stored, fresh)
     if changed:
-        pipe.cache.damaged[card] = (f"differs from what the stored results give "
+        results.cache.damaged[card] = (f"differs from what the stored results give "
                                     f"({'; '.join(changed[:3])}"
                                     f"{'; ...' if len(changed) > 3 else ''})")
     return not changed
 
 
-def status(pipe: Results) -> list[tuple[str, int, int, float]]:
+def status(results: Results) -> list[tuple[str, int, int, float]]:
     """(step, units done, units, estimated FLOPs left) for every step of the plan; each
     stored file that cannot be used is named in a :class:`~rc.cache.CacheWarning`."""
     rows, named = [], set()
-    for step in plan(pipe):
-        state = step.check(pipe)
+    for step in plan(results):
+        state = step.check(results)
         for note in _unnamed(state.damaged, named):
             warnings.warn(f"damaged ({step.name}): {note}; the protocol computes it again",
                           CacheWarning, stacklevel=2)
@@ -381,13 +381,13 @@ def _unnamed(notes: list[str], named: set[str]) -> list[str]:
     return fresh
 
 
-def unfinished_trainings(pipe: Results) -> list[tuple[str, dict | None]]:
+def unfinished_trainings(results: Results) -> list[tuple[str, dict | None]]:
     """The trainings that a stopped run left a checkpoint of (the next run resumes them):
     (entry, :func:`rc.training.checkpoint_progress` or None if the file is unreadable)."""
     found = []
-    for path in sorted(pipe.cache.root.rglob(".*.checkpoint")):
+    for path in sorted(results.cache.root.rglob(".*.checkpoint")):
         name = path.name.removeprefix(".").removesuffix(".checkpoint")
-        entry = str(path.relative_to(pipe.cache.root).with_name(name))
+        entry = str(path.relative_to(results.cache.root).with_name(name))
         try:
             found.append((entry, checkpoint_progress(path)))
         except CorruptFileError:
@@ -433,17 +433,17 @@ def _read_record(path: Path) -> dict:
         return {"sessions": [], "set_aside": [aside.name]}
 
 
-def _record(pipe: Results, session: dict, info: dict, done: list[int],
+def _record(results: Results, session: dict, info: dict, done: list[int],
             steps: list[Step]) -> dict:
     """Write this session's state into ``provenance.json`` of the profile (replacing its
     earlier state there, keeping every other session) and return the whole record."""
-    path = pipe.cache.root / "provenance.json"
+    path = results.cache.root / "provenance.json"
     with locked(path):  # concurrent runs on one folder take turns
         record = _read_record(path)
         record["sessions"] = [s for s in record["sessions"]
                               if s.get("id", s.get("started")) != session["id"]] + [session]
         record.update(info)
-        record["profile"] = pipe.profile.to_dict()
+        record["profile"] = results.profile.to_dict()
         record["protocol_wall_seconds"] = round(sum(c["seconds"] for s in record["sessions"]
                                                     for c in s["chunks"]), 2)
         record["units_done"], record["units_total"] = sum(done), sum(s.units for s in steps)
@@ -465,11 +465,11 @@ def _checked_budget(budget_seconds: float | None) -> float | None:
     return budget_seconds
 
 
-def _new_session(pipe: Results, budget_seconds: float | None) -> dict:
+def _new_session(results: Results, budget_seconds: float | None) -> dict:
     """The record of a session of :func:`run` as it starts (a unique id, no steps yet)."""
     return {"started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "id": f"{time.time():.6f}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
-            "device": str(pipe.device), "budget_seconds": budget_seconds,
+            "device": str(results.device), "budget_seconds": budget_seconds,
             "finished": False, "chunks": []}
 
 
@@ -477,12 +477,12 @@ class _Progress:
     """The run's progress bar: steps done of all, the projected time left (FLOPs left at
     the measured rate) and how many entries were computed."""
 
-    def __init__(self, pipe: Results, steps: list[Step], done: list[int],
+    def __init__(self, results: Results, steps: list[Step], done: list[int],
                  remaining: list[float], progress: bool):
         self.remaining, self.computed, self.ceiling = remaining, 0, sum(done)
-        self.rate = DEFAULT_RATE.get(pipe.device.type, DEFAULT_RATE["cpu"])
+        self.rate = DEFAULT_RATE.get(results.device.type, DEFAULT_RATE["cpu"])
         self.bar = tqdm(total=sum(s.units for s in steps), initial=sum(done), unit="result",
-                        disable=not progress, desc=f"protocol ({pipe.profile.name})")
+                        disable=not progress, desc=f"protocol ({results.profile.name})")
         self.bar.set_postfix_str(self.projection())
 
     def projection(self) -> str:
@@ -509,32 +509,32 @@ class _Progress:
         self.bar.set_postfix_str(self.projection())
 
 
-def _first_check(pipe: Results, steps: list[Step], log: Callable[[str], None]
+def _first_check(results: Results, steps: list[Step], log: Callable[[str], None]
                  ) -> tuple[list[int], list[float]]:
     """(units done, FLOPs left) of every step, each damaged file logged (once) before
     anything is computed."""
     states, named = [], set()
     for step in steps:
-        states.append(step.check(pipe))
+        states.append(step.check(results))
         for note in _unnamed(states[-1].damaged, named):
             log(f"damaged ({step.name}): {note}; it is computed again")
     return [s.n_done for s in states], [s.flop for s in states]
 
 
-def _compute(pipe: Results, step: Step, cluster) -> str | None:
+def _compute(results: Results, step: Step, cluster) -> str | None:
     """Compute what is missing of ``step`` (its tasks with work on the ``cluster``'s
     workers first, where there is one); returns why it stopped early (the budget), or
     None."""
     try:
         if cluster is not None:
-            cluster.compute(pipe, step)
+            cluster.compute(results, step)
         step.compute()
     except DeadlineReached as exc:
         return f"budget reached during '{step.name}' ({exc})"
     return None
 
 
-def run(pipe: Results, budget_seconds: float | None = None, progress: bool = True,
+def run(results: Results, budget_seconds: float | None = None, progress: bool = True,
         log: Callable[[str], None] = print, cluster=None) -> dict:
     """Run what is missing of the protocol, in order, within ``budget_seconds`` (None:
     no limit; else a finite number of seconds over :data:`MARGIN`, ValueError otherwise).
@@ -549,25 +549,25 @@ def run(pipe: Results, budget_seconds: float | None = None, progress: bool = Tru
     """
     budget_seconds = _checked_budget(budget_seconds)
     start = time.monotonic()
-    pipe.deadline = None if budget_seconds is None else start + budget_seconds - MARGIN
-    for stray in remove_stale_temporaries(pipe.cache.root):
+    results.deadline = None if budget_seconds is None else start + budget_seconds - MARGIN
+    for stray in remove_stale_temporaries(results.cache.root):
         log(f"removed {stray}, left by an interrupted write")
-    steps = plan(pipe)
-    done, remaining = _first_check(pipe, steps, log)
-    session = _new_session(pipe, budget_seconds)
-    info = pipe.provenance()
+    steps = plan(results)
+    done, remaining = _first_check(results, steps, log)
+    session = _new_session(results, budget_seconds)
+    info = results.provenance()
     if cluster is not None:
         info["cluster"] = cluster.describe()
-    _record(pipe, session, info, done, steps)
-    bar = _Progress(pipe, steps, done, remaining, progress)
-    pipe.on_computed = bar.entry_computed
+    _record(results, session, info, done, steps)
+    bar = _Progress(results, steps, done, remaining, progress)
+    results.on_computed = bar.entry_computed
     stopped, ran = None, False
     try:
         for i in range(len(steps)):
             if ran:  # what ran may have declared or made due a later step
-                if steps[i].tasks is None and tables_declared(pipe):
-                    steps[i:] = plan(pipe)[i:]
-                done[i] = steps[i].check(pipe).n_done
+                if steps[i].tasks is None and tables_declared(results):
+                    steps[i:] = plan(results)[i:]
+                done[i] = steps[i].check(results).n_done
             step = steps[i]
             if done[i] == step.units:
                 continue
@@ -577,7 +577,7 @@ def run(pipe: Results, budget_seconds: float | None = None, progress: bool = Tru
             chunk = {"step": step.name, "seconds": 0.0, "units_done": done[i],
                      "units": step.units, "estimated_flop": flop0}
             try:
-                stopped = _compute(pipe, step, cluster)
+                stopped = _compute(results, step, cluster)
             except BaseException as exc:  # interrupted or failed: record what was done
                 chunk["interrupted"] = f"{type(exc).__name__}: {exc}"[:500]
                 raise
@@ -585,13 +585,13 @@ def run(pipe: Results, budget_seconds: float | None = None, progress: bool = Tru
                 seconds = time.monotonic() - t0
                 chunk["seconds"] = round(seconds, 2)
                 session["chunks"].append(chunk)
-            if step.tasks is None and tables_declared(pipe):
-                steps[i:] = plan(pipe)[i:]
+            if step.tasks is None and tables_declared(results):
+                steps[i:] = plan(results)[i:]
                 step = steps[i]
-            state = step.check(pipe)
+            state = step.check(results)
             done[i], remaining[i] = state.n_done, state.flop
             chunk["units_done"] = done[i]
-            _record(pipe, session, info, done, steps)
+            _record(results, session, info, done, steps)
             bar.step_ended(done, flop0 - remaining[i], seconds)
             log(f"{step.name}: {done[i]}/{step.units} in {seconds:.1f} s; "
                 f"{sum(done)}/{bar.bar.total} results, {bar.projection()}")
@@ -599,12 +599,12 @@ def run(pipe: Results, budget_seconds: float | None = None, progress: bool = Tru
                 break
         session["finished"] = True
         session["stopped"] = stopped
-        for stray in remove_stale_temporaries(pipe.cache.root):  # older than the run
+        for stray in remove_stale_temporaries(results.cache.root):  # older than the run
             log(f"removed {stray}, left by an interrupted write")
     finally:
         bar.bar.close()
-        pipe.deadline = None
-        pipe.on_computed = None
-        record = _record(pipe, session, info, done, steps)
+        results.deadline = None
+        results.on_computed = None
+        record = _record(results, session, info, done, steps)
     log(stopped or ("protocol complete" if record["complete"] else "protocol incomplete"))
     return record

@@ -16,7 +16,7 @@ from .paper import WITH_CLAIMS, home
 from .report import Markdown, markdown_table
 from .storage import canonical_json, read_checked_json, write_checked_json
 
-__all__ = ["Scorecard", "build", "changes", "collect", "collect_stored", "glue_values"]
+__all__ = ["Scorecard", "build", "changes", "collect", "collect_if_stored", "glue_values"]
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def glue_values(card: Scorecard | None, prefix: str = "") -> dict:
     return {prefix + k: v for k, v in counts.items()}
 
 
-def collect(pipe) -> Scorecard:
+def collect(results) -> Scorecard:
     """Compute every element that makes a claim (loading what is cached) and gather them,
     with the spread of our Table 1 and 2 scores (:mod:`rc.beyond.robustness`)."""
     from .beyond import robustness
@@ -94,21 +94,21 @@ def collect(pipe) -> Scorecard:
     claims = []
     for element in WITH_CLAIMS:
         module = home(element)
-        claims += module.claims(module.compute(pipe))
+        claims += module.claims(module.compute(results))
     try:
-        claims = robustness.annotate(claims, robustness.compute(pipe))
+        claims = robustness.annotate(claims, robustness.compute(results))
     except MissingResultError:
-        if pipe.cache.may_compute:
+        if results.cache.may_compute:
             raise
         # stored results without the spreads (still being computed): claims without them
-    return Scorecard(pipe.profile.to_dict(), claims, pipe.provenance())
+    return Scorecard(results.profile.to_dict(), claims, results.provenance())
 
 
-def collect_stored(pipe) -> Scorecard | None:
-    """:func:`collect` from stored results only (``pipe`` may not compute), or None where
+def collect_if_stored(results) -> Scorecard | None:
+    """:func:`collect` from stored results only (``results`` may not compute), or None where
     an element is not stored (e.g. the full-scale scorecard before ``make full`` ends)."""
     try:
-        return collect(pipe)
+        return collect(results)
     except MissingResultError:
         return None
 
@@ -139,13 +139,13 @@ def changes(stored: dict, card: Scorecard) -> list[str]:
     return found or ["its claims are in another order"]
 
 
-def build(pipe) -> Scorecard:
+def build(results) -> Scorecard:
     """:func:`collect`, then write ``scorecard.json`` into the profile's results folder
     (with a digest of its content: :func:`rc.storage.write_checked_json`) unless the
     stored one holds the same profile and claims (:func:`changes`): then it is left as it
     is, and the scorecard returned carries its provenance."""
-    card = collect(pipe)
-    path = pipe.cache.root / "scorecard.json"
+    card = collect(results)
+    path = results.cache.root / "scorecard.json"
     try:
         stored = read_checked_json(path)
     except (OSError, ValueError):  # not stored yet, or damaged: written anew

@@ -89,14 +89,14 @@ def _table_dae(text: str) -> tuple[str, int]:
     return dataset, int(table)
 
 
-def _status(pipe) -> None:
+def _status(results) -> None:
     """Print every step of the plan with its units done and the training left; a stored
     file that cannot be used is named (with what is wrong) below the first step that
     met it, and the steps that need it say so."""
     rows, named = [], set()
-    for step in protocol.plan(pipe):
+    for step in protocol.plan(results):
         try:  # a stored file that cannot be used is named below its step; never crash
-            state = step.check(pipe)
+            state = step.check(results)
             damaged = state.damaged
             rows.append((step.name, state.n_done, step.units, state.flop))
         except Exception as exc:  # noqa: BLE001
@@ -122,21 +122,21 @@ def _status(pipe) -> None:
              f"again)" if named else "")
           + f"; ~{sum(r[3] for r in rows) / 1e12:.1f} TFLOP of training left "
             f"(cost model: rc.protocol)")
-    for entry, progress in protocol.unfinished_trainings(pipe):
+    for entry, progress in protocol.unfinished_trainings(results):
         print(f"unfinished training {entry}: " + (
             "checkpoint unreadable (remove it to train from the start)" if progress is None
             else f"epoch {progress['epoch']} done, {progress['seconds'] / 60:.0f} min "
                  f"trained, best epoch {progress['best_epoch']}; the next run resumes it"))
 
 
-def _run(pipe, budget_seconds, progress: bool, scheduler) -> dict:
+def _run(results, budget_seconds, progress: bool, scheduler) -> dict:
     """The protocol, in this process or on a Dask cluster."""
     if scheduler is None:
-        return protocol.run(pipe, budget_seconds, progress=progress)
+        return protocol.run(results, budget_seconds, progress=progress)
     from rc.cluster import Cluster
 
-    with Cluster(scheduler, gpu=pipe.device.type == "cuda") as cluster:
-        return protocol.run(pipe, budget_seconds, progress=progress, cluster=cluster)
+    with Cluster(scheduler, gpu=results.device.type == "cuda") as cluster:
+        return protocol.run(results, budget_seconds, progress=progress, cluster=cluster)
 
 
 def _parser() -> _Parser:
@@ -197,10 +197,10 @@ def _pipeline(ap: _Parser, args: argparse.Namespace, device) -> rc.Results:
         ap.error(f"argument --settings: {exc}")
 
 
-def _print_projection(pipe, tflops: float, step_us: float) -> None:
+def _print_projection(results, tflops: float, step_us: float) -> None:
     """Print the projected training time of every grouping (``--project``)."""
     for grouping in rc.training.GROUPINGS:
-        parts = protocol.project(pipe, tflops, step_us * 1e-6, grouping)
+        parts = protocol.project(results, tflops, step_us * 1e-6, grouping)
         print(f"grouping {grouping:12s}: {sum(parts.values()):8.0f} s of training "
               f"(at {tflops:g} TFLOP/s, >= {step_us:g} us per step)")
         for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1])[:5]:
@@ -227,20 +227,20 @@ def main(argv: list[str] | None = None) -> int:
     device = _device(ap, args.device)
     if args.tf32:
         _allow_tf32()
-    pipe = _pipeline(ap, args, device)
+    results = _pipeline(ap, args, device)
     if args.project:
-        _print_projection(pipe, *args.project)
+        _print_projection(results, *args.project)
         return 0
     if args.retrain:
         _retrain(ap, args, device)
         return 0
     if args.status:
-        _status(pipe)
+        _status(results)
         return 0
     if args.budget_seconds is not None and args.budget_seconds <= protocol.MARGIN:
         ap.error(f"argument --budget-seconds: must be more than the {protocol.MARGIN:g} s "
                  f"kept back for writing the record; got {args.budget_seconds:g}")
-    record = _run(pipe, args.budget_seconds, not args.quiet, args.scheduler)
+    record = _run(results, args.budget_seconds, not args.quiet, args.scheduler)
     print(f"protocol_wall_seconds={record['protocol_wall_seconds']} "
           f"complete={record['complete']} results={record['units_done']}/"
           f"{record['units_total']}")

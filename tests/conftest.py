@@ -31,9 +31,9 @@ def tiny_world(tmp_path_factory) -> Path:
     Table 1 DAE and RC with K = 12), computed once a session on an empty folder. Read it,
     or copy it with :func:`warm_results`; never write into it."""
     root = tmp_path_factory.mktemp("tiny-world")
-    pipe = rc.Results(TINY, progress=False, root=root)
-    pipe.evaluation("bars")
-    assert pipe.cache.computed, "the tiny world was not built on an empty folder"
+    results = rc.Results(TINY, progress=False, root=root)
+    results.evaluation("bars")
+    assert results.cache.computed, "the tiny world was not built on an empty folder"
     return root
 
 

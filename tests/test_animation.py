@@ -16,27 +16,27 @@ TINY = helpers.TINY.replace(datasets=("simple_superposition",), n_test=8, loss_r
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):
     root = tmp_path_factory.mktemp("results")
-    pipe = rc.Results(TINY, progress=False, root=root, device="cpu")
-    return pipe, animation.compute(pipe, "simple_superposition")
+    results = rc.Results(TINY, progress=False, root=root, device="cpu")
+    return results, animation.compute(results, "simple_superposition")
 
 
 def test_the_recorded_run_is_the_evaluations_and_is_cached(recorded):
-    pipe, movie = recorded
+    results, movie = recorded
     t, n, k = TINY.n_iters, animation.N_IMAGES, 2
     assert movie.gamma_history.shape == (t + 1, n, 8, 8, k)
     assert movie.mu_history.shape == (t, n, 8, 8, k)
     assert movie.ami.shape == (n, t + 1) and movie.ids.tolist() == [0, 1, 2]
     assert np.allclose(movie.gamma_history.astype(float).sum(-1), 1, atol=2e-3)
     # the frames are those of the evaluation of the same images (same random starts)
-    evaluation = pipe.evaluation("simple_superposition")
+    evaluation = results.evaluation("simple_superposition")
     assert np.allclose(movie.ami, evaluation.ami[:n], atol=1e-6)
-    images, groups = pipe.test_data("simple_superposition")
+    images, groups = results.test_data("simple_superposition")
     assert np.array_equal(movie.images, images[:n]) and np.array_equal(movie.groups, groups[:n])
     # no full-scale DAE is stored here: the profile's own, and the caption says so
     assert movie.dae_profile == "ci" and "ci-profile Table 1 DAE" in movie.caption()
     assert f"for {t} iterations (the ci profile's RC settings) on the first {n} scored" \
         in movie.caption()
-    again = rc.Results(TINY, progress=False, root=pipe.cache.root.parent, may_compute=False)
+    again = rc.Results(TINY, progress=False, root=results.cache.root.parent, may_compute=False)
     loaded = animation.compute(again, "simple_superposition")
     assert again.cache.computed == [] and any(n.startswith("animation/")
                                               for n in again.cache.loaded)
@@ -44,21 +44,21 @@ def test_the_recorded_run_is_the_evaluations_and_is_cached(recorded):
 
 
 def test_the_cache_key_holds_the_dae_the_images_and_the_rc_settings(recorded):
-    pipe, _ = recorded
-    _, spec = animation.movie_spec(pipe, "simple_superposition")
+    results, _ = recorded
+    _, spec = animation.movie_spec(results, "simple_superposition")
     longer = rc.Results(TINY.replace(n_iters=TINY.n_iters + 1), progress=False,
-                        root=pipe.cache.root.parent)
+                        root=results.cache.root.parent)
     _, spec_longer = animation.movie_spec(longer, "simple_superposition")
     assert spec.training == spec_longer.training and spec.rc != spec_longer.rc
     assert spec.data.n == animation.N_IMAGES and spec.data.split == "test"
     with pytest.raises(ValueError, match="n_images must be"):
-        animation.movie_spec(pipe, "simple_superposition", n_images=0)
+        animation.movie_spec(results, "simple_superposition", n_images=0)
 
 
 def test_a_missing_recording_is_not_computed_without_permission(tmp_path):
-    pipe = rc.Results(TINY, progress=False, root=tmp_path, may_compute=False)
+    results = rc.Results(TINY, progress=False, root=tmp_path, may_compute=False)
     with pytest.raises(rc.MissingResultError):
-        animation.compute(pipe, "simple_superposition")
+        animation.compute(results, "simple_superposition")
 
 
 @pytest.mark.slow  # draws every frame of the GIF
@@ -86,19 +86,19 @@ def test_the_gif_plays_every_iteration_within_the_size_limit(recorded):
 
 @pytest.mark.slow  # draws every frame of the GIF
 def test_the_drawn_gif_is_cached_with_the_pipeline(recorded):
-    pipe, movie = recorded
+    results, movie = recorded
     data = animation.gif(movie)
-    assert animation.display(movie, pipe).data == data          # drawn and stored
-    assert any(n.endswith("-gif") for n in pipe.cache.computed)
-    again = rc.Results(TINY, progress=False, root=pipe.cache.root.parent, may_compute=False)
+    assert animation.display(movie, results).data == data          # drawn and stored
+    assert any(n.endswith("-gif") for n in results.cache.computed)
+    again = rc.Results(TINY, progress=False, root=results.cache.root.parent, may_compute=False)
     assert animation.display(movie, again).data == data         # loaded, not drawn
     assert any(n.endswith("-gif") for n in again.cache.loaded)
-    elsewhere = rc.Results(TINY, progress=False, root=pipe.cache.root.parent / "x",
+    elsewhere = rc.Results(TINY, progress=False, root=results.cache.root.parent / "x",
                            may_compute=False)                      # stored results only:
     assert animation.display(movie, elsewhere).data == data     # drawn, nothing stored
     assert elsewhere.cache.computed == []
-    faster = animation.display(movie, pipe, fps=4.0).data       # other settings, other key
-    assert faster != data and len(pipe.cache.computed) >= 2
+    faster = animation.display(movie, results, fps=4.0).data       # other settings, other key
+    assert faster != data and len(results.cache.computed) >= 2
 
 
 def test_the_site_check_tells_a_playing_gif_from_a_still(recorded, tmp_path):

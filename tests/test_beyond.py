@@ -218,14 +218,14 @@ def test_rc_likelihood_finds_the_number_of_objects_with_an_ideal_denoiser():
 # ------------------------------------------------------------------ the chapters' computations
 @pytest.mark.slow
 def test_every_question_on_a_tiny_profile(tmp_path):
-    pipe = rc.Results(TINY, progress=False, root=tmp_path)
-    g = grey.compute(pipe)
+    results = rc.Results(TINY, progress=False, root=tmp_path)
+    g = grey.compute(results)
     assert set(g.grey) == {"shapes_grey"} and set(g.grey["shapes_grey"]) == set(grey.LIKELIHOODS)
-    c = conv.compute(pipe)
+    c = conv.compute(results)
     assert set(c.conv) == {"shapes"} and np.isfinite(c.conv["shapes"])
-    r = rc_training.compute(pipe)
+    r = rc_training.compute(results)
     assert set(r.rc_soft) == {"bars"} and set(r.rc_soft["bars"]) == set(rc_training.VARIANTS)
-    k = choose_k.compute(pipe)
+    k = choose_k.compute(results)
     assert k.ks["bars"] == list(range(1, 15)) and 0 <= k.accuracy("shapes", "gain") <= 1
     again = rc.Results(TINY, progress=False, root=tmp_path)
     grey.compute(again), conv.compute(again), rc_training.compute(again), choose_k.compute(again)
@@ -241,8 +241,8 @@ def test_every_network_of_a_data_set_gets_the_same_compute_budget(dataset):
     from rc.config import dae_image_flop
     from rc.training import train_split
 
-    pipe = rc.Results("default", may_compute=False, progress=False)
-    _, tflop = pipe.table_budget()
+    results = rc.Results("default", may_compute=False, progress=False)
+    _, tflop = results.table_budget()
     budget = tflop * 1e12
     info = rc.dataset_info(dataset)
     d = info.shape[0] * info.shape[1]
@@ -250,14 +250,14 @@ def test_every_network_of_a_data_set_gets_the_same_compute_budget(dataset):
     def check(epochs, image_flop, n_images):
         per_epoch = image_flop * train_split(n_images, 0.1)
         assert epochs * per_epoch <= budget or epochs == 1
-        assert (epochs + 1) * per_epoch > budget or epochs == pipe.profile.max_epochs
+        assert (epochs + 1) * per_epoch > budget or epochs == results.profile.max_epochs
 
     for table in (1, 2):
-        spec = pipe.table_spec(dataset, table)
+        spec = results.table_spec(dataset, table)
         check(spec.max_epochs, dae_image_flop(d, spec.config.n_hidden), spec.data.n)
-    inputs = conv.training_inputs(pipe, dataset)
+    inputs = conv.training_inputs(results, dataset)
     check(inputs["max_epochs"], conv.conv_flop(info.shape), inputs["data"]["n"])
     for variant in rc_training.VARIANTS:
-        inputs, data = rc_training.training(pipe, dataset, variant)
+        inputs, data = rc_training.training(results, dataset, variant)
         check(inputs["max_epochs"],
               rc_training.image_flop(dataset, inputs["config"]["n_hidden"]), data.n)

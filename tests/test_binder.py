@@ -357,7 +357,7 @@ def test_every_chapter_takes_the_launch_in_its_parameters_cell():
         cell = re.search(r":tags: \[parameters\]\n(.*?)```", text, re.S).group(1)
         assert cell.rstrip().splitlines()[-1].startswith(
             "profile, may_compute = launch(profile, may_compute)"), path.name
-        assert "rc.live.show_profile(pipe)" in text, path.name
+        assert "rc.live.show_profile(results)" in text, path.name
 
 
 @pytest.mark.slow

@@ -53,13 +53,13 @@ def _check(stacks: list) -> None:
 @pytest.mark.parametrize("what", ["table1", "table1 from its search", "table2", "search"])
 def test_sgd_step_is_at_most_ten_rc_frames_deep(what, deepest, tmp_path):
     profile = TINY.replace(tables_from_search=True) if "search" in what else TINY
-    pipe = rc.Results(profile, root=tmp_path, progress=False, device="cpu")
+    results = rc.Results(profile, root=tmp_path, progress=False, device="cpu")
     if what.startswith("table1"):
         # its DAEs trained under the evaluations that need them; from its search: the
         # search trained first, under the table's configuration that it gives
-        table1.compute(pipe)
+        table1.compute(results)
     elif what == "table2":
-        table2.compute(pipe)
+        table2.compute(results)
     else:
-        pipe.search("bars", 1)
+        results.search("bars", 1)
     _check(deepest)

@@ -38,9 +38,9 @@ needs_full = pytest.mark.skipif(not CARD.is_file(), reason=f"no full-scale resul
 
 def _dae_file(root: Path = FULL.parent, dataset: str = "bars", table: int = 1) -> Path:
     """Where the full profile of the results in ``root`` keeps a table DAE."""
-    pipe = full_scale.stored_results(root)
-    spec = pipe.table_spec(dataset, table)
-    return pipe.cache.path(f"dae/{spec.name}", spec.inputs(), TrainedDAE)
+    results = full_scale.stored_results(root)
+    spec = results.table_spec(dataset, table)
+    return results.cache.path(f"dae/{spec.name}", spec.inputs(), TrainedDAE)
 
 
 def _copy(root: Path, *files: Path) -> list[Path]:
@@ -81,8 +81,8 @@ def _status(monkeypatch, capsys, root: Path) -> str:
 
 def _check(root: Path, name: str) -> tuple[int, list[str]]:
     """(units stored, damaged files named) of the step ``name`` of the full profile."""
-    pipe = full_scale.stored_results(root)
-    state = next(s for s in protocol.plan(pipe) if s.name == name).check(pipe)
+    results = full_scale.stored_results(root)
+    state = next(s for s in protocol.plan(results) if s.name == name).check(results)
     return state.n_done, state.damaged
 
 
@@ -160,8 +160,8 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
               and not name.startswith(("search, ", "loss-vs-score study, "))]
     assert len(steps) > 20 and not undone and "damaged" not in out, out
     assert re.search(r"^  scorecard +done ", out, re.M), out
-    pipe = rc.Results(full_scale.PROFILE, may_compute=False, progress=False, root=root)
-    built = scorecard.build(pipe)  # what the scorecard chapter does
+    results = rc.Results(full_scale.PROFILE, may_compute=False, progress=False, root=root)
+    built = scorecard.build(results)  # what the scorecard chapter does
     assert built.provenance == read_checked_json(card)["provenance"]
     assert _digests(root) == before
     # a changed claim under a valid digest: named, with the claim
@@ -176,8 +176,8 @@ def test_an_untouched_copy_is_complete_whatever_its_file_times_and_stays_as_it_i
 
 # ------------------------------------------------------------------------------ the protocol
 def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypatch):
-    pipe = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
-    cache = pipe.cache
+    results = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
+    cache = results.cache
     path = cache.store("x", {"i": 1}, {"score": 0.25})
     path.write_text(path.read_text().replace("0.25", "0.35"))
     events = []
@@ -188,9 +188,9 @@ def test_the_protocol_names_a_damaged_file_before_it_computes(tmp_path, monkeypa
 
     step = protocol.Step("x", [Task("x", {"i": 1})],
                          lambda: cache.get_or_compute("x", {"i": 1}, compute))
-    monkeypatch.setattr(protocol, "plan", lambda pipe: [step])
+    monkeypatch.setattr(protocol, "plan", lambda results: [step])
     with pytest.warns(CacheWarning, match="recomputing it"):
-        record = protocol.run(pipe, progress=False, log=events.append)
+        record = protocol.run(results, progress=False, log=events.append)
     assert record["complete"] and "computed" in events
     first = events.index("computed")
     named = [e for e in events[:first] if str(path) in e]
@@ -225,19 +225,19 @@ def _card(ours: float, created: str) -> scorecard.Scorecard:
 
 
 def test_the_scorecard_is_written_only_when_its_content_changes(tmp_path, monkeypatch):
-    pipe = rc.Results("ci", may_compute=False, progress=False, root=tmp_path)
-    path = pipe.cache.root / "scorecard.json"
+    results = rc.Results("ci", may_compute=False, progress=False, root=tmp_path)
+    path = results.cache.root / "scorecard.json"
     monkeypatch.setattr(scorecard, "collect", lambda p: _card(0.88, "monday"))
-    scorecard.build(pipe)
+    scorecard.build(results)
     written = path.read_bytes()
     monkeypatch.setattr(scorecard, "collect", lambda p: _card(0.88, "tuesday"))
-    again = scorecard.build(pipe)  # the same claims, built later: left as it is
+    again = scorecard.build(results)  # the same claims, built later: left as it is
     assert path.read_bytes() == written and again.provenance == {"created": "monday"}
     monkeypatch.setattr(scorecard, "collect", lambda p: _card(0.91, "wednesday"))
-    scorecard.build(pipe)  # another value: written
+    scorecard.build(results)  # another value: written
     stored = read_checked_json(path)
     assert stored["claims"][0]["ours"] == 0.91 and stored["provenance"]["created"] == "wednesday"
     assert scorecard.changes(stored, _card(0.88, "x")) == ["claim a differs in ours"]
     path.write_text(json.dumps({"claims": []}))  # no digest: written anew
-    scorecard.build(pipe)
+    scorecard.build(results)
     assert read_checked_json(path)["provenance"]["created"] == "wednesday"

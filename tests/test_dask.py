@@ -101,22 +101,22 @@ def test_the_plan_declares_every_entry_the_protocol_stores(shared_ci_book):
     element declares what it stores, and nothing else."""
     from rc import protocol
 
-    pipe = rc.Results("ci", may_compute=False, progress=False, device="cpu",
+    results = rc.Results("ci", may_compute=False, progress=False, device="cpu",
                       root=shared_ci_book.results)
     declared = set()
 
     def walk(task):
-        declared.add(str(pipe.cache.path(task.name, task.inputs, task.value_type)
-                         .relative_to(pipe.cache.root)))
+        declared.add(str(results.cache.path(task.name, task.inputs, task.value_type)
+                         .relative_to(results.cache.root)))
         for dep in task.deps:
             walk(dep)
-    for step in protocol.plan(pipe):
+    for step in protocol.plan(results):
         assert step.tasks is not None, step.name
         for task in step.tasks:
             walk(task)
-    stored = set(_entries(pipe.cache.root)) - {"scorecard.json"}
+    stored = set(_entries(results.cache.root)) - {"scorecard.json"}
     assert declared == stored, (sorted(declared - stored)[:5], sorted(stored - declared)[:5])
-    assert all(step.check(pipe).n_done == step.units for step in protocol.plan(pipe))
+    assert all(step.check(results).n_done == step.units for step in protocol.plan(results))
 
 
 def test_schedulers_are_parsed_with_clear_errors():
@@ -135,14 +135,15 @@ def test_the_paper_script_rejects_a_bad_scheduler_in_one_line():
 
 
 def test_a_task_is_named_by_its_entry_and_computed_from_its_dependencies(tmp_path):
-    pipe = rc.Results("ci", progress=False, device="cpu", root=tmp_path)
-    spec = pipe.table_spec("bars")
-    training = pipe.training_task(spec)
-    assert training == pipe.training_task(spec) and len({training, pipe.training_task(spec)}) == 1
+    results = rc.Results("ci", progress=False, device="cpu", root=tmp_path)
+    spec = results.table_spec("bars")
+    training = results.training_task(spec)
+    again = results.training_task(spec)
+    assert training == again and len({training, again}) == 1
     assert training.key == rc.cache.cache_key(training.name, spec.inputs())
-    evaluation = pipe.evaluation_task(pipe.eval_spec("bars"))
+    evaluation = results.evaluation_task(results.eval_spec("bars"))
     assert evaluation.deps == (training,) and evaluation.flop > 0 and training.flop > 0
-    assert not pipe.has(training)
+    assert not results.has(training)
     with pytest.raises(ValueError, match="no work of its own"):
         Task("x", {}).compute(WorkContext())
     with pytest.raises(ValueError, match="inputs"):

@@ -64,10 +64,10 @@ def requested():
 
     Cache.path = recording
     try:
-        pipe = full_scale.stored_results()
-        for step in protocol.plan(pipe):
-            step.check(pipe)
-        robustness.compute(pipe, partial=True)  # the spreads' seeds stored so far
+        results = full_scale.stored_results()
+        for step in protocol.plan(results):
+            step.check(results)
+        robustness.compute(results, partial=True)  # the spreads' seeds stored so far
     finally:
         Cache.path = original
     return seen
@@ -85,15 +85,15 @@ def test_each_complete_searchs_winner_keeps_its_weights():
     """The one search run whose weights are kept: for every complete Table 1 search of the
     full profile, its winner's DAE is committed beside its scores (on a fresh clone a
     missing one would be trained again, or be missing where nothing may compute)."""
-    pipe = full_scale.stored_results()
-    winners = {d: robustness.winner_task(pipe, d) for d in pipe.profile.full_searches}
+    results = full_scale.stored_results()
+    winners = {d: robustness.winner_task(results, d) for d in results.profile.full_searches}
     complete = {d: task for d, task in winners.items() if task is not None}
     assert {"simple_superposition", "bars"} <= set(complete)
     for dataset, task in complete.items():
-        assert pipe.has(task), dataset
+        assert results.has(task), dataset
         for dep in task.deps:
-            path = pipe.cache.path(dep.name, dep.inputs, dep.value_type)
-            assert pipe.has(dep), f"{dataset}: the winner's {path.name} is not committed"
+            path = results.cache.path(dep.name, dep.inputs, dep.value_type)
+            assert results.has(dep), f"{dataset}: the winner's {path.name} is not committed"
 
 
 def test_committed_entries_record_their_own_key():
@@ -164,12 +164,12 @@ def test_the_verdict_follows_the_tolerance():
 
 
 def test_rc_with_a_stored_dae_reproduces_the_stored_scores():
-    pipe = full_scale.stored_results()
-    spec = pipe.eval_spec("shapes", 1)
-    stored = pipe.scores_per_iteration(spec)
-    images, groups = pipe.load(spec.data)
+    results = full_scale.stored_results()
+    spec = results.eval_spec("shapes", 1)
+    stored = results.scores_per_iteration(spec)
+    images, groups = results.load(spec.data)
     n = 50
-    again = scores_per_iteration(spec, pipe.trained(spec.training).dae, images[:n], groups[:n])
+    again = scores_per_iteration(spec, results.trained(spec.training).dae, images[:n], groups[:n])
     # the same random starts per image (one stream per image): the same clusters, up to
     # float rounding of the batched products
     np.testing.assert_allclose(again.ami, stored.ami[:n], atol=1e-6)

@@ -31,9 +31,9 @@ def _drawing(shape=(28, 28)) -> np.ndarray:
 def test_bind_a_test_image_repeats_the_committed_evaluation():
     """RC on test image i with the profile's settings is the run of image i in the stored
     full-scale evaluation: the same DAE, random start (seed, i) and iterations."""
-    pipe = rc.Results("full", may_compute=False, progress=False)
-    stored = pipe.evaluation("shapes", 1)
-    run = live.bind("shapes", image=2, n_iters=pipe.profile.n_iters)
+    results = rc.Results("full", may_compute=False, progress=False)
+    stored = results.evaluation("shapes", 1)
+    run = live.bind("shapes", image=2, n_iters=results.profile.n_iters)
     movie = run.movie
     assert movie.k == rc.dataset_info("shapes").k and movie.e_step == "soft"
     assert movie.gamma_history.shape == (11, 1, 28, 28, movie.k)
@@ -129,8 +129,8 @@ def test_launch_refuses_unknown_values():
 
 def test_profile_line_names_the_profile_its_origin_and_how_to_change_it():
     launched = launch("default", True, environ={"RC_PROFILE": "full", "RC_COMPUTE": "0"})
-    pipe = rc.Results(launched[0], may_compute=launched[1], progress=False)
-    line = live.profile_line(pipe)
+    results = rc.Results(launched[0], may_compute=launched[1], progress=False)
+    line = live.profile_line(results)
     assert line.startswith("**Profile `full`**") and "RC_PROFILE" in line
     assert "nothing is trained" in line and 'profile = "ci"' in line
     assert "\n" not in line

@@ -384,20 +384,20 @@ def test_stored_full_scale_results_are_recomputed_bit_for_bit():
     from rc.paper import fig5
     from rc.pipeline import scores_per_iteration
 
-    pipe = rc.Results("full", may_compute=False, progress=False, root=REPO / "results")
-    spec = pipe.eval_spec("simple_superposition")
-    stored = pipe.scores_per_iteration(spec)
-    images, groups = pipe.load(spec.data)
-    again = scores_per_iteration(spec, pipe.trained(spec.training).dae, images, groups)
+    results = rc.Results("full", may_compute=False, progress=False, root=REPO / "results")
+    spec = results.eval_spec("simple_superposition")
+    stored = results.scores_per_iteration(spec)
+    images, groups = results.load(spec.data)
+    again = scores_per_iteration(spec, results.trained(spec.training).dae, images, groups)
     for name in ("ami", "confidence", "log_likelihood", "ari", "ami_arithmetic"):
         np.testing.assert_array_equal(getattr(again, name), getattr(stored, name),
                                       err_msg=name)
     for dataset, table in (("shapes", 1), ("shapes", 2)):
-        spec = pipe.eval_spec(dataset, table)
-        kept = fig5.example_runs(pipe, spec)
-        images, groups = pipe.load(spec.data)
+        spec = results.eval_spec(dataset, table)
+        kept = fig5.example_runs(results, spec)
+        images, groups = results.load(spec.data)
         ids = kept.ids
-        res = spec.rc.run(pipe.trained(spec.training).dae, images[ids], groups=groups[ids],
+        res = spec.rc.run(results.trained(spec.training).dae, images[ids], groups=groups[ids],
                           image_ids=ids, keep_history=True)
         np.testing.assert_array_equal(res.gamma_history, kept.gamma_history)
         np.testing.assert_array_equal(res.log_likelihood, kept.log_likelihood)

@@ -64,9 +64,9 @@ def test_facts_compare_the_two_image_sets():
 
 
 def test_a_profile_without_the_analysis_says_so(tmp_path):
-    pipe = rc.Results(TINY, settings={"beyond": ("robustness",)}, progress=False,
+    results = rc.Results(TINY, settings={"beyond": ("robustness",)}, progress=False,
                       root=tmp_path)
-    result = mnist_shape.compute(pipe)
+    result = mnist_shape.compute(results)
     assert not result.measured
     assert mnist_shape.answer(result).startswith("Not measured")
     assert not (tmp_path / TINY.name / "mnist_shape_gap").exists()
@@ -76,8 +76,8 @@ def test_a_profile_without_the_analysis_says_so(tmp_path):
 @pytest.mark.slow
 def test_the_ci_protocol_trains_and_stores_each_seed_on_the_authors_images(shared_ci_book):
     """The shared ci world (tests/conftest.py) ran this analysis in its protocol."""
-    pipe = rc.Results("ci", may_compute=False, progress=False, root=shared_ci_book.results)
-    result = mnist_shape.compute(pipe)
+    results = rc.Results("ci", may_compute=False, progress=False, root=shared_ci_book.results)
+    result = mnist_shape.compute(results)
     assert result.measured and len(result.authors) == len(result.ours) == len(result.seeds)
     assert all(0 <= s <= 1 for s in result.authors)
     stored = sorted((shared_ci_book.results / "ci" / "mnist_shape_gap").glob("seed-*.json"))

@@ -40,7 +40,7 @@ def _notebook(*cells) -> dict:
                       *cells], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
-STRAY = _cell("pipe = rc.Results('ci')\npipe",
+STRAY = _cell("results = rc.Results('ci')\nresults",
               [_result({"text/plain": "Results(profile='ci', device='cpu')"})])
 PRINTED = _cell("print('hello')", [{"output_type": "stream", "name": "stdout",
                                     "text": ["hello\n"]}])
@@ -64,7 +64,7 @@ READER_FACING = [
 def test_a_bare_value_or_printed_text_is_reported_with_its_cell():
     found = check_site.plain_text_outputs(_notebook(STRAY, PRINTED), "page.ipynb")
     assert len(found) == 2
-    assert found[0].startswith("page.ipynb: cell 1 (ending `pipe`) shows a bare value")
+    assert found[0].startswith("page.ipynb: cell 1 (ending `results`) shows a bare value")
     assert "Results(profile='ci', device='cpu')" in found[0]
     assert "printed text (stdout)" in found[1] and "'hello'" in found[1]
 
@@ -177,7 +177,7 @@ def _robustness(profile, corners_seeds):
 def test_the_full_scale_spreads_lead_and_the_own_profile_stands_beside(monkeypatch):
     from rc.paper import full_scale
 
-    monkeypatch.setattr(full_scale, "caption", lambda pipe=None: "stored somewhere")
+    monkeypatch.setattr(full_scale, "caption", lambda results=None: "stored somewhere")
     full = _robustness("full", [0.72, 0.69, 0.71])
     own = _robustness("ci", [0.5])
     text = robustness.table(full, 2, beside=own)

@@ -18,7 +18,7 @@ TINY = helpers.TINY
 
 
 @pytest.fixture
-def results(tmp_path, monkeypatch):
+def results_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("RC_RESULTS", str(tmp_path))
     return tmp_path
 
@@ -44,8 +44,8 @@ def test_epoch_cap_follows_the_compute_budget():
     per_epoch = 10 * 784 * 500 * 9000
     assert epoch_cap(1.0, 500, 784, 500, 9000) == int(1e12 // per_epoch)
     # the benchmark's and the protocol's counts are the same model
-    pipe = rc.Results(rc.get_profile("ci"), may_compute=False, progress=False)
-    spec = pipe.table_spec("shapes")
+    results = rc.Results(rc.get_profile("ci"), may_compute=False, progress=False)
+    spec = results.table_spec("shapes")
     d, h = 784, spec.config.n_hidden
     assert rc.protocol.train_flop(spec, 1) >= 10 * d * h * int(spec.data.n * 0.9)
     assert epoch_cap(1e-9, 500, 784, 500, 9000) == 1
@@ -66,30 +66,30 @@ def test_search_configs_are_in_the_space_reproducible_and_prefix_stable():
 
 
 def test_specs_follow_the_profile():
-    pipe = pipeline()
-    spec = pipe.eval_spec("bars", 2)
+    results = pipeline()
+    spec = results.eval_spec("bars", 2)
     assert (spec.data.split, spec.data.n, spec.rc.k, spec.rc.e_step) == ("test", 16, 12, "hard")
     assert spec.training.data.split == "train_multi" and spec.training.data.n == TINY.train_limit
     assert spec.training.config == rc.specs.DAEConfig.from_mapping(rc.paper.table2.PAPER["bars"])
     assert spec.training.max_epochs == TINY.max_epochs and spec.rc.n_iters == TINY.n_iters
-    assert pipe.eval_spec("bars", 1, k=2, e_step="hard").rc.k == 2
+    assert results.eval_spec("bars", 1, k=2, e_step="hard").rc.k == 2
     inputs = spec.inputs()
     assert inputs["dae"]["train_version"] == rc.training.VERSION
     assert inputs["data"]["generator_version"] == rc.datasets.GENERATOR_VERSION
     assert inputs["rc"]["rc_version"] == rc.clustering.VERSION
 
 
-def test_unchanged_inputs_load_and_compute_nothing(results, monkeypatch):
+def test_unchanged_inputs_load_and_compute_nothing(results_folder, monkeypatch):
     trained = []
     original = rc.pipeline.train_population
     monkeypatch.setattr(rc.pipeline, "train_population",
                         lambda *a, **k: trained.append(1) or original(*a, **k))
-    pipe = pipeline()
-    ev = pipe.evaluation("bars")
+    results = pipeline()
+    ev = results.evaluation("bars")
     assert ev.ami.shape == (16, TINY.n_iters + 1)
     assert ev.log_likelihood.shape == (16, 2 * TINY.n_iters + 1)
     assert ev.provenance["profile"] == "ci" and "git_commit" in ev.provenance
-    pipe.evaluation("bars", k=2)
+    results.evaluation("bars", k=2)
     assert len(trained) == 1  # one Table 1 DAE, trained once, used for both K
     again = pipeline()
     np.testing.assert_array_equal(again.evaluation("bars").ami, ev.ami)
@@ -97,9 +97,9 @@ def test_unchanged_inputs_load_and_compute_nothing(results, monkeypatch):
 
 
 def test_a_changed_setting_recomputes_even_under_the_same_profile_name(warm_results, monkeypatch):
-    pipe = pipeline()
-    before = pipe.evaluation("bars")
-    assert pipe.cache.computed == []  # the shared tiny world's (conftest.py)
+    results = pipeline()
+    before = results.evaluation("bars")
+    assert results.cache.computed == []  # the shared tiny world's (conftest.py)
     changed = pipeline(TINY.replace(n_iters=TINY.n_iters - 1))  # same name, "ci"
     after = changed.evaluation("bars")
     assert after.ami.shape[1] == TINY.n_iters and before.ami.shape[1] == TINY.n_iters + 1
@@ -121,14 +121,14 @@ def test_a_new_code_version_recomputes(warm_results, monkeypatch, module, name):
     pipeline().evaluation("bars")
     target = rc.specs if module == "datasets" else getattr(rc, module)
     monkeypatch.setattr(target, name, getattr(target, name) + 1)
-    pipe = pipeline()
-    pipe.evaluation("bars")
-    assert "rc/bars-train_single-k12-soft" in pipe.cache.computed
-    assert ("dae/bars-train_single-100relu-s0" in pipe.cache.computed) == (
+    results = pipeline()
+    results.evaluation("bars")
+    assert "rc/bars-train_single-k12-soft" in results.cache.computed
+    assert ("dae/bars-train_single-100relu-s0" in results.cache.computed) == (
         module in ("datasets", "training"))
 
 
-def test_nothing_is_computed_when_computing_is_off(results):
+def test_nothing_is_computed_when_computing_is_off(results_folder):
     with pytest.raises(MissingResultError, match="the RC evaluation bars-train_single.*"
                                                  "rc.Results\\('ci'\\)"):
         pipeline(may_compute=False).evaluation("bars")
@@ -140,23 +140,23 @@ def test_nothing_is_computed_when_computing_is_off(results):
 
 
 def test_a_search_run_scores_as_its_evaluation(warm_results):
-    pipe = pipeline()
-    spec = pipe.eval_spec("bars")
-    dae = pipe.trained(spec.training).dae
-    images, groups = pipe.load(spec.data)
-    scored = pipe.scores_per_iteration(spec)
+    results = pipeline()
+    spec = results.eval_spec("bars")
+    dae = results.trained(spec.training).dae
+    images, groups = results.load(spec.data)
+    scored = results.scores_per_iteration(spec)
     assert rc.pipeline.mean_final_ami(spec, dae, images, groups) == scored.score
     np.testing.assert_array_equal(rc.pipeline.final_amis(spec, dae, images, groups),
-                                  pipe.scores_per_iteration(spec).ami[:, -1])
-    for run in pipe.search("bars"):  # each run keeps its per-image scores beside the mean
+                                  results.scores_per_iteration(spec).ami[:, -1])
+    for run in results.search("bars"):  # each run keeps its per-image scores beside the mean
         assert len(run.ami) == run.n_test and run.score == np.nanmean(run.ami)
 
 
 @pytest.mark.parametrize("dataset, table", [("bars", 1), ("corners", 2)])
 def test_final_scores_are_the_evaluations_last_column(warm_results, dataset, table):
-    pipe = pipeline()
-    spec = pipe.eval_spec(dataset, table, restart=1)
-    full, final = pipe.scores_per_iteration(spec), pipe.final_scores(spec)
+    results = pipeline()
+    spec = results.eval_spec(dataset, table, restart=1)
+    full, final = results.scores_per_iteration(spec), results.final_scores(spec)
     assert isinstance(final, rc.pipeline.FinalScores)
     np.testing.assert_array_equal(final.ami, full.ami[:, -1])
     np.testing.assert_array_equal(final.ari, full.ari)
@@ -164,27 +164,27 @@ def test_final_scores_are_the_evaluations_last_column(warm_results, dataset, tab
     assert (final.score, final.mean_ari, final.mean_ami_arithmetic, final.n_images) == (
         full.score, full.mean_ari, full.mean_ami_arithmetic, full.n_images)
     # its own entry, loaded the next time
-    assert pipe.is_stored(spec, final=True)
+    assert results.is_stored(spec, final=True)
     again = pipeline(may_compute=False).final_scores(spec)
     np.testing.assert_array_equal(again.ami, final.ami)
 
 
 def test_restarts_are_one_evaluation_then_final_scores(warm_results):
-    pipe = pipeline()
-    runs = pipe.restarts("bars", 1, 3)
-    assert len(runs) == pipe.profile.rc_restarts >= 2
+    results = pipeline()
+    runs = results.restarts("bars", 1, 3)
+    assert len(runs) == results.profile.rc_restarts >= 2
     assert isinstance(runs[0], rc.pipeline.Evaluation)
-    np.testing.assert_array_equal(runs[0].ami, pipe.evaluation("bars", 1, 3).ami)
+    np.testing.assert_array_equal(runs[0].ami, results.evaluation("bars", 1, 3).ami)
     assert all(isinstance(r, rc.pipeline.FinalScores) for r in runs[1:])
-    assert runs[1].score == pipe.final_scores(pipe.eval_spec("bars", 1, 3, restart=1)).score
+    assert runs[1].score == results.final_scores(results.eval_spec("bars", 1, 3, restart=1)).score
     assert len({r.score for r in runs}) > 1  # other random starts
 
 
 def test_examples_reproduce_the_evaluation(warm_results):
-    pipe = pipeline()
-    spec = pipe.eval_spec("bars")
-    ev = pipe.scores_per_iteration(spec)
-    exm = fig5.example_runs(pipe, spec, count=3)
+    results = pipeline()
+    spec = results.eval_spec("bars")
+    ev = results.scores_per_iteration(spec)
+    exm = fig5.example_runs(results, spec, count=3)
     np.testing.assert_allclose(exm.ami[:, -1], ev.ami[exm.ids, -1], atol=1e-6)
     assert exm.gamma_history.shape == (TINY.n_iters + 1, 3, 20, 20, 12)
     order = np.argsort(-ev.ami[:, -1], kind="stable")
@@ -193,13 +193,13 @@ def test_examples_reproduce_the_evaluation(warm_results):
     assert fig5.example_ranks(3) == [0, 1, 2]
 
 
-def test_search_is_resumable(results, monkeypatch):
-    pipe = pipeline()
-    runs = pipe.search("simple_superposition")
+def test_search_is_resumable(results_folder, monkeypatch):
+    results = pipeline()
+    runs = results.search("simple_superposition")
     assert [r.run for r in runs] == [0, 1]
     assert all(np.isfinite(r.score) and r.n_test == 16 for r in runs)
     name = "search/table1-simple_superposition/run001"
-    pipe.cache.path(name, pipe.run_inputs("simple_superposition")[1]).unlink()
+    results.cache.path(name, results.run_inputs("simple_superposition")[1]).unlink()
     trained = []
     original = rc.pipeline.train_population
 
@@ -212,50 +212,50 @@ def test_search_is_resumable(results, monkeypatch):
     assert again[1].score == pytest.approx(runs[1].score, abs=1e-6)
 
 
-def test_a_killed_training_resumes_from_its_checkpoint_beside_the_entry(results,
+def test_a_killed_training_resumes_from_its_checkpoint_beside_the_entry(results_folder,
                                                                          monkeypatch):
     """A table DAE whose process stops after every epoch (deadline passed, a checkpoint
     each epoch) ends with the weights of an uninterrupted training, and leaves nothing."""
     spec = pipeline().table_spec("bars")
-    reference = pipeline(root=results / "reference").trained(spec)
+    reference = pipeline(root=results_folder / "reference").trained(spec)
     monkeypatch.setattr(rc.training, "CHECKPOINT_SECONDS", 0.0)
     monkeypatch.setattr(rc.Results, "_check_deadline", lambda self, what: None)
     stops = 0
     while True:
-        pipe = pipeline()
-        pipe.deadline = 0.0
+        results = pipeline()
+        results.deadline = 0.0
         try:
-            trained = pipe.trained(spec)
+            trained = results.trained(spec)
             break
         except rc.training.DeadlineReached:
             stops += 1
-            (kept,) = [p for p in results.rglob(".*.checkpoint")]
-            assert kept.parent == pipe.cache.root / "dae" and rc.storage.is_temporary(kept)
+            (kept,) = [p for p in results_folder.rglob(".*.checkpoint")]
+            assert kept.parent == results.cache.root / "dae" and rc.storage.is_temporary(kept)
             assert stops <= spec.max_epochs
-            [(entry, progress)] = rc.protocol.unfinished_trainings(pipe)
+            [(entry, progress)] = rc.protocol.unfinished_trainings(results)
             assert entry == f"dae/{kept.name[1:-len('.checkpoint')]}"
             assert progress["epoch"] == stops - 1 and progress["seconds"] > 0
     assert stops == reference.history.epochs > 1
     for a, b in zip(reference.dae.state_dict().values(), trained.dae.state_dict().values()):
         assert np.array_equal(a.numpy(), b.numpy())
     assert trained.history.val_loss == reference.history.val_loss
-    assert not list(results.rglob(".*.checkpoint"))
+    assert not list(results_folder.rglob(".*.checkpoint"))
 
 
 def test_table_rules():
-    pipe = pipeline()
+    results = pipeline()
     with pytest.raises(ValueError, match="Simple Superposition has no multi-object"):
-        pipe.table_dae("simple_superposition", 2)
+        results.table_dae("simple_superposition", 2)
     with pytest.raises(ValueError, match="table must be 1 or 2"):
-        pipe.evaluation("bars", table=3)
+        results.evaluation("bars", table=3)
 
 
 @pytest.mark.slow  # reads the session's tiny protocol (conftest.py; about a minute once)
 def test_scorecard_collects_the_claims_of_every_element(tiny_protocol_results):
     """The scorecard built again from the stored tiny protocol: every element's claims."""
-    pipe = pipeline()
-    card = scorecard.build(pipe)
-    assert pipe.cache.computed == []  # the protocol stored all that the card needs
+    results = pipeline()
+    card = scorecard.build(results)
+    assert results.cache.computed == []  # the protocol stored all that the card needs
     ids = [c.id for c in card.claims]
     assert {"table1.simple_superposition", "table1.bars", "table2.bars", "best_k.bars",
             "convergence", "loss_vs_score", "single_beats_multi"} <= set(ids)
@@ -278,9 +278,9 @@ def test_scorecard_collects_the_claims_of_every_element(tiny_protocol_results):
     # the scorecard's claims are exactly those of the elements' modules (with the spread
     # of rc.beyond.robustness beside the table scores)
     assert [dataclasses.replace(c, spread="") for c in card.claims
-            if c.element == "Table 1"] == table1.claims(table1.compute(pipe))
+            if c.element == "Table 1"] == table1.claims(table1.compute(results))
     assert all("interval" in c.spread for c in card.claims if c.element == "Table 1")
-    sweep = fig4a.compute(pipe)
+    sweep = fig4a.compute(results)
     assert card.claim("best_k.bars").holds == (sweep.best_k["bars"] == 12)
     assert card.claim("scores.above_0.5").holds is None  # needs all six data sets
 
@@ -305,11 +305,17 @@ def test_get_computes_the_missing_dependencies_in_order_and_loads_the_stored(tmp
     a = task("a")
     b = task("b", a)
     c = task("c", a, b)   # a diamond: a is computed once
-    pipe = pipeline(root=tmp_path)
-    assert pipe.get(c) == {"n": 4} and calls == ["a", "b", "c"]
+    results = pipeline(root=tmp_path)
+    assert results.get(c) == {"n": 4} and calls == ["a", "b", "c"]
     calls.clear()
-    pipe.cache.root.joinpath(f"c.{c.key[:16]}.json").unlink()
-    pipe.cache.root.joinpath(f"a.{a.key[:16]}.json").unlink()
+    results.cache.root.joinpath(f"c.{c.key[:16]}.json").unlink()
+    results.cache.root.joinpath(f"a.{a.key[:16]}.json").unlink()
     d = task("d", b)      # b stored: loaded, and what it depends on (a, gone) not visited
-    assert pipe.get(d) == {"n": 3} and calls == ["d"]
-    assert pipe.get(c) == {"n": 4} and calls == ["d", "a", "c"]
+    reads: list[str] = []
+    examine = results.cache._examine
+    results.cache._examine = lambda path, name, *rest: reads.append(name) or examine(path, name,
+                                                                                  *rest)
+    assert results.get(d) == {"n": 3} and calls == ["d"]
+    assert reads.count("b") == 1  # the stored dependency is read once, not checked then read
+    del results.cache._examine
+    assert results.get(c) == {"n": 4} and calls == ["d", "a", "c"]

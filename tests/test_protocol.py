@@ -20,8 +20,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_cost_model_counts_the_products_of_training():
-    pipe = rc.Results(TINY, progress=False)
-    spec = pipe.table_spec("bars")
+    results = rc.Results(TINY, progress=False)
+    spec = results.table_spec("bars")
     d, h = 400, spec.config.n_hidden
     n_train = int(spec.data.n * 0.9)
     expected = 3 * (10 * d * h * n_train + 4 * d * h * (spec.data.n - n_train))
@@ -50,13 +50,13 @@ def test_steps_beyond_the_paper_are_costed_within_their_budgets(tmp_path):
 
 
 def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
-    pipe = rc.Results(TINY, progress=False, root=tmp_path)
-    names = [s.name for s in protocol.plan(pipe)]
+    results = rc.Results(TINY, progress=False, root=tmp_path)
+    names = [s.name for s in protocol.plan(results)]
     assert names[:3] == ["search, Table 1, simple_superposition", "search, Table 1, bars",
                          "search, Table 2, bars"]
     assert "loss-vs-score study, bars" in names and "DAE of Table 2, bars" in names
     assert set(rc.paper.ELEMENTS) <= set(names) and names[-1] == "scorecard"
-    rows = protocol.status(pipe)
+    rows = protocol.status(results)
     # five run steps: three searches of two runs, two loss-vs-score studies of three
     assert sum(r[2] for r in rows) == len(rows) - 5 + 3 * 2 + 2 * 3
     assert all(r[3] > 0 for r in rows if r[0].startswith(("search", "loss", "DAE")))
@@ -72,9 +72,9 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
     root = tmp_path / "results"
     removed, _ = copy_world_less_one_dataset(tiny_protocol, root, "bars")
     compute_seconds = 0.001
-    pipe = rc.Results(TINY, progress=False, root=root)
+    results = rc.Results(TINY, progress=False, root=root)
     start = time.monotonic()
-    first = protocol.run(pipe, budget_seconds=protocol.MARGIN + compute_seconds,
+    first = protocol.run(results, budget_seconds=protocol.MARGIN + compute_seconds,
                          progress=False, log=lambda s: None)
     assert time.monotonic() - start < protocol.MARGIN + 30  # stopped, not run to the end
     assert not first["complete"] and first["units_done"] < first["units_total"]

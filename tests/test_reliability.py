@@ -314,7 +314,7 @@ class FakePlan:
         self.state = [0] * n
         self.fail, self.incomplete = fail, incomplete
 
-    def steps(self, pipe):
+    def steps(self, results):
         def make(i):
             def run():
                 if i == self.fail:
@@ -333,9 +333,9 @@ def test_the_record_is_written_after_every_step_and_survives_an_interruption(
         tmp_path, monkeypatch):
     plan = FakePlan(fail=1)
     monkeypatch.setattr(protocol, "plan", plan.steps)
-    pipe = fake_pipe(tmp_path)
+    results = fake_pipe(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        protocol.run(pipe, progress=False, log=lambda s: None)
+        protocol.run(results, progress=False, log=lambda s: None)
     record = read_checked_json(tmp_path / "ci" / "provenance.json")
     (session,) = record["sessions"]
     assert session["finished"] is False
@@ -400,17 +400,17 @@ def test_a_corrupt_scorecard_is_not_done(tmp_path, monkeypatch, damage):
     from rc import scorecard
     from rc.claims import score_at_least
 
-    pipe = fake_pipe(tmp_path)
+    results = fake_pipe(tmp_path)
     card = scorecard.Scorecard({"name": "ci"}, [score_at_least("a", "T", "a score", 0.2,
                                                                 0.25)], {})
     monkeypatch.setattr(scorecard, "collect", lambda p: card)
-    scorecard.build(pipe)
-    assert protocol._scorecard_current(pipe)
-    path = pipe.cache.root / "scorecard.json"
+    scorecard.build(results)
+    assert protocol._scorecard_current(results)
+    path = results.cache.root / "scorecard.json"
     text = path.read_text()
     path.write_text({"truncate": text[:-20], "digit": text.replace("0.25", "0.35"),
                      "empty": "", "no digest": json.dumps({"claims": []})}[damage])
-    assert not protocol._scorecard_current(pipe)
+    assert not protocol._scorecard_current(results)
 
 
 # ---------------------------------------------------------------------- 3. stray files
@@ -564,10 +564,10 @@ def test_devices_are_checked():
 
 
 def test_protocol_budget_is_checked(tmp_path):
-    pipe = fake_pipe(tmp_path)
+    results = fake_pipe(tmp_path)
     for bad in (float("nan"), float("inf"), 0, -1, "60", 2.0):
         with pytest.raises(ValueError, match="budget_seconds"):
-            protocol.run(pipe, budget_seconds=bad, progress=False, log=lambda s: None)
+            protocol.run(results, budget_seconds=bad, progress=False, log=lambda s: None)
     assert not (tmp_path / "ci").exists()  # nothing started
 
 
@@ -630,17 +630,17 @@ def test_k_larger_than_the_pixels_is_an_error():
 def test_status_does_not_crash_on_bad_entries(tmp_path):
     """Stored entries of every kind made unusable: the status counts them as missing."""
     env = {**os.environ, "RC_RESULTS": str(tmp_path)}
-    pipe = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
-    name = pipe.run_names("bars")[0]
-    inputs = pipe.run_inputs("bars")[0]
-    pipe.cache.store(name, inputs, search_run(), SearchRun)
-    rewrite_json_value(pipe.cache.path(name, inputs, SearchRun),
+    results = rc.Results("ci", progress=False, root=tmp_path, device="cpu")
+    name = results.run_names("bars")[0]
+    inputs = results.run_inputs("bars")[0]
+    results.cache.store(name, inputs, search_run(), SearchRun)
+    rewrite_json_value(results.cache.path(name, inputs, SearchRun),
                        lambda v: v.__setitem__("score", "high"))
-    spec = pipe.table_spec("bars")
-    path = pipe.cache.path(f"dae/{spec.name}", spec.inputs(), TrainedDAE)
+    spec = results.table_spec("bars")
+    path = results.cache.path(f"dae/{spec.name}", spec.inputs(), TrainedDAE)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"PK\x03\x04 not a zip")
-    (pipe.cache.root / "scorecard.json").write_text('{"claims": [')
+    (results.cache.root / "scorecard.json").write_text('{"claims": [')
     done = subprocess.run([sys.executable, PAPER_PY, "--profile", "ci", "--status"],
                           env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -697,8 +697,8 @@ def test_a_search_run_is_the_same_whatever_else_is_trained_and_in_which_order(tm
     profile = rc.get_profile("ci").replace(datasets=("shapes",), search_runs=6, n_test=8)
 
     def search(root, grouping="architecture"):
-        pipe = rc.Results(profile, progress=False, root=root, device="cpu", grouping=grouping)
-        return pipe.search("shapes", 1)
+        results = rc.Results(profile, progress=False, root=root, device="cpu", grouping=grouping)
+        return results.search("shapes", 1)
     search(tmp_path / "a")
     search(tmp_path / "b", grouping="all")  # on a GPU: one padded group of all six
     stored = sorted((tmp_path / "b" / "ci").rglob("run00[0-5]*"))

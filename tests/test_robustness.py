@@ -13,7 +13,7 @@ TINY = helpers.TINY.replace(search_runs=3, spread_seeds=3, spread_tables=(1,), r
 
 
 @pytest.fixture
-def pipe(warm_results):
+def results(warm_results):
     """On a copy of the session's tiny world (its bars evaluation computed: conftest.py)."""
     return rc.Results(TINY, progress=False, root=warm_results)
 
@@ -45,10 +45,10 @@ def test_selection_rules():
 
 def test_a_winner_is_known_once_its_search_is_complete_and_judged_like_a_retraining(
         tmp_path):
-    pipe = rc.Results(TINY, progress=False, root=tmp_path)
-    assert robustness.winner_task(pipe, "bars") is None  # no run stored yet
+    results = rc.Results(TINY, progress=False, root=tmp_path)
+    assert robustness.winner_task(results, "bars") is None  # no run stored yet
     with pytest.raises(rc.MissingResultError, match="not complete"):
-        robustness.winner_dae(pipe, "bars")
+        robustness.winner_dae(results, "bars")
     same = robustness.Winner("bars", 3, {}, (10, 10), (0.5, 0.5), (0.9, 0.9))
     assert same.verdict == "identical"
     rounded = robustness.Winner("bars", 3, {}, (10, 10), (0.5, 0.5 + 1e-6), (0.9, 0.9001))
@@ -59,11 +59,11 @@ def test_a_winner_is_known_once_its_search_is_complete_and_judged_like_a_retrain
         == "diverged"
 
 
-def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
-    spec = pipe.eval_spec("bars")
-    ev = pipe.scores_per_iteration(spec)
-    images, groups = pipe.load(spec.data)
-    res = spec.rc.run(pipe.trained(spec.training).dae, images)
+def test_an_evaluation_scores_its_clusters_with_all_three_metrics(results):
+    spec = results.eval_spec("bars")
+    ev = results.scores_per_iteration(spec)
+    images, groups = results.load(spec.data)
+    res = spec.rc.run(results.trained(spec.training).dae, images)
     for i in range(len(images)):
         m = groups[i] > 0
         truth, labels = groups[i][m], res.labels[i][m]
@@ -75,11 +75,11 @@ def test_an_evaluation_scores_its_clusters_with_all_three_metrics(pipe):
 
 
 @pytest.mark.slow  # trains the spreads' seeds and a search
-def test_robustness_of_a_tiny_profile(pipe):
-    rob = robustness.compute(pipe)
+def test_robustness_of_a_tiny_profile(results):
+    rob = robustness.compute(results)
     s = rob.spreads[1]["bars"]
     assert len(s.seed_scores) == 3 and len(s.restart_scores) == 3
-    assert s.seed_scores[0] == s.ami == pipe.evaluation("bars").score  # the table DAE first
+    assert s.seed_scores[0] == s.ami == results.evaluation("bars").score  # the table DAE first
     assert s.restart_scores[0] == s.ami
     assert len(set(s.seed_scores)) == 3  # other seeds, other networks
     assert s.interval[0] <= s.ami <= s.interval[1]
@@ -87,7 +87,7 @@ def test_robustness_of_a_tiny_profile(pipe):
     sel = rob.selections[1]["bars"]
     assert len(sel.test_scores) == 3 and np.isfinite(sel.val_scores).all()
     assert "simple_superposition" not in rob.selections[1]  # no validation images there
-    runs = pipe.search("bars")
+    runs = results.search("bars")
     assert all(r.n_val == 12 and r.val_score is not None for r in runs)
     # the spreads are shown beside the table claims, and only there
     claims = [Claim("table1.bars", "Table 1", "s", 0.9, s.ami, "r", False),
@@ -100,10 +100,10 @@ def test_robustness_of_a_tiny_profile(pipe):
     assert set(rob.winners) == {"simple_superposition", "bars"}
     w = rob.winners["bars"]
     assert w.run == max(runs, key=lambda r: r.score).run and w.verdict == "identical"
-    assert robustness.winner_dae(pipe, "bars").n_hidden == w.config["n_hidden"]
+    assert robustness.winner_dae(results, "bars").n_hidden == w.config["n_hidden"]
     assert "identical" in robustness.winners_table(rob)
     # everything is cached: a second computation trains and runs nothing
-    again = rc.Results(TINY, progress=False, root=pipe.cache.root.parent)
+    again = rc.Results(TINY, progress=False, root=results.cache.root.parent)
     robustness.compute(again)
     assert again.cache.computed == []
 
@@ -113,7 +113,7 @@ def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
     """Each extra training of a costly entry is stored on its own (and resumable), so a
     run stopped after hours keeps every training it finished; cheap ones share a batch."""
     profile = TINY.replace(costly_spread=("table1:bars",), costly_spread_seeds=3)
-    pipe = rc.Results(profile, progress=False, root=tmp_path)
+    results = rc.Results(profile, progress=False, root=tmp_path)
     batched, order = [], []
     trained_many, trained, final_scores = (rc.Results.trained_many, rc.Results.trained,
                                            rc.Results.final_scores)
@@ -132,9 +132,9 @@ def test_a_costly_entry_trains_its_seeds_one_at_a_time(tmp_path, monkeypatch):
     monkeypatch.setattr(rc.Results, "trained_many", record)
     monkeypatch.setattr(rc.Results, "trained", record_training)
     monkeypatch.setattr(rc.Results, "final_scores", record_evaluation)
-    rob = robustness.compute(pipe)
+    rob = robustness.compute(results)
     assert batched == [["simple_superposition"] * 2]
-    for spec in robustness.seed_specs(pipe, "bars", 1)[1:]:  # each scored before the next
+    for spec in robustness.seed_specs(results, "bars", 1)[1:]:  # each scored before the next
         trained_at = order.index(("train", "bars", spec.seed))
         assert order[trained_at + 1] == ("evaluate", "bars", spec.seed)
     assert len(rob.spreads[1]["bars"].seed_scores) == 3

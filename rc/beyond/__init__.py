@@ -1,5 +1,5 @@
 """Beyond the paper: questions the paper raises or points to, each answered by a
-measurement, one module per question (``compute(pipe)``, ``draw...(result)``, tables).
+measurement, one module per question (``compute(results)``, ``draw...(result)``, tables).
 
 * :mod:`rc.beyond.robustness` — how robust are the paper's numbers? ARI beside AMI, the
   spread over trainings and RC restarts, bootstrap intervals, and the optimism of picking
@@ -37,9 +37,9 @@ def not_measured(analysis: str) -> str:
             f"profile{'s' if len(who) > 1 else ''} {verb}).")
 
 
-def runs(pipe, analysis: str) -> bool:
-    """Whether ``pipe``'s profile computes ``analysis`` (a module name of rc.beyond)."""
-    return analysis in pipe.profile.beyond
+def runs(results, analysis: str) -> bool:
+    """Whether the profile of ``results`` computes ``analysis`` (a module name of rc.beyond)."""
+    return analysis in results.profile.beyond
 
 
 def fmt(value, spec: str = ".3f") -> str:

@@ -101,15 +101,15 @@ class ChooseK:
         return float(np.mean(self.estimates[dataset][rule] == self.truth[dataset]))
 
 
-def compute(pipe) -> ChooseK:
+def compute(results) -> ChooseK:
     """RC with every candidate K for every data set of the profile (cached evaluations)."""
     ks, truth, estimates, true_score, est_score, mean_ll = {}, {}, {}, {}, {}, {}
-    for d in (pipe.profile.datasets if runs(pipe, "choose_k") else ()):
+    for d in (results.profile.datasets if runs(results, "choose_k") else ()):
         ks[d] = candidates(d)
-        evals = {k: pipe.evaluation(d, 1, k) for k in ks[d]}
+        evals = {k: results.evaluation(d, 1, k) for k in ks[d]}
         final_ll = np.stack([evals[k].log_likelihood[:, -1] for k in ks[d]], axis=1)
         ami = np.stack([evals[k].ami[:, -1] for k in ks[d]], axis=1)
-        _, groups = pipe.test_data(d)
+        _, groups = results.test_data(d)
         truth[d] = visible_objects(groups)
         estimates[d] = {r: estimate_k(final_ll, ks[d], r) for r in RULES}
         true_score[d] = evals[dataset_info(d).k].score
@@ -118,7 +118,7 @@ def compute(pipe) -> ChooseK:
             r: float(np.nanmean(ami[rows, np.searchsorted(ks[d], estimates[d][r])]))
             for r in RULES}
         mean_ll[d] = {k: float(evals[k].log_likelihood[:, -1].mean()) for k in ks[d]}
-    return ChooseK(pipe.profile.name, ks, truth, estimates, true_score, est_score, mean_ll)
+    return ChooseK(results.profile.name, ks, truth, estimates, true_score, est_score, mean_ll)
 
 
 def answer(result: ChooseK) -> str:
@@ -213,8 +213,8 @@ def draw(result: ChooseK):
     return make()
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: RC with every candidate K."""
-    return [pipe.evaluation_task(pipe.eval_spec(d, 1, k))
-            for d in (pipe.profile.datasets if runs(pipe, "choose_k") else ())
+    return [results.evaluation_task(results.eval_spec(d, 1, k))
+            for d in (results.profile.datasets if runs(results, "choose_k") else ())
             for k in candidates(d)]

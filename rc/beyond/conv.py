@@ -122,15 +122,15 @@ class TrainedConv(TrainedDAE):
         return cls(model.eval(), TrainHistory(**fields["history"]), fields["provenance"])
 
 
-def trained(pipe, dataset: str) -> ConvDAE:
+def trained(results, dataset: str) -> ConvDAE:
     """The convolutional DAE of ``dataset``, trained once on its single-object images
     under the profile's budget for table DAEs (epochs capped by its FLOPs)."""
-    p = pipe.profile
-    inputs = training_inputs(pipe, dataset)
+    p = results.profile
+    inputs = training_inputs(results, dataset)
     info = dataset_info(dataset)
 
     def train():
-        images, _ = pipe.load(pipe.train_data_spec(dataset, "train_single",
+        images, _ = results.load(results.train_data_spec(dataset, "train_single",
                                                    inputs["data"]["n"]))
         model = ConvDAE(info.shape, CONFIG["channels"], CONFIG["n_hidden"], seed=p.seed)
         mean = float(np.clip(np.mean(images), 1e-3, 1 - 1e-3))
@@ -140,12 +140,12 @@ def trained(pipe, dataset: str) -> ConvDAE:
         hist = train_module(model, images, learning_rate=CONFIG["learning_rate"],
                             noise=CONFIG["noise"], optimizer=CONFIG["optimizer"],
                             max_epochs=inputs["max_epochs"],
-                            patience=p.patience, seed=p.seed, device=pipe.device,
-                            progress=pipe.progress, deadline=pipe.deadline)
-        return TrainedConv(model, hist, pipe.provenance(seconds=time.perf_counter() - start))
-    model = pipe.cached(f"conv/{dataset}", inputs, train, TrainedConv,
+                            patience=p.patience, seed=p.seed, device=results.device,
+                            progress=results.progress, deadline=results.deadline)
+        return TrainedConv(model, hist, results.provenance(seconds=time.perf_counter() - start))
+    model = results.cached(f"conv/{dataset}", inputs, train, TrainedConv,
                         describe=f"the convolutional DAE of {dataset}").dae
-    return model.to(pipe.device).eval()
+    return model.to(results.device).eval()
 
 
 def conv_flop(shape: tuple[int, int]) -> float:
@@ -154,45 +154,45 @@ def conv_flop(shape: tuple[int, int]) -> float:
     return conv_image_flop(shape, CONFIG["channels"], CONFIG["n_hidden"])
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` stores (computed there, each after the ones it needs): per
     data set the convolutional DAE and RC with it, and RC on the novel scenes."""
     from ..paper import fig7
 
-    sets = [d for d in DATASETS if d in pipe.profile.datasets and runs(pipe, "conv")]
+    sets = [d for d in DATASETS if d in results.profile.datasets and runs(results, "conv")]
     found = []
     for d in sets:
-        inputs = training_inputs(pipe, d)
+        inputs = training_inputs(results, d)
         epochs = min(inputs["max_epochs"], estimated_epochs(d, 1, "search"))
         model = Task(f"conv/{d}", inputs, TrainedConv,
                      training_flop(conv_flop(dataset_info(d).shape), inputs["data"]["n"],
                                    epochs), describe=f"the convolutional DAE of {d}")
-        spec = pipe.eval_spec(d)
-        found += [model, Task(f"conv/rc-{d}", _rc_inputs(pipe, d, spec), ConvScores, RC_FLOP,
+        spec = results.eval_spec(d)
+        found += [model, Task(f"conv/rc-{d}", _rc_inputs(results, d, spec), ConvScores, RC_FLOP,
                               (model,), describe=f"RC with the convolutional DAE on {d}"),
-                  pipe.evaluation_task(spec)]
+                  results.evaluation_task(spec)]
     if sets:
-        found.append(fig7.task(pipe))
+        found.append(fig7.task(results))
     if "multi_mnist" in sets:
-        found.append(Task("conv/novel", _novel_inputs(pipe), ConvScores, RC_FLOP,
+        found.append(Task("conv/novel", _novel_inputs(results), ConvScores, RC_FLOP,
                           (found[3 * sets.index("multi_mnist")],),
                           describe="RC with the convolutional DAE on the novel objects"))
     return found
 
 
-def _rc_inputs(pipe, dataset: str, spec) -> dict:
-    return {"model": training_inputs(pipe, dataset), "rc": spec.rc.inputs(),
+def _rc_inputs(results, dataset: str, spec) -> dict:
+    return {"model": training_inputs(results, dataset), "rc": spec.rc.inputs(),
             "data": spec.data.inputs(), "version": VERSION}
 
 
-def _novel_rc(pipe) -> RCSpec:
+def _novel_rc(results) -> RCSpec:
     from ..paper import fig7
-    return RCSpec(k=fig7.K, n_iters=pipe.profile.n_iters, seed=pipe.profile.seed)
+    return RCSpec(k=fig7.K, n_iters=results.profile.n_iters, seed=results.profile.seed)
 
 
-def _novel_inputs(pipe) -> dict:
-    return {"model": training_inputs(pipe, "multi_mnist"), "rc": _novel_rc(pipe).inputs(),
-            "scenes": {"seed": pipe.profile.seed, "version": SCENES_VERSION},
+def _novel_inputs(results) -> dict:
+    return {"model": training_inputs(results, "multi_mnist"), "rc": _novel_rc(results).inputs(),
+            "scenes": {"seed": results.profile.seed, "version": SCENES_VERSION},
             "version": VERSION}
 
 
@@ -225,45 +225,45 @@ class Comparison:
         return float(np.nanmean(values[np.array(self.kinds) == kind]))
 
 
-def compute(pipe) -> Comparison:
+def compute(results) -> Comparison:
     """Train (once) the convolutional DAEs and run RC with them on the test images and on
     the novel scenes."""
     from ..paper import fig7
 
-    sets = [d for d in DATASETS if d in pipe.profile.datasets and runs(pipe, "conv")]
+    sets = [d for d in DATASETS if d in results.profile.datasets and runs(results, "conv")]
     mlp, conv, epochs = {}, {}, {}
     for d in sets:
-        model = trained(pipe, d)
-        epochs[d] = int(pipe.cache.load(f"conv/{d}", training_inputs(pipe, d),
+        model = trained(results, d)
+        epochs[d] = int(results.cache.load(f"conv/{d}", training_inputs(results, d),
                                         TrainedConv).history.epochs)
-        spec = pipe.eval_spec(d)
-        images, groups = pipe.test_data(d)
+        spec = results.eval_spec(d)
+        images, groups = results.test_data(d)
 
         def evaluate(model=model, spec=spec, images=images, groups=groups):
             res = spec.rc.run(model, images, groups=groups)
-            return ConvScores(res.ami[:, -1], np.zeros(0, np.float32), pipe.provenance())
-        inputs = _rc_inputs(pipe, d, spec)
-        conv[d] = float(np.nanmean(pipe.cached(f"conv/rc-{d}", inputs, evaluate, ConvScores,
+            return ConvScores(res.ami[:, -1], np.zeros(0, np.float32), results.provenance())
+        inputs = _rc_inputs(results, d, spec)
+        conv[d] = float(np.nanmean(results.cached(f"conv/rc-{d}", inputs, evaluate, ConvScores,
                                             describe=f"RC with the convolutional DAE on {d}"
                                             ).ami))
-        mlp[d] = pipe.evaluation(d).score
-    novel_images, _, descriptions = novel_objects(pipe.profile.seed)
-    mlp_novel = fig7.compute(pipe) if sets else None
+        mlp[d] = results.evaluation(d).score
+    novel_images, _, descriptions = novel_objects(results.profile.seed)
+    mlp_novel = fig7.compute(results) if sets else None
     novel = np.full(len(novel_images), np.nan)
     gamma = np.zeros((len(novel_images), *novel_images.shape[1:], fig7.K), np.float32)
     if "multi_mnist" in sets:
-        model = trained(pipe, "multi_mnist")
-        rc_spec = _novel_rc(pipe)
+        model = trained(results, "multi_mnist")
+        rc_spec = _novel_rc(results)
 
         def run_novel():
-            images, groups, _ = novel_objects(pipe.profile.seed)
+            images, groups, _ = novel_objects(results.profile.seed)
             res = rc_spec.run(model, images, groups=groups)
-            return ConvScores(res.ami[:, -1], res.gamma, pipe.provenance())
-        scores = pipe.cached("conv/novel", _novel_inputs(pipe), run_novel, ConvScores,
+            return ConvScores(res.ami[:, -1], res.gamma, results.provenance())
+        scores = results.cached("conv/novel", _novel_inputs(results), run_novel, ConvScores,
                              describe="RC with the convolutional DAE on the novel objects")
         novel, gamma = scores.ami, scores.gamma
     novel_mlp = np.asarray(mlp_novel.ami) if mlp_novel else np.full(len(novel_images), np.nan)
-    return Comparison(pipe.profile.name, mlp, conv, epochs, novel_mlp, novel,
+    return Comparison(results.profile.name, mlp, conv, epochs, novel_mlp, novel,
                       gamma, novel_images, list(SCENE_KINDS), list(descriptions))
 
 
@@ -286,14 +286,14 @@ def answer(result: Comparison) -> str:
     return text + "."
 
 
-def training_inputs(pipe, dataset: str) -> dict:
+def training_inputs(results, dataset: str) -> dict:
     """The cache inputs of :func:`trained`: the training images, the configuration, the
     epochs allowed (the same compute budget as the paper's DAE of the data set), patience,
     seed and version."""
-    p = pipe.profile
-    limit, tflop = pipe.table_budget()
-    data = pipe.train_data_spec(dataset, "train_single", limit)
-    max_epochs = pipe.epochs_within(tflop, conv_flop(dataset_info(dataset).shape), data)
+    p = results.profile
+    limit, tflop = results.table_budget()
+    data = results.train_data_spec(dataset, "train_single", limit)
+    max_epochs = results.epochs_within(tflop, conv_flop(dataset_info(dataset).shape), data)
     return {"data": data.inputs(), "config": CONFIG, "max_epochs": max_epochs,
             "patience": p.patience, "seed": p.seed, "version": VERSION}
 

@@ -38,20 +38,20 @@ SIGMA = 0.25
 N_EXAMPLES = 4
 
 
-def train_spec(pipe, grey: str):
+def train_spec(results, grey: str):
     """The DAE of a grey data set: its binary counterpart's Table 1 configuration, trained
     on the grey single-object images under the profile's budget for table DAEs."""
-    config, seed, _ = pipe.table_config(PAIRS[grey], 1)
-    limit, tflop = pipe.table_budget()
-    return pipe.train_spec(pipe.train_data_spec(grey, "train_single", limit), config, seed,
+    config, seed, _ = results.table_config(PAIRS[grey], 1)
+    limit, tflop = results.table_budget()
+    return results.train_spec(results.train_data_spec(grey, "train_single", limit), config, seed,
                            tflop)
 
 
-def eval_spec(pipe, grey: str, likelihood: str) -> EvalSpec:
+def eval_spec(results, grey: str, likelihood: str) -> EvalSpec:
     """Soft RC with the grey DAE on the grey test images, with ``likelihood``."""
-    rc_spec = RCSpec(k=dataset_info(grey).k, n_iters=pipe.profile.n_iters,
-                     seed=pipe.profile.seed, likelihood=likelihood, sigma=SIGMA)
-    return EvalSpec(train_spec(pipe, grey), pipe.test_spec(grey), rc_spec)
+    rc_spec = RCSpec(k=dataset_info(grey).k, n_iters=results.profile.n_iters,
+                     seed=results.profile.seed, likelihood=likelihood, sigma=SIGMA)
+    return EvalSpec(train_spec(results, grey), results.test_spec(grey), rc_spec)
 
 
 @dataclass(frozen=True)
@@ -75,21 +75,22 @@ class GreyLevels:
         return max(self.grey[grey].values()) - self.binary[PAIRS[grey]]
 
 
-def compute(pipe) -> GreyLevels:
+def compute(results) -> GreyLevels:
     """Train (once) and evaluate the grey DAEs; compare with the binary Table 1 DAEs."""
-    sets = [g for g, b in PAIRS.items() if b in pipe.profile.datasets and runs(pipe, "grey")]
+    sets = [g for g, b in PAIRS.items() if b in results.profile.datasets and runs(results, "grey")]
     grey, grey_ari, examples = {}, {}, {}
     for g in sets:
-        evals = {lik: pipe.scores_per_iteration(eval_spec(pipe, g, lik)) for lik in LIKELIHOODS}
+        evals = {lik: results.scores_per_iteration(eval_spec(results, g, lik))
+                 for lik in LIKELIHOODS}
         grey[g] = {lik: e.score for lik, e in evals.items()}
         grey_ari[g] = {lik: e.mean_ari for lik, e in evals.items()}
-        spec = eval_spec(pipe, g, LIKELIHOODS[0])
-        images, groups = pipe.load(spec.data)
-        res = spec.rc.run(pipe.trained(spec.training).dae, images[:N_EXAMPLES])
+        spec = eval_spec(results, g, LIKELIHOODS[0])
+        images, groups = results.load(spec.data)
+        res = spec.rc.run(results.trained(spec.training).dae, images[:N_EXAMPLES])
         examples[g] = (images[:N_EXAMPLES], groups[:N_EXAMPLES], res.gamma)
-    binary = {PAIRS[g]: pipe.evaluation(PAIRS[g]).score for g in sets}
-    binary_ari = {PAIRS[g]: pipe.evaluation(PAIRS[g]).mean_ari for g in sets}
-    return GreyLevels(pipe.profile.name, grey, grey_ari, binary, binary_ari, examples)
+    binary = {PAIRS[g]: results.evaluation(PAIRS[g]).score for g in sets}
+    binary_ari = {PAIRS[g]: results.evaluation(PAIRS[g]).mean_ari for g in sets}
+    return GreyLevels(results.profile.name, grey, grey_ari, binary, binary_ari, examples)
 
 
 def answer(result: GreyLevels) -> str:
@@ -179,9 +180,10 @@ def draw(result: GreyLevels):
     return make()
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: RC with the grey DAE (their dependency) and
     every likelihood, and the binary counterpart's Table 1 evaluation."""
-    sets = [g for g, b in PAIRS.items() if b in pipe.profile.datasets and runs(pipe, "grey")]
-    return ([pipe.evaluation_task(eval_spec(pipe, g, lik)) for g in sets for lik in LIKELIHOODS]
-            + [pipe.evaluation_task(pipe.eval_spec(PAIRS[g])) for g in sets])
+    sets = [g for g, b in PAIRS.items() if b in results.profile.datasets and runs(results, "grey")]
+    return ([results.evaluation_task(eval_spec(results, g, lik))
+             for g in sets for lik in LIKELIHOODS]
+            + [results.evaluation_task(results.eval_spec(PAIRS[g])) for g in sets])

@@ -136,21 +136,21 @@ class DataGap:
         return float((self.paper - np.mean(scores)) / self.seed_std)
 
 
-def _authors_training(pipe, evaluation: EvalSpec, images: np.ndarray) -> dict:
+def _authors_training(results, evaluation: EvalSpec, images: np.ndarray) -> dict:
     """One seed trained on the authors' images and scored as ``evaluation`` says (cached by
     its inputs: the training's, the re-stated data's, RC's and the test images')."""
     def compute() -> dict:
         start = time.perf_counter()
-        model = train(evaluation.training, images, device=pipe.device,
-                      progress=pipe.progress)
-        test_images, test_groups = pipe.test_data(DATASET)
+        model = train(evaluation.training, images, device=results.device,
+                      progress=results.progress)
+        test_images, test_groups = results.test_data(DATASET)
         return {"score": mean_final_ami(evaluation, model.dae, test_images, test_groups),
                 "epochs": model.history.epochs,
                 "best_val_loss": model.history.best_val_loss,
-                "provenance": pipe.provenance(seconds=time.perf_counter() - start)}
+                "provenance": results.provenance(seconds=time.perf_counter() - start)}
 
     task = _task(evaluation)
-    return pipe.cached(task.name, task.inputs, compute, describe=task.describe)
+    return results.cached(task.name, task.inputs, compute, describe=task.describe)
 
 
 def _task(evaluation: EvalSpec) -> Task:
@@ -165,43 +165,43 @@ def _task(evaluation: EvalSpec) -> Task:
                          f"{evaluation.training.seed}")
 
 
-def _evaluations(pipe) -> list[EvalSpec]:
+def _evaluations(results) -> list[EvalSpec]:
     """RC with each seed of the Table 1 spread, as the table evaluation runs it."""
-    rc_spec, test = pipe.eval_spec(DATASET, 1).rc, pipe.test_spec(DATASET)
-    return [EvalSpec(s, test, rc_spec) for s in robustness.seed_specs(pipe, DATASET, 1)]
+    rc_spec, test = results.eval_spec(DATASET, 1).rc, results.test_spec(DATASET)
+    return [EvalSpec(s, test, rc_spec) for s in robustness.seed_specs(results, DATASET, 1)]
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: each seed on the authors' images (its own
     entries), and on ours the table evaluation and the other seeds' final scores."""
-    if not runs(pipe, "mnist_shape") or DATASET not in pipe.profile.datasets:
+    if not runs(results, "mnist_shape") or DATASET not in results.profile.datasets:
         return []
-    evaluations = _evaluations(pipe)
+    evaluations = _evaluations(results)
     return ([_task(e) for e in evaluations]
-            + [pipe.evaluation_task(pipe.eval_spec(DATASET, 1))]
-            + [pipe.evaluation_task(e, final=True) for e in evaluations[1:]])
+            + [results.evaluation_task(results.eval_spec(DATASET, 1))]
+            + [results.evaluation_task(e, final=True) for e in evaluations[1:]])
 
 
-def _our_scores(pipe, evaluations: list[EvalSpec]) -> list[float]:
+def _our_scores(results, evaluations: list[EvalSpec]) -> list[float]:
     """The spread's scores on our images: the table evaluation's, then each other seed's."""
-    first = pipe.evaluation(DATASET, 1).score
-    return [first] + [pipe.final_scores(e).score for e in evaluations[1:]]
+    first = results.evaluation(DATASET, 1).score
+    return [first] + [results.final_scores(e).score for e in evaluations[1:]]
 
 
-def compute(pipe) -> DataGap:
+def compute(results) -> DataGap:
     """Every seed of the Table 1 MNIST+Shape spread trained on the authors' images and
     scored, beside the same seeds trained on ours."""
     from ..paper import table1
 
     paper = table1.PAPER[DATASET].score
-    if not runs(pipe, "mnist_shape") or DATASET not in pipe.profile.datasets:
-        return DataGap(pipe.profile.name, paper, [], [], [], [])
-    evaluations = _evaluations(pipe)
+    if not runs(results, "mnist_shape") or DATASET not in results.profile.datasets:
+        return DataGap(results.profile.name, paper, [], [], [], [])
+    evaluations = _evaluations(results)
     images, _ = authors_lone_images()
     images = images[:evaluations[0].training.data.n]
-    done = [_authors_training(pipe, e, images) for e in evaluations]
-    return DataGap(pipe.profile.name, paper, [e.training.seed for e in evaluations],
-                   _our_scores(pipe, evaluations), [d["score"] for d in done],
+    done = [_authors_training(results, e, images) for e in evaluations]
+    return DataGap(results.profile.name, paper, [e.training.seed for e in evaluations],
+                   _our_scores(results, evaluations), [d["score"] for d in done],
                    [d["epochs"] for d in done])
 
 

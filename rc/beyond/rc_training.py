@@ -116,48 +116,48 @@ def _entry(dataset: str, variant: str) -> str:
     return f"{dataset}-{variant.replace(' ', '-')}"
 
 
-def _rc_specs(pipe, dataset: str) -> tuple[RCSpec, RCSpec]:
-    soft = RCSpec(k=dataset_info(dataset).k, n_iters=pipe.profile.n_iters,
-                  seed=pipe.profile.seed)
+def _rc_specs(results, dataset: str) -> tuple[RCSpec, RCSpec]:
+    soft = RCSpec(k=dataset_info(dataset).k, n_iters=results.profile.n_iters,
+                  seed=results.profile.seed)
     return soft, RCSpec(soft.k, soft.n_iters, "hard", seed=soft.seed)
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored (its own entries computed there): per data set
     and variant the scores of the RC-trained DAE (the DAE is their dependency), beside
     both tables' evaluations."""
     found = []
-    for d in [d for d in pipe.profile.rc_training_datasets
-              if d in pipe.profile.datasets and runs(pipe, "rc_training")]:
-        found += [pipe.evaluation_task(pipe.eval_spec(d, 1)),
-                  pipe.evaluation_task(pipe.eval_spec(d, 2))]
+    for d in [d for d in results.profile.rc_training_datasets
+              if d in results.profile.datasets and runs(results, "rc_training")]:
+        found += [results.evaluation_task(results.eval_spec(d, 1)),
+                  results.evaluation_task(results.eval_spec(d, 2))]
         for variant in VARIANTS:
-            inputs, data = training(pipe, d, variant)
+            inputs, data = training(results, d, variant)
             epochs = min(inputs["max_epochs"], estimated_epochs(d, 2, "search"))
             model = Task(f"rc-training/{_entry(d, variant)}", inputs, TrainedDAE,
                          training_flop(image_flop(d, inputs["config"]["n_hidden"]), data.n,
                                        epochs),
                          describe=f"the RC-trained DAE of {d} ({variant})")
             found += [Task(f"rc-training/rc-{_entry(d, variant)}",
-                                  _scores_inputs(pipe, d, inputs), Scores, RC_FLOP, (model,),
+                                  _scores_inputs(results, d, inputs), Scores, RC_FLOP, (model,),
                                   describe=f"RC with the RC-trained DAE of {d} ({variant})")]
     return found
 
 
-def _scores_inputs(pipe, dataset: str, inputs: dict) -> dict:
-    soft, hard = _rc_specs(pipe, dataset)
-    return {"dae": inputs, "data": pipe.test_spec(dataset).inputs(), "soft": soft.inputs(),
+def _scores_inputs(results, dataset: str, inputs: dict) -> dict:
+    soft, hard = _rc_specs(results, dataset)
+    return {"dae": inputs, "data": results.test_spec(dataset).inputs(), "soft": soft.inputs(),
             "hard": hard.inputs(), "version": VERSION}
 
 
-def training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
+def training(results, dataset: str, variant: str) -> tuple[dict, DataSpec]:
     """The cache inputs and training images of an RC-trained DAE."""
-    p = pipe.profile
-    limit, tflop = pipe.table_budget()
-    data = pipe.train_data_spec(dataset, "train_multi", limit)
-    config, seed, _ = pipe.table_config(dataset, 2)
+    p = results.profile
+    limit, tflop = results.table_budget()
+    data = results.train_data_spec(dataset, "train_multi", limit)
+    config, seed, _ = results.table_config(dataset, 2)
     # the compute budget of table DAEs, at the cost of an image through unrolled RC
-    max_epochs = pipe.epochs_within(tflop, image_flop(dataset, config.n_hidden), data)
+    max_epochs = results.epochs_within(tflop, image_flop(dataset, config.n_hidden), data)
     inputs = {"data": data.inputs(), "config": config.to_dict(), "seed": seed,
               "variant": variant, "n_iters": N_ITERS, "max_epochs": max_epochs,
               "patience": p.patience, "version": VERSION}
@@ -166,14 +166,14 @@ def training(pipe, dataset: str, variant: str) -> tuple[dict, DataSpec]:
     return inputs, data
 
 
-def trained(pipe, dataset: str, variant: str) -> DAE:
+def trained(results, dataset: str, variant: str) -> DAE:
     """The DAE of ``dataset`` trained through RC (cached)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
-    inputs, data = training(pipe, dataset, variant)
+    inputs, data = training(results, dataset, variant)
 
     def train():
-        images, _ = pipe.load(data)
+        images, _ = results.load(data)
         cfg = inputs["config"]
         dae = DAE(images.shape[1] * images.shape[2], cfg["n_hidden"], cfg["activation"],
                   seed=inputs["seed"], init=inputs.get("init", "glorot"))
@@ -183,31 +183,31 @@ def trained(pipe, dataset: str, variant: str) -> DAE:
         hist = train_module(dae, images, learning_rate=cfg["learning_rate"], noise=0.0,
                             loss=loss, max_epochs=inputs["max_epochs"],
                             patience=inputs["patience"], seed=inputs["seed"],
-                            device=pipe.device, progress=pipe.progress,
-                            deadline=pipe.deadline)
-        return TrainedDAE(dae, hist, pipe.provenance(seconds=time.perf_counter() - start))
+                            device=results.device, progress=results.progress,
+                            deadline=results.deadline)
+        return TrainedDAE(dae, hist, results.provenance(seconds=time.perf_counter() - start))
     name = f"rc-training/{dataset}-{variant.replace(' ', '-')}"
-    return pipe.cached(name, inputs, train, TrainedDAE,
+    return results.cached(name, inputs, train, TrainedDAE,
                        describe=f"the RC-trained DAE of {dataset} ({variant})"
-                       ).dae.to(pipe.device).eval()
+                       ).dae.to(results.device).eval()
 
 
-def scores(pipe, dataset: str, variant: str) -> Scores:
+def scores(results, dataset: str, variant: str) -> Scores:
     """Soft and hard RC with the RC-trained DAE on the scored test images (cached)."""
-    inputs, _ = training(pipe, dataset, variant)
-    test = pipe.test_spec(dataset)
-    soft, hard = _rc_specs(pipe, dataset)
+    inputs, _ = training(results, dataset, variant)
+    test = results.test_spec(dataset)
+    soft, hard = _rc_specs(results, dataset)
 
     def run():
-        dae = trained(pipe, dataset, variant)
-        images, groups = pipe.load(test)
-        epochs = pipe.cache.load(f"rc-training/{dataset}-{variant.replace(' ', '-')}",
+        dae = trained(results, dataset, variant)
+        images, groups = results.load(test)
+        epochs = results.cache.load(f"rc-training/{dataset}-{variant.replace(' ', '-')}",
                                  inputs, TrainedDAE).history.epochs
         return Scores(soft.run(dae, images, groups=groups).ami[:, -1],
                       hard.run(dae, images, groups=groups).ami[:, -1], int(epochs),
-                      pipe.provenance())
-    return pipe.cached(f"rc-training/rc-{dataset}-{variant.replace(' ', '-')}",
-                       _scores_inputs(pipe, dataset, inputs), run, Scores,
+                      results.provenance())
+    return results.cached(f"rc-training/rc-{dataset}-{variant.replace(' ', '-')}",
+                       _scores_inputs(results, dataset, inputs), run, Scores,
                        describe=f"RC with the RC-trained DAE of {dataset} ({variant})")
 
 
@@ -233,18 +233,18 @@ class RCTraining:
         return (self.best(dataset) - self.table2[dataset]) / gap if gap else float("nan")
 
 
-def compute(pipe) -> RCTraining:
+def compute(results) -> RCTraining:
     """Train (once) the RC-trained DAEs of the profile's ``rc_training`` data sets."""
-    sets = [d for d in pipe.profile.rc_training_datasets
-            if d in pipe.profile.datasets and runs(pipe, "rc_training")]
+    sets = [d for d in results.profile.rc_training_datasets
+            if d in results.profile.datasets and runs(results, "rc_training")]
     t1, t2, soft, hard, epochs = {}, {}, {}, {}, {}
     for d in sets:
-        t1[d], t2[d] = pipe.evaluation(d, 1).score, pipe.evaluation(d, 2).score
-        results = {v: scores(pipe, d, v) for v in VARIANTS}
-        soft[d] = {v: float(np.nanmean(r.soft)) for v, r in results.items()}
-        hard[d] = {v: float(np.nanmean(r.hard)) for v, r in results.items()}
-        epochs[d] = {v: r.epochs for v, r in results.items()}
-    return RCTraining(pipe.profile.name, t1, t2, soft, hard, epochs)
+        t1[d], t2[d] = results.evaluation(d, 1).score, results.evaluation(d, 2).score
+        by_variant = {v: scores(results, d, v) for v in VARIANTS}
+        soft[d] = {v: float(np.nanmean(r.soft)) for v, r in by_variant.items()}
+        hard[d] = {v: float(np.nanmean(r.hard)) for v, r in by_variant.items()}
+        epochs[d] = {v: r.epochs for v, r in by_variant.items()}
+    return RCTraining(results.profile.name, t1, t2, soft, hard, epochs)
 
 
 def answer(result: RCTraining) -> str:

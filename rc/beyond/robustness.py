@@ -84,13 +84,13 @@ def n_seeds(profile, dataset: str, table: int) -> int:
     return profile.spread_seeds
 
 
-def seed_specs(pipe, dataset: str, table: int) -> list:
+def seed_specs(results, dataset: str, table: int) -> list:
     """The table's training with its own seed first, then :func:`n_seeds` - 1 others
     (drawn from that seed, so the list is the same on every machine and a shorter list is
     the start of a longer one)."""
-    base = pipe.table_spec(dataset, table)
+    base = results.table_spec(dataset, table)
     rng = np.random.default_rng([base.seed, table, 17])
-    others = [int(s) for s in rng.integers(0, 2**31, n_seeds(pipe.profile, dataset, table) - 1)]
+    others = [int(s) for s in rng.integers(0, 2**31, n_seeds(results.profile, dataset, table) - 1)]
     return [base] + [dataclasses.replace(base, seed=s) for s in others]
 
 
@@ -321,57 +321,57 @@ def chapter_glue_values(own: Robustness, profile, full: Robustness | None) -> di
     return out
 
 
-def _spread(pipe, dataset: str, table: int, paper: float, partial: bool) -> Spread:
+def _spread(results, dataset: str, table: int, paper: float, partial: bool) -> Spread:
     """The spread of a table entry; ``partial``: with the seeds and RC starts that are
     stored (the Spread says how many were planned)."""
-    ev = pipe.evaluation(dataset, table)
-    p = pipe.profile
-    starts = [pipe.eval_spec(dataset, table, restart=r) for r in range(1, p.rc_restarts)]
-    restarts = [ev.score] + [pipe.final_scores(e).score for e in starts
-                             if not partial or pipe.is_stored(e, final=True)]
+    ev = results.evaluation(dataset, table)
+    p = results.profile
+    starts = [results.eval_spec(dataset, table, restart=r) for r in range(1, p.rc_restarts)]
+    restarts = [ev.score] + [results.final_scores(e).score for e in starts
+                             if not partial or results.is_stored(e, final=True)]
     seeds, planned = [ev.score], 1
     if table in p.spread_tables and n_seeds(p, dataset, table) > 1:
-        specs = seed_specs(pipe, dataset, table)
-        rc_spec, test = pipe.eval_spec(dataset, table).rc, pipe.test_spec(dataset)
+        specs = seed_specs(results, dataset, table)
+        rc_spec, test = results.eval_spec(dataset, table).rc, results.test_spec(dataset)
         evals = [EvalSpec(s, test, rc_spec) for s in specs[1:]]
-        if not partial and not all(pipe.is_stored(e, final=True) for e in evals):
-            _train_seeds(pipe, specs[1:], evals, f"table{table}:{dataset}" in p.costly_spread)
-        seeds += [pipe.final_scores(e).score for e in evals
-                  if not partial or pipe.is_stored(e, final=True)]
+        if not partial and not all(results.is_stored(e, final=True) for e in evals):
+            _train_seeds(results, specs[1:], evals, f"table{table}:{dataset}" in p.costly_spread)
+        seeds += [results.final_scores(e).score for e in evals
+                  if not partial or results.is_stored(e, final=True)]
         planned = len(specs)
     return Spread(dataset, table, paper, ev.score, ev.mean_ami_arithmetic, ev.mean_ari,
                   bootstrap_interval(ev.ami[:, -1], p.n_boot, p.seed), seeds, restarts,
                   planned, p.rc_restarts)
 
 
-def _train_seeds(pipe, specs: list, evals: list, costly: bool) -> None:
+def _train_seeds(results, specs: list, evals: list, costly: bool) -> None:
     """The missing trainings of a spread: side by side, or for a costly entry one at a
     time, each evaluated (``evals``) as soon as it is trained, so that each training and
     its score are stored on their own (and a training resumes from its checkpoint): a
     process stopped after hours keeps what it finished."""
     if costly:
         for spec, evaluation in zip(specs, evals):
-            pipe.trained(spec)
-            pipe.final_scores(evaluation)
+            results.trained(spec)
+            results.final_scores(evaluation)
     else:
-        pipe.trained_many(specs)
+        results.trained_many(specs)
 
 
-def _extra_training_cost(pipe, dataset: str, table: int) -> float:
+def _extra_training_cost(results, dataset: str, table: int) -> float:
     """What the spread's extra trainings of a table entry will cost, relative to the
     others: the first seed's weights times its training images and epochs, times the
     extra seeds."""
-    model = pipe.table_dae(dataset, table)
+    model = results.table_dae(dataset, table)
     weights = sum(p.numel() for p in model.dae.parameters())
-    images = pipe.table_spec(dataset, table).data.n
+    images = results.table_spec(dataset, table).data.n
     return (weights * images * model.history.epochs
-            * (n_seeds(pipe.profile, dataset, table) - 1))
+            * (n_seeds(results.profile, dataset, table) - 1))
 
 
-def compute(pipe, partial: bool = False) -> Robustness:
+def compute(results, partial: bool = False) -> Robustness:
     """Spreads of both tables and the selections of both searches, for every data set.
 
-    ``partial`` (for rendering stored results that are not complete yet, ``pipe`` may
+    ``partial`` (for rendering stored results that are not complete yet, ``results`` may
     not compute): each spread from the trainings and RC starts that are stored, and
     :meth:`Robustness.incomplete` names the entries that lack some; otherwise anything
     missing is computed, or :class:`~rc.cache.MissingResultError` raised.
@@ -380,69 +380,69 @@ def compute(pipe, partial: bool = False) -> Robustness:
     interrupted run has stored as many entries' seeds as its time allowed; the result
     does not depend on the order."""
     papers = {1: table1.PAPER, 2: table2.PAPER}
-    entries = [(d, t) for t in papers for d in pipe.profile.datasets if d in papers[t]]
-    entries.sort(key=lambda e: _extra_training_cost(pipe, *e))
-    computed = {(d, t): _spread(pipe, d, t, papers[t][d].score, partial) for d, t in entries}
+    entries = [(d, t) for t in papers for d in results.profile.datasets if d in papers[t]]
+    entries.sort(key=lambda e: _extra_training_cost(results, *e))
+    computed = {(d, t): _spread(results, d, t, papers[t][d].score, partial) for d, t in entries}
     spreads, selections = {}, {}
     for table, paper in papers.items():
-        datasets = [d for d in pipe.profile.datasets if d in paper]
+        datasets = [d for d in results.profile.datasets if d in paper]
         spreads[table] = {d: computed[d, table] for d in datasets}
         selections[table] = {}
         for d in datasets:
-            runs = pipe.search(d, table)
+            runs = results.search(d, table)
             val = np.array([np.nan if r.val_score is None else r.val_score for r in runs])
             if np.isfinite(val).any():
                 selections[table][d] = Selection(
                     d, table, np.array([r.score for r in runs]), val,
                     np.array([r.best_val_loss for r in runs], float))
-    # a winner not stored yet leaves it out where ``pipe`` may not compute (it is the
+    # a winner not stored yet leaves it out where ``results`` may not compute (it is the
     # robustness step's to compute), so that the spreads above still annotate the claims
-    reading = partial or not pipe.cache.may_compute
-    winners = {d: w for d in pipe.profile.datasets if (w := _winner(pipe, d, reading))}
-    return Robustness(pipe.profile.name, spreads, selections, pipe.profile.n_boot, winners)
+    reading = partial or not results.cache.may_compute
+    winners = {d: w for d in results.profile.datasets if (w := _winner(results, d, reading))}
+    return Robustness(results.profile.name, spreads, selections, results.profile.n_boot, winners)
 
 
-def winner_task(pipe, dataset: str) -> Task | None:
+def winner_task(results, dataset: str) -> Task | None:
     """The final scores of the best run (by test score) of the profile's Table 1 search on
     ``dataset``, its DAE trained again from the run's configuration and seed as their
     dependency: the one search run whose weights are kept. None while the search is not
     complete (its winner is not known yet) or where the profile has none."""
-    found = _search_winner(pipe, dataset)
+    found = _search_winner(results, dataset)
     return None if found is None else found[1]
 
 
-def _search_winner(pipe, dataset: str):
+def _search_winner(results, dataset: str):
     """(the winner's stored run record, :func:`winner_task`), or None."""
-    runs = pipe.run_tasks(dataset, 1, "search")
-    if not runs or not all(pipe.has(t) for t in runs):
+    runs = results.run_tasks(dataset, 1, "search")
+    if not runs or not all(results.has(t) for t in runs):
         return None
-    records = [pipe.cache.load(t.name, t.inputs, t.value_type) for t in runs]
+    records = [results.cache.load(t.name, t.inputs, t.value_type) for t in runs]
     best = max(range(len(runs)), key=lambda i: records[i].score)  # the first of equals
-    spec = pipe.run_specs(dataset, 1, "search")[best]
-    return records[best], pipe.evaluation_task(spec, final=True)
+    spec = results.run_specs(dataset, 1, "search")[best]
+    return records[best], results.evaluation_task(spec, final=True)
 
 
-def winner_dae(pipe, dataset: str):
+def winner_dae(results, dataset: str):
     """The DAE of the winner of ``dataset``'s Table 1 search (:func:`winner_task`), loaded,
-    or trained again and stored where ``pipe`` may compute; ready for
+    or trained again and stored where ``results`` may compute; ready for
     :func:`rc.reconstruction_clustering` on any images of the data set's size."""
-    task = winner_task(pipe, dataset)
+    task = winner_task(results, dataset)
     if task is None:
-        raise MissingResultError(f"the {pipe.profile.name} profile's Table 1 search on "
+        raise MissingResultError(f"the {results.profile.name} profile's Table 1 search on "
                                  f"{dataset} is not complete (or it has none): no winner yet")
-    return pipe.get(task.deps[0]).dae
+    return results.get(task.deps[0]).dae
 
 
-def _winner(pipe, dataset: str, partial: bool) -> Winner | None:
+def _winner(results, dataset: str, partial: bool) -> Winner | None:
     """The retrained winner of ``dataset``'s search (computed where missing, unless
     ``partial``: then None where it is not stored)."""
-    found = _search_winner(pipe, dataset)
+    found = _search_winner(results, dataset)
     if found is None:
         return None
     run, task = found
-    if partial and not all(pipe.has(t) for t in (task, *task.deps)):
+    if partial and not all(results.has(t) for t in (task, *task.deps)):
         return None
-    again, trained = pipe.get(task), pipe.get(task.deps[0])
+    again, trained = results.get(task), results.get(task.deps[0])
     return Winner(dataset, run.run, dict(run.config), (run.epochs, trained.history.epochs),
                   (run.best_val_loss, trained.history.best_val_loss),
                   (run.score, again.score))
@@ -699,18 +699,18 @@ def draw_metrics(result: Robustness, table_no: int = 1):
     return make()
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: per table entry its evaluation and RC restarts
     and the final scores of its other seeds' trainings (the trainings are their
     dependencies, needed only to compute them; the selections read whatever runs of the
     searches their steps stored), and the retrained winner of every complete Table 1
     search (:func:`winner_task`)."""
-    p, found = pipe.profile, []
+    p, found = results.profile, []
     for table, paper in ((1, table1.PAPER), (2, table2.PAPER)):
         for d in (d for d in p.datasets if d in paper):
-            found += pipe.restart_tasks(d, table)
+            found += results.restart_tasks(d, table)
             if table in p.spread_tables and n_seeds(p, d, table) > 1:
-                rc_spec, test = pipe.eval_spec(d, table).rc, pipe.test_spec(d)
-                found += [pipe.evaluation_task(EvalSpec(s, test, rc_spec), final=True)
-                          for s in seed_specs(pipe, d, table)[1:]]
-    return found + [t for d in p.datasets if (t := winner_task(pipe, d))]
+                rc_spec, test = results.eval_spec(d, table).rc, results.test_spec(d)
+                found += [results.evaluation_task(EvalSpec(s, test, rc_spec), final=True)
+                          for s in seed_specs(results, d, table)[1:]]
+    return found + [t for d in p.datasets if (t := winner_task(results, d))]

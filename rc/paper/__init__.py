@@ -1,7 +1,7 @@
 """The paper, element by element: one module per figure and table.
 
 Each module is the one home of its element. It holds the paper's reported values for it,
-``compute(pipe)``, which returns the element's data as a small typed result (from a
+``compute(results)``, which returns the element's data as a small typed result (from a
 :class:`rc.pipeline.Results`, which caches everything expensive), ``draw(result)``, which
 makes the figure or table, and, where the paper makes a quantitative claim about the
 element, ``claims(result)``, which declares the claim once: the paper's value, ours, the

@@ -58,14 +58,14 @@ class HardRC:
         return 1.0 / self.hard.k
 
 
-def compute(pipe) -> HardRC:
+def compute(results) -> HardRC:
     """Hard RC with the Shapes Table 2 DAE; soft RC with it; soft RC with Table 1's."""
-    hard = fig5.compute(pipe, DATASET, table=2)
-    soft = pipe.evaluation(DATASET, table=2, e_step="soft")
+    hard = fig5.compute(results, DATASET, table=2)
+    soft = results.evaluation(DATASET, table=2, e_step="soft")
     return HardRC(hard, np.nanmean(soft.confidence, axis=0),
                   float(np.nanmean(soft.confidence[:, -1])), soft.score,
                   fig4b.converged_by(hard.log_likelihood),
-                  fig4b.converged_by(pipe.evaluation(DATASET, 1).log_likelihood))
+                  fig4b.converged_by(results.evaluation(DATASET, 1).log_likelihood))
 
 
 def claims(result: HardRC) -> list[Claim]:
@@ -96,9 +96,9 @@ def draw(result: HardRC):
     return fig5.draw(result.hard)
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: hard RC with the Table 2 DAE and its examples,
     soft RC with it and with the Table 1 DAE."""
-    return (fig5.tasks(pipe, DATASET, 2)
-            + [pipe.evaluation_task(pipe.eval_spec(DATASET, 2, e_step="soft")),
-               pipe.evaluation_task(pipe.eval_spec(DATASET, 1))])
+    return (fig5.tasks(results, DATASET, 2)
+            + [results.evaluation_task(results.eval_spec(DATASET, 2, e_step="soft")),
+               results.evaluation_task(results.eval_spec(DATASET, 1))])

@@ -14,9 +14,9 @@ from . import fig5, table1
 from .fig5 import RCRuns
 
 
-def compute(pipe) -> dict[str, RCRuns]:
+def compute(results) -> dict[str, RCRuns]:
     """RC runs of every data set of the profile except Shapes."""
-    return {d: fig5.compute(pipe, d) for d in pipe.profile.datasets if d != "shapes"}
+    return {d: fig5.compute(results, d) for d in results.profile.datasets if d != "shapes"}
 
 
 def draw(result: RCRuns):
@@ -43,6 +43,6 @@ def table(results: dict[str, RCRuns], full: dict[str, RCRuns] | None = None) -> 
          *(["full scale: mean score"] if beside else []), "paper (Table 1)"], rows)
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored."""
-    return [t for d in pipe.profile.datasets if d != "shapes" for t in fig5.tasks(pipe, d)]
+    return [t for d in results.profile.datasets if d != "shapes" for t in fig5.tasks(results, d)]

@@ -117,37 +117,38 @@ def predictability(dae, images: np.ndarray, groups: np.ndarray, hide: float = HI
                           masks[0], a[0], mu_a[0], b[0], mu_b[0], float(hide), {})
 
 
-def _measured_images(pipe) -> DataSpec:
-    test = pipe.test_spec(DATASET)
+def _measured_images(results) -> DataSpec:
+    test = results.test_spec(DATASET)
     return DataSpec(DATASET, "test", min(N_IMAGES, test.n), test.seed)
 
 
-def task(pipe) -> Task:
+def task(results) -> Task:
     """The stored measurement as a task (computed by :func:`compute`, after the DAE)."""
-    spec = pipe.table_spec(DATASET, 1)
-    inputs = {"dae": spec.inputs(), "data": _measured_images(pipe).inputs(), "hide": HIDE,
-              "seed": pipe.profile.seed, "version": VERSION}
+    spec = results.table_spec(DATASET, 1)
+    inputs = {"dae": spec.inputs(), "data": _measured_images(results).inputs(), "hide": HIDE,
+              "seed": results.profile.seed, "version": VERSION}
     return Task(f"fig1c/predictability-{DATASET}", inputs, Predictability, RC_FLOP,
-                (pipe.training_task(spec),), describe="the predictability measurement")
+                (results.training_task(spec),), describe="the predictability measurement")
 
 
-def compute(pipe) -> Predictability:
+def compute(results) -> Predictability:
     """The measurement with the Shapes Table 1 DAE (cached)."""
-    spec = pipe.table_spec(DATASET, 1)
-    data = _measured_images(pipe)
+    spec = results.table_spec(DATASET, 1)
+    data = _measured_images(results)
 
     def run():
-        images, groups = pipe.load(data)
-        result = predictability(pipe.trained(spec).dae, images, groups, HIDE, pipe.profile.seed)
-        return dataclasses.replace(result, provenance=pipe.provenance())
-    t = task(pipe)
-    return pipe.cached(t.name, t.inputs, run, Predictability, describe=t.describe)
+        images, groups = results.load(data)
+        result = predictability(results.trained(spec).dae, images, groups, HIDE,
+                                results.profile.seed)
+        return dataclasses.replace(result, provenance=results.provenance())
+    t = task(results)
+    return results.cached(t.name, t.inputs, run, Predictability, describe=t.describe)
 
 
-def glue_values(result: Predictability, pipe) -> dict:
+def glue_values(result: Predictability, results) -> dict:
     """The numbers the book's prose quotes about the measurement, and the configuration
-    of the DAE it asked (``pipe``'s Table 1 Shapes DAE)."""
-    config, _, source = pipe.table_config(DATASET)
+    of the DAE it asked (the Table 1 Shapes DAE of ``results``)."""
+    config, _, source = results.table_config(DATASET)
     return {
         "n_objects": result.n_objects, "hide": result.hide,
         "mean_object": result.from_object.mean(), "mean_others": result.from_others.mean(),
@@ -221,6 +222,6 @@ def plot(image, corrupted_alone, reconstruction_alone, corrupted_with_others,
     return lay.fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` stores."""
-    return [task(pipe)]
+    return [task(results)]

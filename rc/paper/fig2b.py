@@ -53,12 +53,12 @@ class OneIteration:
         return int(self.gamma0.shape[-1])
 
 
-def compute(pipe) -> OneIteration:
+def compute(results) -> OneIteration:
     """The first iteration and the full run on test image :data:`IMAGE` of Shapes."""
-    trained = pipe.table_dae(DATASET, 1)
-    images, groups = pipe.test_data(DATASET)
+    trained = results.table_dae(DATASET, 1)
+    images, groups = results.test_data(DATASET)
     x, g = images[IMAGE:IMAGE + 1], groups[IMAGE:IMAGE + 1]
-    spec = pipe.eval_spec(DATASET, 1).rc
+    spec = results.eval_spec(DATASET, 1).rc
     one = RCSpec(spec.k, 1, spec.e_step, spec.init, spec.seed).run(
         trained.dae, x, groups=g, keep_history=True, image_ids=[IMAGE])
     full = spec.run(trained.dae, x, groups=g, image_ids=[IMAGE])
@@ -194,6 +194,6 @@ def _iteration_columns(k, stages, colors, side_panels):
     return lay, grid_left, grid_w, cbar_top
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: the Shapes Table 1 DAE."""
-    return [pipe.training_task(pipe.table_spec(DATASET, 1))]
+    return [results.training_task(results.table_spec(DATASET, 1))]

@@ -35,11 +35,11 @@ class DataSets:
     n_scored: dict[str, int]     # scored test images under the profile
 
 
-def compute(pipe) -> DataSets:
+def compute(results) -> DataSets:
     """The first scored test image of every data set of the profile."""
     examples, n_scored = {}, {}
-    for d in pipe.profile.datasets:
-        images, groups = pipe.test_data(d)
+    for d in results.profile.datasets:
+        images, groups = results.test_data(d)
         examples[d], n_scored[d] = (images[0], groups[0]), len(images)
     return DataSets(examples, {d: dataset_info(d) for d in examples}, n_scored)
 
@@ -104,6 +104,6 @@ def plot(examples: Mapping[str, tuple]):
     return lay.fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """Nothing is stored: the data sets are generated."""
     return []

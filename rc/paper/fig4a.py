@@ -93,16 +93,17 @@ class KSweep:
         return sum(table1.PAPER[d].score > threshold for d in self.scores)
 
 
-def compute(pipe) -> KSweep:
+def compute(results) -> KSweep:
     """Evaluations of every Table 1 DAE for every K of the profile and every restart."""
-    ds, ks, restarts = list(pipe.profile.datasets), pipe.profile.ks, pipe.profile.rc_restarts
-    evals = {d: {k: pipe.restarts(d, 1, k) for k in ks} for d in ds}
-    own = {d: float(np.mean([e.score for e in pipe.restarts(d, 1)])) for d in ds}
+    p = results.profile
+    ds, ks, restarts = list(p.datasets), p.ks, p.rc_restarts
+    evals = {d: {k: results.restarts(d, 1, k) for k in ks} for d in ds}
+    own = {d: float(np.mean([e.score for e in results.restarts(d, 1)])) for d in ds}
 
     def over_restarts(value, reduce=np.mean):
         return {d: {k: float(reduce([value(e) for e in runs])) for k, runs in per_k.items()}
                 for d, per_k in evals.items()}
-    return KSweep(pipe.profile.name, tuple(ks), over_restarts(lambda e: e.score),
+    return KSweep(results.profile.name, tuple(ks), over_restarts(lambda e: e.score),
                   over_restarts(lambda e: e.score, np.std), own, restarts,
                   over_restarts(lambda e: e.mean_ami_arithmetic),
                   over_restarts(lambda e: e.mean_ari))
@@ -245,7 +246,7 @@ def plot(scores: Mapping[str, Mapping[int, float]],
     return fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: every restart of every K and data set."""
-    return [t for d in pipe.profile.datasets for k in (*pipe.profile.ks, None)
-            for t in pipe.restart_tasks(d, 1, k)]
+    return [t for d in results.profile.datasets for k in (*results.profile.ks, None)
+            for t in results.restart_tasks(d, 1, k)]

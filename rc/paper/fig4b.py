@@ -96,12 +96,12 @@ class Convergence:
         return float(np.median(list(self.settled_by_dataset.values())))
 
 
-def compute(pipe) -> Convergence:
+def compute(results) -> Convergence:
     """Shapes evaluations for every K of the profile, and every data set at its own K."""
-    ll = {k: pipe.evaluation(DATASET, 1, k).log_likelihood for k in pipe.profile.ks}
-    settled = {d: converged_by(pipe.evaluation(d, 1).log_likelihood)
-               for d in pipe.profile.datasets}
-    return Convergence(pipe.profile.name, pipe.profile.n_iters, ll, settled)
+    ll = {k: results.evaluation(DATASET, 1, k).log_likelihood for k in results.profile.ks}
+    settled = {d: converged_by(results.evaluation(d, 1).log_likelihood)
+               for d in results.profile.datasets}
+    return Convergence(results.profile.name, results.profile.n_iters, ll, settled)
 
 
 def claims(result: Convergence) -> list[Claim]:
@@ -222,8 +222,8 @@ def plot(ll_by_k: Mapping[int, np.ndarray], half_steps: bool = False,
     return fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: the Shapes evaluations of every K and every
     data set's at its own K."""
-    return ([pipe.evaluation_task(pipe.eval_spec(DATASET, 1, k)) for k in pipe.profile.ks]
-            + [pipe.evaluation_task(pipe.eval_spec(d, 1)) for d in pipe.profile.datasets])
+    return ([results.evaluation_task(results.eval_spec(DATASET, 1, k)) for k in results.profile.ks]
+            + [results.evaluation_task(results.eval_spec(d, 1)) for d in results.profile.datasets])

@@ -126,49 +126,49 @@ class RCRuns:
             return float(spearmanr(self.confidence, self.score)[0])
 
 
-def example_runs(pipe, spec: EvalSpec, count: int = N_EXAMPLES) -> ExampleRuns:
+def example_runs(results, spec: EvalSpec, count: int = N_EXAMPLES) -> ExampleRuns:
     """The runs of ``spec`` at :func:`example_ranks`, re-run with full histories.
 
     RC is re-run on the chosen images with their image ids, so the runs are exactly those
     of the evaluation (cached).
     """
     def compute():
-        final = pipe.scores_per_iteration(spec).ami[:, -1]
+        final = results.scores_per_iteration(spec).ami[:, -1]
         order = np.argsort(-final, kind="stable")
         ranks = np.array(example_ranks(len(order), count))
         ids = order[ranks]
-        images, groups = pipe.load(spec.data)
-        res = spec.rc.run(pipe.trained(spec.training).dae, images[ids], groups=groups[ids],
+        images, groups = results.load(spec.data)
+        res = spec.rc.run(results.trained(spec.training).dae, images[ids], groups=groups[ids],
                           image_ids=ids, keep_history=True)
         return ExampleRuns(ids, ranks, images[ids], groups[ids], res.gamma_history,
-                           res.log_likelihood, res.ami, pipe.provenance())
-    t = examples_task(pipe, spec, count)
-    return pipe.cached(t.name, t.inputs, compute, ExampleRuns, describe=t.describe)
+                           res.log_likelihood, res.ami, results.provenance())
+    t = examples_task(results, spec, count)
+    return results.cached(t.name, t.inputs, compute, ExampleRuns, describe=t.describe)
 
 
-def examples_task(pipe, spec: EvalSpec, count: int = N_EXAMPLES) -> Task:
+def examples_task(results, spec: EvalSpec, count: int = N_EXAMPLES) -> Task:
     """The stored example runs of ``spec`` as a task (computed by :func:`example_runs`,
     after the evaluation)."""
     inputs = {"evaluation": spec.inputs(), "count": count, "version": VERSION}
     return Task(f"examples/{spec.name}", inputs, ExampleRuns, RC_FLOP,
-                (pipe.evaluation_task(spec),), describe=f"the example runs of {spec.name}")
+                (results.evaluation_task(spec),), describe=f"the example runs of {spec.name}")
 
 
-def tasks(pipe, dataset: str = "shapes", table: int = 1, e_step: str | None = None
+def tasks(results, dataset: str = "shapes", table: int = 1, e_step: str | None = None
           ) -> list[Task]:
     """What :func:`compute` stores: the evaluation and its example runs."""
-    spec = pipe.eval_spec(dataset, table, e_step=e_step)
-    return [pipe.evaluation_task(spec), examples_task(pipe, spec)]
+    spec = results.eval_spec(dataset, table, e_step=e_step)
+    return [results.evaluation_task(spec), examples_task(results, spec)]
 
 
-def compute(pipe, dataset: str = "shapes", table: int = 1, e_step: str | None = None
+def compute(results, dataset: str = "shapes", table: int = 1, e_step: str | None = None
             ) -> RCRuns:
     """The evaluation and example runs of a table's DAE on ``dataset`` (default: Fig. 5)."""
-    spec = pipe.eval_spec(dataset, table, e_step=e_step)
-    ev = pipe.scores_per_iteration(spec)
+    spec = results.eval_spec(dataset, table, e_step=e_step)
+    ev = results.scores_per_iteration(spec)
     return RCRuns(dataset, table, spec.rc.e_step, spec.rc.k, spec.rc.n_iters,
                   ev.ami[:, -1], ev.confidence[:, -1], ev.ami.mean(axis=0),
-                  ev.log_likelihood, example_runs(pipe, spec))
+                  ev.log_likelihood, example_runs(results, spec))
 
 
 def glue_values(result: RCRuns) -> dict:

@@ -88,17 +88,17 @@ class LossVsScore:
         return {k: c[k] for k in ("n_hidden", "activation", "noise")}
 
 
-def compute(pipe) -> LossVsScore:
+def compute(results) -> LossVsScore:
     """The loss-vs-score runs of every data set of the profile."""
     from .fig8 import scale_text
 
-    runs = {d: pipe.loss_study(d) for d in pipe.profile.datasets
-            if pipe.run_names(d, 1, "loss")}  # the data sets the profile studies
-    return LossVsScore(pipe.profile.name,
+    runs = {d: results.loss_study(d) for d in results.profile.datasets
+            if results.run_names(d, 1, "loss")}  # the data sets the profile studies
+    return LossVsScore(results.profile.name,
                        {d: np.array([r.best_val_loss for r in rs], float)
                         for d, rs in runs.items()},
                        {d: np.array([r.score for r in rs], float) for d, rs in runs.items()},
-                       scale_text(pipe.profile, "loss", [len(rs) for rs in runs.values()]))
+                       scale_text(results.profile, "loss", [len(rs) for rs in runs.values()]))
 
 
 def claims(result: LossVsScore) -> list[Claim]:
@@ -198,7 +198,7 @@ def plot(points: Mapping[str, tuple], ncols: int = 3):
     return fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """Nothing of its own: it shows the runs of the loss-vs-score study that its steps
     stored (:meth:`rc.Results.run_tasks`)."""
     return []

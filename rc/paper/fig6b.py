@@ -48,10 +48,10 @@ class SingleVsMulti:
         return sum(table1.PAPER[d].score > table2.PAPER[d].score for d in self.multi)
 
 
-def compute(pipe) -> SingleVsMulti:
+def compute(results) -> SingleVsMulti:
     """The scores of both tables' DAEs."""
-    single = {d: pipe.evaluation(d, 1).score for d in pipe.profile.datasets}
-    multi = {d: pipe.evaluation(d, 2).score for d in pipe.profile.datasets
+    single = {d: results.evaluation(d, 1).score for d in results.profile.datasets}
+    multi = {d: results.evaluation(d, 2).score for d in results.profile.datasets
              if d in table2.PAPER}
     return SingleVsMulti(single, multi)
 
@@ -130,8 +130,8 @@ def plot(single: Mapping[str, float], multi: Mapping[str, float],
     return fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored: both tables' evaluations."""
-    return ([pipe.evaluation_task(pipe.eval_spec(d, 1)) for d in pipe.profile.datasets]
-            + [pipe.evaluation_task(pipe.eval_spec(d, 2)) for d in pipe.profile.datasets
+    return ([results.evaluation_task(results.eval_spec(d, 1)) for d in results.profile.datasets]
+            + [results.evaluation_task(results.eval_spec(d, 2)) for d in results.profile.datasets
                if d in table2.PAPER])

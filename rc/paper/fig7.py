@@ -94,29 +94,29 @@ class NovelObjects(Record):
         return "The two groups differ by less than"
 
 
-def compute(pipe) -> NovelObjects:
+def compute(results) -> NovelObjects:
     """RC with the Multi-MNIST Table 1 DAE on the novel scenes (cached)."""
-    spec = pipe.table_spec(DATASET, 1)
-    rc_spec = RCSpec(k=K, n_iters=pipe.profile.n_iters, seed=pipe.profile.seed)
+    spec = results.table_spec(DATASET, 1)
+    rc_spec = RCSpec(k=K, n_iters=results.profile.n_iters, seed=results.profile.seed)
 
     def run():
-        images, groups, descriptions = novel_objects(pipe.profile.seed)
-        res = rc_spec.run(pipe.trained(spec).dae, images, groups=groups)
+        images, groups, descriptions = novel_objects(results.profile.seed)
+        res = rc_spec.run(results.trained(spec).dae, images, groups=groups)
         return NovelObjects(images, groups, res.gamma, res.ami[:, -1], list(descriptions),
-                            list(SCENE_KINDS), K, pipe.provenance())
-    t = task(pipe)
-    return pipe.cached(t.name, t.inputs, run, NovelObjects, describe=t.describe)
+                            list(SCENE_KINDS), K, results.provenance())
+    t = task(results)
+    return results.cached(t.name, t.inputs, run, NovelObjects, describe=t.describe)
 
 
-def task(pipe) -> Task:
+def task(results) -> Task:
     """The stored runs on the novel scenes as a task (computed by :func:`compute`)."""
-    spec = pipe.table_spec(DATASET, 1)
-    rc_spec = RCSpec(k=K, n_iters=pipe.profile.n_iters, seed=pipe.profile.seed)
+    spec = results.table_spec(DATASET, 1)
+    rc_spec = RCSpec(k=K, n_iters=results.profile.n_iters, seed=results.profile.seed)
     inputs = {"dae": spec.inputs(), "rc": rc_spec.inputs(),
-              "scenes": {"seed": pipe.profile.seed, "version": SCENES_VERSION},
+              "scenes": {"seed": results.profile.seed, "version": SCENES_VERSION},
               "version": VERSION}
     return Task(f"fig7/novel-k{K}", inputs, NovelObjects, RC_FLOP,
-                (pipe.training_task(spec),), describe="RC on the novel objects")
+                (results.training_task(spec),), describe="RC on the novel objects")
 
 
 def glue_values(result: NovelObjects) -> dict:
@@ -180,6 +180,6 @@ def plot(images, gammas, titles: Sequence[str] | None = None):
     return lay.fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` stores."""
-    return [task(pipe)]
+    return [task(results)]

@@ -73,19 +73,19 @@ def scale_text(profile, what: str, counts: list[int]) -> str:
     return text.replace(f" {planned} of the paper's", f" {stored} of the paper's", 1)
 
 
-def compute_search(pipe, table: int) -> SearchScores:
+def compute_search(results, table: int) -> SearchScores:
     """The search of Table ``table`` for every data set of the profile that has it."""
     paper = (table1.PAPER if table == 1 else table2.PAPER)
-    datasets = [d for d in pipe.profile.datasets
-                if d in paper and pipe.run_names(d, table, "search")]  # searched here
-    scores = {d: np.array([r.score for r in pipe.search(d, table)], float) for d in datasets}
-    return SearchScores(table, pipe.profile.name, scores, {d: paper[d].score for d in datasets},
-                        scale_text(pipe.profile, "search", [len(s) for s in scores.values()]))
+    datasets = [d for d in results.profile.datasets
+                if d in paper and results.run_names(d, table, "search")]  # searched here
+    scores = {d: np.array([r.score for r in results.search(d, table)], float) for d in datasets}
+    return SearchScores(table, results.profile.name, scores, {d: paper[d].score for d in datasets},
+                        scale_text(results.profile, "search", [len(s) for s in scores.values()]))
 
 
-def compute(pipe) -> SearchScores:
+def compute(results) -> SearchScores:
     """The single-object search (Table 1)."""
-    return compute_search(pipe, 1)
+    return compute_search(results, 1)
 
 
 def glue_values(result: SearchScores, profile) -> dict:
@@ -166,7 +166,7 @@ def plot(runs: Mapping[str, np.ndarray], paper: Mapping[str, float] | None = Non
     return fig
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """Nothing of its own: it shows the runs of the searches that their steps stored
     (:meth:`rc.Results.run_tasks`)."""
     return []

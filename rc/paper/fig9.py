@@ -10,9 +10,9 @@ from . import fig8
 from .fig8 import PAPER_RUNS, SearchScores  # noqa: F401 (PAPER_RUNS: the same)
 
 
-def compute(pipe) -> SearchScores:
+def compute(results) -> SearchScores:
     """The multi-object search (Table 2)."""
-    return fig8.compute_search(pipe, 2)
+    return fig8.compute_search(results, 2)
 
 
 def glue_values(result: SearchScores, profile) -> dict:
@@ -32,6 +32,6 @@ def draw(result: SearchScores):
     return fig8.draw(result)
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """Nothing of its own: it shows the runs of the search that its steps stored."""
-    return fig8.tasks(pipe)
+    return fig8.tasks(results)

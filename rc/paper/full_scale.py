@@ -36,10 +36,10 @@ def stored_results(root=None) -> Results:
     return Results(PROFILE, may_compute=False, progress=False, device="cpu", root=root)
 
 
-def load(element: ModuleType, pipe: Results | None = None):
+def load(element: ModuleType, results: Results | None = None):
     """``element.compute`` on the full-scale results, or None where they are not stored."""
     try:
-        return element.compute(pipe or stored_results())
+        return element.compute(results or stored_results())
     except MissingResultError:
         return None
 
@@ -57,17 +57,17 @@ class FullScaleOrigin:
     last: str
 
 
-def origin(pipe: Results | None = None) -> FullScaleOrigin:
+def origin(results: Results | None = None) -> FullScaleOrigin:
     """Device, commits and training time of the stored full-scale table DAEs."""
-    pipe = pipe or stored_results()
+    results = results or stored_results()
     provenances, seconds, expected = [], 0.0, 0
     for table in TABLES:
-        for dataset in pipe.profile.datasets:
+        for dataset in results.profile.datasets:
             if not published.in_table(dataset, table):
                 continue
             expected += 1
             try:
-                trained = pipe.table_dae(dataset, table)
+                trained = results.table_dae(dataset, table)
             except MissingResultError:
                 continue
             provenances.append(trained.provenance)
@@ -80,10 +80,10 @@ def origin(pipe: Results | None = None) -> FullScaleOrigin:
                            dates[-1] if dates else "")
 
 
-def caption(pipe: Results | None = None) -> str:
+def caption(results: Results | None = None) -> str:
     """One sentence for a caption: what the stored full-scale results are and where
     they came from."""
-    o = origin(pipe)
+    o = origin(results)
     if o.n_daes == 0:
         return missing_note()
     done = "" if o.n_daes == o.n_expected else f" ({o.n_daes} of {o.n_expected} stored)"
@@ -107,7 +107,7 @@ def missing_note(what: str = "The full-scale results") -> str:
             "(hours on a CPU).")
 
 
-def show(element: ModuleType, pipe: Results, title: str, draw=None, about=None):
+def show(element: ModuleType, results: Results, title: str, draw=None, about=None):
     """In a notebook: the element at full scale beside the page's own version.
 
     Displays ``draw(result)`` (default ``element.draw``) of the full-scale result with a
@@ -120,7 +120,7 @@ def show(element: ModuleType, pipe: Results, title: str, draw=None, about=None):
 
     from ..report import Markdown
 
-    if pipe.profile.name == PROFILE:
+    if results.profile.name == PROFILE:
         return None
     full = stored_results()
     result = load(element, full)
@@ -231,19 +231,19 @@ def retrain(dataset: str, table: int = 1, device=None, progress: bool = False,
     verdict`)."""
     check_table(dataset, table)
     device = resolve_device(device)
-    pipe = stored_results(root)
-    spec, evaluation = pipe.table_spec(dataset, table), pipe.eval_spec(dataset, table)
-    stored = pipe.trained(spec)
-    images, _ = pipe.load(spec.data)
+    results = stored_results(root)
+    spec, evaluation = results.table_spec(dataset, table), results.eval_spec(dataset, table)
+    stored = results.trained(spec)
+    images, _ = results.load(spec.data)
     again = train(spec, images, device=device, progress=progress)
     again.dae.eval()
-    test_images, groups = pipe.load(evaluation.data)
+    test_images, groups = results.load(evaluation.data)
     weights = zip(stored.dae.state_dict().values(), again.dae.state_dict().values())
     difference = max(float((a.cpu() - b.cpu()).abs().max()) for a, b in weights)
     a, b = stored.history, again.history
     return Retraining(dataset, table, (a.epochs, b.epochs), (a.best_epoch, b.best_epoch),
                       (a.best_val_loss, b.best_val_loss),
-                      (pipe.scores_per_iteration(evaluation).score,
+                      (results.scores_per_iteration(evaluation).score,
                        mean_final_ami(evaluation, again.dae, test_images, groups)),
                       difference, (stored.provenance, provenance(str(device))), b.seconds)
 

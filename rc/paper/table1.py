@@ -70,26 +70,26 @@ class TableResult:
         return min(self.scores, key=lambda d: self.scores[d] - self.paper[d].score)
 
 
-def compute_table(pipe, table: int, paper: Mapping[str, PaperConfig]) -> TableResult:
+def compute_table(results, table: int, paper: Mapping[str, PaperConfig]) -> TableResult:
     """Our Table ``table`` (1 or 2) for the profile's data sets that the paper reports."""
-    datasets = [d for d in pipe.profile.datasets if d in paper]
+    datasets = [d for d in results.profile.datasets if d in paper]
     configs, sources, scores, n_images, histories, best, counts = {}, {}, {}, {}, {}, {}, {}
     for d in datasets:
-        configs[d], _, sources[d] = pipe.table_config(d, table)
-        evaluation = pipe.evaluation(d, table)
+        configs[d], _, sources[d] = results.table_config(d, table)
+        evaluation = results.evaluation(d, table)
         scores[d], n_images[d] = evaluation.score, evaluation.n_images
-        histories[d] = pipe.table_dae(d, table).history
-        runs = pipe.search(d, table)
+        histories[d] = results.table_dae(d, table).history
+        runs = results.search(d, table)
         if runs:  # a profile may search some data sets only, or store part of a search
             best[d] = max(runs, key=lambda r: r.score)
-            counts[d] = (len(runs), len(pipe.run_names(d, table, "search")))
-    return TableResult(table, pipe.profile.name, configs, sources, scores, n_images,
+            counts[d] = (len(runs), len(results.run_names(d, table, "search")))
+    return TableResult(table, results.profile.name, configs, sources, scores, n_images,
                        histories, best, counts, dict(paper))
 
 
-def compute(pipe) -> TableResult:
-    """Table 1 under ``pipe``'s profile: the single-object DAEs, scored with soft RC."""
-    return compute_table(pipe, 1, PAPER)
+def compute(results) -> TableResult:
+    """Table 1 under the profile of ``results``: the single-object DAEs, scored with soft RC."""
+    return compute_table(results, 1, PAPER)
 
 
 def table_claims(result: TableResult, element: str, what: str) -> list[Claim]:
@@ -238,14 +238,14 @@ def plot_training(histories: Mapping[str, Mapping], ncols: int = 3):
     return fig
 
 
-def table_tasks(pipe, table: int, paper: Mapping[str, PaperConfig]) -> list[Task]:
+def table_tasks(results, table: int, paper: Mapping[str, PaperConfig]) -> list[Task]:
     """What :func:`compute_table` needs stored: per data set the evaluation of the table
     DAE (after its training). The runs of its search belong to the search's step: the
     table shows the best of those stored."""
-    return [pipe.evaluation_task(pipe.eval_spec(d, table))
-            for d in pipe.profile.datasets if d in paper]
+    return [results.evaluation_task(results.eval_spec(d, table))
+            for d in results.profile.datasets if d in paper]
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored."""
-    return table_tasks(pipe, 1, PAPER)
+    return table_tasks(results, 1, PAPER)

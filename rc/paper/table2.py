@@ -26,9 +26,9 @@ PAPER = published.TABLE2
 CLAIM_IDS = ("table2.<data set>",)
 
 
-def compute(pipe) -> TableResult:
-    """Table 2 under ``pipe``'s profile: the multi-object DAEs, scored with hard RC."""
-    return table1.compute_table(pipe, 2, PAPER)
+def compute(results) -> TableResult:
+    """Table 2 under the profile of ``results``: the multi-object DAEs, scored with hard RC."""
+    return table1.compute_table(results, 2, PAPER)
 
 
 def claims(result: TableResult) -> list[Claim]:
@@ -46,6 +46,6 @@ def draw(result: TableResult, full: TableResult | None = None) -> Markdown:
     return table1.draw(result, full)
 
 
-def tasks(pipe) -> list[Task]:
+def tasks(results) -> list[Task]:
     """What :func:`compute` needs stored."""
-    return table1.table_tasks(pipe, 2, PAPER)
+    return table1.table_tasks(results, 2, PAPER)
