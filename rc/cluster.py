@@ -23,13 +23,16 @@ depend on the cluster. On a GPU (``--device cuda``) every task asks for a worker
 
 The budget works as without a cluster: nothing is sent after the deadline, a worker's
 training stops at the end of the epoch in which it passes (the deadline travels as a
-wall-clock time), and what finished is stored; a killed run resumes from the stored
-entries (a worker keeps no checkpoint of its own).
+wall-clock time), work still queued then returns undone, and what finished is stored (a
+search group's finished runs too); a worker returns rather than raises at the deadline,
+so that a budget's end logs no failed task. A killed run resumes from the stored entries
+(a worker keeps no checkpoint of its own).
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from .pipeline import Results, search_group
 from .protocol import Step
@@ -57,19 +60,45 @@ def parse_scheduler(text: str) -> str | int | None:
     return text
 
 
+class _Stopped(NamedTuple):
+    """What a worker returns where the deadline stopped its work: the values that
+    finished before it (the runs of a search group; none for a single task) and why.
+    Returned rather than raised, so that a budget's end is no failure in Dask's logs."""
+    finished: list
+    reason: str
+
+
 def _run_task(task: Task, context: WorkContext, *values):
     """On a worker: the value of ``task`` (the worker is named in its provenance)."""
     from dask.distributed import get_worker
 
-    return task.compute(_here(context, get_worker().address), *values)
+    if _too_late(context):
+        return _Stopped([], f"the deadline passed before {task.label} started")
+    try:
+        return task.compute(_here(context, get_worker().address), *values)
+    except DeadlineReached as exc:
+        return _Stopped([], str(exc))
 
 
 def _run_search_group(specs, indices, study, table, val, context: WorkContext, grouping):
     """On a worker: the runs ``indices`` of a search, trained side by side and scored."""
     from dask.distributed import get_worker
 
-    return search_group(specs, indices, study, table, val,
-                        _here(context, get_worker().address), grouping=grouping)
+    if _too_late(context):
+        return _Stopped([], f"the deadline passed before the runs {indices} started")
+    done: list = []
+    try:
+        return search_group(specs, indices, study, table, val,
+                            _here(context, get_worker().address), grouping=grouping,
+                            on_run=lambda i, run: done.append(run))
+    except DeadlineReached as exc:
+        return _Stopped(done, str(exc))
+
+
+def _too_late(context: WorkContext) -> bool:
+    """Whether the deadline passed before a worker started the work (queued too long)."""
+    deadline = context.monotonic_deadline()
+    return deadline is not None and time.monotonic() > deadline
 
 
 def _here(context: WorkContext, worker: str) -> WorkContext:
@@ -210,8 +239,10 @@ class Cluster:
     @staticmethod
     def _gather(futures: dict, store: Callable[[object, object], None]) -> None:
         """Wait for ``futures`` ({future: what it computes}), calling ``store(what,
-        value)`` as each arrives; the first error (a deadline passed on a worker, a
-        failure) is raised after every finished value is stored."""
+        value)`` as each arrives (for a search group the deadline stopped, with the runs
+        it finished; work still queued at the deadline returns at once, undone).
+        The first error (:class:`DeadlineReached` for the deadline, or a failure) is
+        raised after every finished value is stored."""
         from dask.distributed import as_completed
 
         error = None
@@ -219,7 +250,13 @@ class Cluster:
             try:
                 value = future.result()
             except Exception as exc:  # noqa: BLE001 - raised below, after storing the rest
-                error = error or exc
+                value = exc
+            if isinstance(value, _Stopped):
+                if value.finished:  # only a search group's runs
+                    store(futures[future], value.finished)
+                value = DeadlineReached(value.reason)
+            if isinstance(value, Exception):
+                error = error or value
                 continue
             store(futures[future], value)
         if error is not None:

@@ -151,3 +151,32 @@ def test_a_task_is_named_by_its_entry_and_computed_from_its_dependencies(tmp_pat
     context = WorkContext(deadline=None, worker="tcp://w:1")
     assert context.provenance()["worker"] == "tcp://w:1"
     assert np.isfinite(evaluation.flop)
+
+
+def _fails(context=None):
+    raise AssertionError("work queued past the deadline must not start")
+
+
+def test_a_budgets_end_on_the_workers_stores_what_finished_and_fails_no_task():
+    """At the deadline a worker returns what it finished (a search group's runs) instead
+    of raising, so that Dask logs no failed task; work still queued returns at once,
+    undone; the process that stores gets every finished value, then DeadlineReached."""
+    from dask.distributed import Client
+
+    from rc.cluster import Cluster, _run_task, _Stopped
+    from rc.training import DeadlineReached
+
+    late = WorkContext(deadline=0.0)  # the epoch: long past
+    task = Task("x", {"i": 1}, dict, work=_fails)
+    stopped = _run_task(task, late)
+    assert isinstance(stopped, _Stopped) and stopped.finished == []
+    assert "before" in stopped.reason and "started" in stopped.reason
+    with Client(processes=False, n_workers=1, threads_per_worker=2,
+                dashboard_address=None) as client:
+        futures = {client.submit(_Stopped, ["run 3"], "the deadline passed", pure=False): "g1",
+                   client.submit(dict, n=4, pure=False): "t2",
+                   client.submit(_Stopped, [], "the deadline passed", pure=False): "g3"}
+        stored = []
+        with pytest.raises(DeadlineReached, match="the deadline passed"):
+            Cluster._gather(futures, lambda what, value: stored.append((what, value)))
+    assert sorted(stored, key=str) == [("g1", ["run 3"]), ("t2", {"n": 4})]
