@@ -44,28 +44,6 @@ def warm_results(tiny_world, tmp_path, monkeypatch) -> Path:
     return _results_copy(tiny_world, tmp_path / "warm", monkeypatch)
 
 
-@pytest.fixture(scope="session")
-def tiny_protocol(tmp_path_factory) -> Path:
-    """A results folder holding the whole protocol of :data:`helpers.TINY` (every search,
-    table DAE, element and the scorecard), run once a session on an empty folder without
-    a budget. Read it, or copy it with :func:`tiny_protocol_results`; never write into it.
-    (Until issue 29 the scorecard and budget tests each computed it on their own.)"""
-    from rc import protocol
-
-    root = tmp_path_factory.mktemp("tiny-protocol")
-    done = protocol.run(rc.Results(TINY, progress=False, root=root), progress=False,
-                        log=lambda s: None)
-    assert done["complete"], "the tiny protocol did not finish"
-    return root
-
-
-@pytest.fixture
-def tiny_protocol_results(tiny_protocol, tmp_path, monkeypatch) -> Path:
-    """A copy of :func:`tiny_protocol` in ``tmp_path``, the results folder of this test
-    (``RC_RESULTS``)."""
-    return _results_copy(tiny_protocol, tmp_path / "protocol", monkeypatch)
-
-
 def _results_copy(world: Path, root: Path, monkeypatch) -> Path:
     """``world`` copied to ``root``, made this test's results folder (``RC_RESULTS``)."""
     shutil.copytree(world, root)
@@ -81,7 +59,7 @@ class CiWorld(NamedTuple):
     protocol: subprocess.CompletedProcess  # scripts/paper.py's
 
 
-def _build_ci_world(root: Path) -> CiWorld:
+def _build_ci_world(root: Path, built=None) -> CiWorld:
     """The ci world in ``root``, on an empty folder, as a reader with a GPU would build
     it: `make paper`'s protocol (scripts/paper.py --profile ci), then every chapter from
     its stored results (may_compute=False, two at a time) and the book built into HTML."""
@@ -119,7 +97,7 @@ class _Lane:
         for name, (build, folder) in self.builds.items():
             start = time.perf_counter()
             try:
-                outcome = (build(folder), None)
+                outcome = (build(folder, self.result), None)
             except BaseException as exc:  # handed to the test that asks for the build
                 outcome = (None, exc)
             with self._finished:
@@ -141,7 +119,8 @@ _LANE = _Lane()
 
 def _background_builds(module) -> dict:
     """The builds a test module runs in the background: its ``BACKGROUND`` (fixture name:
-    function of an empty folder), and the ci world for every module."""
+    function of an empty folder and of ``built``, which gives the value of a build that
+    ran before it by name), and the ci world, first, for every module."""
     return {"shared_ci_book": _build_ci_world, **getattr(module, "BACKGROUND", {})}
 
 

@@ -215,7 +215,7 @@ def test_the_limit_is_enforced():
     assert dog.killed and str(child.pid) in dog.killed[0]
 
 
-def _binder_launch(folder: Path) -> dict:
+def _binder_launch(folder: Path, built=None) -> dict:
     """Every chapter as a Binder launch runs it (profile full from a copy of the committed
     results, computing off), under a 2 GiB limit on every kernel (:func:`run_limited`):
     what the test checks."""

@@ -62,32 +62,37 @@ def test_the_plan_covers_searches_tables_and_every_element(tmp_path):
     assert all(r[3] > 0 for r in rows if r[0].startswith(("search", "loss", "DAE")))
 
 
-@pytest.mark.slow  # reads the session's tiny protocol (conftest.py), redoes one data set
-def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
-    """On a copy of the session's tiny protocol less the Bars entries (issue 29: it used
-    to run the whole tiny protocol on an empty folder): a run whose budget ends a
+def _ci_results(root: Path) -> rc.Results:
+    return rc.Results("ci", progress=False, device="cpu", root=root)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, shared_ci_book):
+    """On a copy of the shared ci world less one data set's entries (conftest.py,
+    :data:`helpers.REDO_DATASET`; issue 29: it used to run the whole tiny protocol on an
+    empty folder, then a tiny protocol of its own less Bars): a run whose budget ends a
     millisecond after its start (no computation starts after that) stops with work
     left on any machine, the next finishes it, a third finds nothing to do. (The kill
     test of test_reliability.py stops runs part of the way through their work.)"""
     root = tmp_path / "results"
-    removed, _ = copy_world_less_one_dataset(tiny_protocol, root, "bars")
+    removed, _ = copy_world_less_one_dataset(shared_ci_book, root)
     compute_seconds = 0.001
-    results = rc.Results(TINY, progress=False, root=root)
+    results = _ci_results(root)
     start = time.monotonic()
     first = protocol.run(results, budget_seconds=protocol.MARGIN + compute_seconds,
                          progress=False, log=lambda s: None)
     assert time.monotonic() - start < protocol.MARGIN + 30  # stopped, not run to the end
     assert not first["complete"] and first["units_done"] < first["units_total"]
     assert any(not (root / "ci" / r).exists() for r in removed)  # work was left
-    second = protocol.run(rc.Results(TINY, progress=False, root=root), progress=False,
-                          log=lambda s: None)
+    second = protocol.run(_ci_results(root), progress=False, log=lambda s: None)
     assert second["complete"] and second["units_done"] == second["units_total"]
     assert len(second["sessions"]) == 3  # the world's own, the budgeted one, this one
     assert second["protocol_wall_seconds"] == pytest.approx(
         sum(c["seconds"] for s in second["sessions"] for c in s["chunks"]), abs=0.05)
     for key in ("device", "torch", "git_commit", "profile"):
         assert key in second
-    again = rc.Results(TINY, progress=False, root=root)
+    again = _ci_results(root)
     third = protocol.run(again, progress=False, log=lambda s: None)
     assert third["complete"] and again.cache.computed == []  # nothing left to do
     stored = json.loads((root / "ci" / "provenance.json").read_text())
@@ -97,7 +102,7 @@ def test_a_budgeted_run_stops_and_the_next_resumes(tmp_path, tiny_protocol):
     card = root / "ci" / "scorecard.json"
     built = card.read_bytes()
     next((root / "ci" / "rc").glob("bars-*.npz")).unlink()
-    again = rc.Results(TINY, progress=False, root=root)
+    again = _ci_results(root)
     fourth = protocol.run(again, progress=False, log=lambda s: None)
     assert fourth["complete"] and card.read_bytes() == built
     assert protocol._scorecard_current(again)
@@ -149,7 +154,7 @@ def test_results_are_packed_into_few_bounded_archives(tmp_path):
     assert too_many.returncode != 0 and "more than 2" in too_many.stderr
 
 
-def _gpu_rehearsal(folder: Path) -> tuple[Path, subprocess.CompletedProcess]:
+def _gpu_rehearsal(folder: Path, built=None) -> tuple[Path, subprocess.CompletedProcess]:
     """scripts/gpu_run.sh with DEVICE=cpu into ``folder``/out. The protocol gets a fixed
     budget (PROTOCOL_SECONDS), so that its step runs however loaded the machine is (a GPU
     slot gives it what is left of its limit)."""
