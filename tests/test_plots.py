@@ -341,9 +341,18 @@ def test_fig_loss_vs_score():
             assert np.allclose(y, slope * np.asarray(x) + intercept)
         else:
             assert not lines
+        (count,) = [t.get_text() for t in ax.texts]  # how many DAEs the panel shows
+        assert count == f"{losses.size} DAE{'' if losses.size == 1 else 's'}"
+        low, high = ax.get_ylim()  # the scores' range, whatever the line does
+        assert low <= scores.min() and scores.max() <= high
+        assert high - low <= 1.2 * (np.ptp(scores) or 1.0)
     assert panels[0].get_ylabel() == "score (AMI)"
     assert panels[-1].get_xlabel() == "best validation loss"
     check_figure(fig)
+    empty = fig6a.plot({"bars": points["bars"], "corners": (np.array([]), np.array([]))})
+    assert [t.get_text() for t in empty.axes[1].texts] == ["0 DAEs"]
+    assert not empty.axes[1].collections[0].get_offsets().size
+    check_figure(empty)
     with pytest.raises(ValueError, match="differ"):
         fig6a.plot({"bars": (np.ones(3), np.ones(4))})
 

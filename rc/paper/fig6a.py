@@ -155,7 +155,8 @@ def table(result: LossVsScore) -> Markdown:
 @styled
 def plot(points: Mapping[str, tuple], ncols: int = 3):
     """Fig. 6a: one panel per data set, best validation loss of each DAE against its RC
-    score, with a least-squares regression line (non-finite points are left out)."""
+    score, with a least-squares regression line (non-finite points are left out) and
+    the number of DAEs shown (an empty panel for a data set with none yet)."""
     checked_mapping(points, "points")
     names = ordered_names(points)
     pairs = {}
@@ -186,9 +187,18 @@ def plot(points: Mapping[str, tuple], ncols: int = 3):
             slope, intercept = np.polyfit(x, y, 1)
             xx = np.array([x.min(), x.max()])
             ax.plot(xx, slope * xx + intercept, color="0.15", lw=1.1)
+        if x.size:  # the scores' range, not the line's: a line may leave it
+            pad = 0.08 * (np.ptp(y) or 1.0)
+            ax.set_ylim(y.min() - pad, y.max() + pad)
+        else:
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax.text(0.98, 0.96, f"{x.size} DAE{'' if x.size == 1 else 's'}", ha="right",
+                va="top", transform=ax.transAxes, fontsize=8, color="0.35")
         ax.set_title(dataset_label(name))
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
-        ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+        if x.size:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
         ax.grid(True)
         ax.set_axisbelow(True)
         if idx % ncols == 0:
