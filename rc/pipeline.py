@@ -625,9 +625,9 @@ class Results:
     def is_stored(self, spec: TrainSpec | EvalSpec, final: bool = False) -> bool:
         """Whether the DAE of a :class:`TrainSpec` or the evaluation of an
         :class:`EvalSpec` (``final``: its final scores) is stored (and usable), without
-        computing it."""
-        name, value_type = self._entry(spec, final)
-        return self.cache.has(name, spec.inputs(), value_type)
+        computing it: :meth:`has` of its task."""
+        return self.has(self.training_task(spec) if isinstance(spec, TrainSpec)
+                        else self.evaluation_task(spec, final))
 
     # -------------------------------------------------------------- training
     def trained(self, spec: TrainSpec) -> TrainedDAE:
