@@ -444,3 +444,19 @@ def test_failed_figure_calls_close_their_figures():
     with pytest.raises(ValueError):
         fig5.plot(RNG.random(5), RNG.random(5), [example(0)], iterations=(99,))
     assert set(plt.get_fignums()) == before
+
+
+def test_the_scale_of_a_search_in_progress_names_each_data_sets_count():
+    """The caption of Figures 8 and 6a at full scale (searches committed as they go) says
+    how many runs each data set has so far, and nothing more once all have 100."""
+    full = rc.get_profile("full")
+    done = {d: 100 for d in full.full_searches}
+    assert fig8.scale_text(full, "search", done) == full.caption("search")
+    text = fig8.scale_text(full, "search", {**done, "shapes": 83, "corners": 0,
+                                            "mnist_shape": 0})
+    assert text.startswith(full.caption("search"))
+    assert text.endswith("; stored so far: 100 for Simple Superposition and Bars, 83 for "
+                         "Shapes, none yet for Corners and MNIST+Shape")
+    small = rc.get_profile("default")  # a profile with its own smaller searches
+    assert fig8.scale_text(small, "search", {"bars": small.search_runs}) == \
+        small.caption("search")

@@ -98,7 +98,8 @@ def compute(results) -> LossVsScore:
                        {d: np.array([r.best_val_loss for r in rs], float)
                         for d, rs in runs.items()},
                        {d: np.array([r.score for r in rs], float) for d, rs in runs.items()},
-                       scale_text(results.profile, "loss", [len(rs) for rs in runs.values()]))
+                       scale_text(results.profile, "loss",
+                                  {d: len(rs) for d, rs in runs.items()}))
 
 
 def claims(result: LossVsScore) -> list[Claim]:

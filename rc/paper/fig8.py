@@ -57,15 +57,23 @@ class SearchScores:
         return {d: float(np.nanmax(s)) for d, s in self.scores.items() if len(s)}
 
 
-def scale_text(profile, what: str, counts: list[int]) -> str:
+def scale_text(profile, what: str, counts: Mapping[str, int]) -> str:
     """The profile's scale for ``what`` ("search" or "loss"), with the number of runs that
-    are stored ("62 to 100 of the paper's 100 runs" for a search still in progress)."""
+    are stored per data set (``counts``) where a search is still in progress ("stored so
+    far: 100 for Bars, 83 for Shapes, none yet for Corners")."""
     planned = profile.search_runs if what == "search" else profile.loss_runs
     text = profile.caption(what)
-    if planned == 0:  # only the paper-size searches: say how far they are
-        lo, hi = min(counts, default=0), max(counts, default=0)
-        stored = str(hi) if lo == hi else f"{lo} to {hi}"
-        return text + ("" if lo == PAPER_RUNS else f"; {stored} of the 100 stored so far")
+    if planned == 0:  # only the paper-size searches: say how far each is
+        if all(n == PAPER_RUNS for n in counts.values()):
+            return text
+        by_count: dict[int, list[str]] = {}
+        for d, n in counts.items():
+            by_count.setdefault(n, []).append(dataset_label(d))
+        parts = [f"{'none yet' if n == 0 else n} for "
+                 + (names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}")
+                 for n, names in sorted(by_count.items(), reverse=True)]
+        return f"{text}; stored so far: {', '.join(parts)}"
+    counts = list(counts.values())
     if profile.full_searches:  # those data sets have the paper's 100 runs, said separately
         counts = [c for c in counts if c != PAPER_RUNS] or counts
     lo, hi = min(counts, default=0), max(counts, default=0)
@@ -80,7 +88,8 @@ def compute_search(results, table: int) -> SearchScores:
                 if d in paper and results.run_names(d, table, "search")]  # searched here
     scores = {d: np.array([r.score for r in results.search(d, table)], float) for d in datasets}
     return SearchScores(table, results.profile.name, scores, {d: paper[d].score for d in datasets},
-                        scale_text(results.profile, "search", [len(s) for s in scores.values()]))
+                        scale_text(results.profile, "search",
+                                   {d: len(s) for d, s in scores.items()}))
 
 
 def compute(results) -> SearchScores:
